@@ -1,0 +1,141 @@
+// shards.h - the runtime that owns state: N worker threads, each owning the
+// st_state of the warehouses a stable hash places on it, fed through bounded
+// lock-free MPSC rings (Concurrency Kit). Producers (the server's request
+// contexts) hand work over whole; a worker drains a batch of jobs from its
+// ring, validates and applies their events with core, then releases the jobs'
+// replies strictly in order. The write-ahead log (issue 3) slots in between
+// "apply" and "release": a job is released once everything it could have seen
+// is durable.
+//
+// Cross-warehouse effects (a transfer's arrival expected at its destination)
+// travel through each worker's outbox to the owning worker; every outbox
+// event carries its own (source, seq), so delivery is exactly once.
+//
+// Ownership: an st_shards_req is memory the caller owns (embed it in a
+// per-connection context); from a successful submit until its done callback
+// runs, the shards own it and the events, statuses and query argument it
+// points to. Callbacks run on worker threads and must not block.
+// Thread: submit and query functions from any thread; create/destroy from one.
+#ifndef ST_SHARDS_SHARDS_H
+#define ST_SHARDS_SHARDS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/event.h"
+#include "core/state.h"
+
+#define ST_SHARDS_WORKERS_MAX 64u
+#define ST_SHARDS_BATCH_MAX 4096u     // events in one request
+#define ST_SHARDS_MESSAGES_MAX 32u    // per-event error sentences kept per request
+
+_Static_assert(ST_SHARDS_BATCH_MAX <= UINT16_MAX, "event indexes are uint16_t");
+
+typedef struct st_shards st_shards;
+
+// What one worker published after releasing a batch: alerts and stock changes,
+// borrowed until the callback returns (strings live as long as the shards).
+typedef struct st_feed_batch {
+    uint32_t worker;
+    uint32_t alert_count;
+    uint32_t change_count;
+    const st_alert *alerts;
+    const st_change *changes;
+} st_feed_batch;
+
+typedef void (*st_shards_feed_cb)(void *arg, const st_feed_batch *batch);
+
+typedef struct st_shards_config {
+    uint32_t workers;        // 0 = online CPUs; at most ST_SHARDS_WORKERS_MAX
+    uint32_t ring_capacity;  // jobs per worker ring, a power of two; 0 = 1024
+    st_state_config state;   // passed to every worker's st_state_create()
+    st_shards_feed_cb feed_cb; // may be NULL
+    void *feed_arg;
+} st_shards_config;
+
+// A worker's counters, as seen by a query callback on that worker.
+typedef struct st_shards_worker_info {
+    uint32_t worker;
+    uint64_t events_accepted;
+    uint64_t events_rejected;
+    uint64_t events_duplicate;
+    uint64_t queries;
+    uint64_t busy_rejections;
+    uint32_t queue_depth;
+    uint32_t queue_capacity;
+} st_shards_worker_info;
+
+typedef void (*st_shards_done_cb)(void *arg);
+// Runs on worker `info->worker` with that worker's state, read-only.
+typedef void (*st_shards_query_cb)(void *arg, const st_shards_worker_info *info,
+                                   const st_state *state);
+
+typedef struct st_shards_message {
+    uint32_t index; // event index in the request
+    char text[ST_APPLY_MESSAGE_MAX];
+} st_shards_message;
+
+// One job a worker runs for a request. Private.
+typedef struct st_shards_job {
+    struct st_shards_req *req;
+    uint32_t worker;
+} st_shards_job;
+
+// A request in flight. Caller-owned; fields are private to shards.c except
+// the results documented below, readable once done_cb has run.
+typedef struct st_shards_req {
+    // Results.
+    st_err status;          // ST_OK, or why the whole request failed (queries)
+    atomic_uint message_count; // entries of messages[] filled (<= ST_SHARDS_MESSAGES_MAX)
+    st_shards_message messages[ST_SHARDS_MESSAGES_MAX];
+    // Private.
+    const st_event *events;
+    st_err *statuses;
+    uint32_t event_count;
+    st_shards_query_cb query_cb;
+    void *query_arg;
+    st_shards_done_cb done_cb;
+    void *done_arg;
+    atomic_uint pending;    // jobs not yet released
+    uint16_t route[ST_SHARDS_BATCH_MAX];
+    st_shards_job jobs[ST_SHARDS_WORKERS_MAX];
+} st_shards_req;
+
+// st_shards_create starts the workers. The caller owns *shards_out.
+st_err st_shards_create(const st_shards_config *config, st_shards **shards_out);
+
+// st_shards_destroy stops the workers after they finished what their rings
+// hold (remaining jobs are completed with ST_UNAVAILABLE) and frees
+// everything; NULL is a no-op. No submit may run concurrently or after.
+void st_shards_destroy(st_shards *shards);
+
+uint32_t st_shards_workers(const st_shards *shards);
+
+// st_shards_route returns the worker owning `warehouse`: a stable hash
+// (XXH3 of the id) modulo the worker count.
+uint32_t st_shards_route(const st_shards *shards, const char *warehouse);
+
+// st_shards_submit hands `count` events (1..ST_SHARDS_BATCH_MAX) to their
+// workers: catalog events to every worker, the rest to the warehouse's owner.
+// statuses[i] receives event i's status; events of a worker whose ring is full
+// get ST_BUSY, internal event kinds from outside get ST_INVALID_ARGUMENT, a
+// dispatch to a warehouse no worker owns gets ST_UNKNOWN_WAREHOUSE. done_cb
+// runs exactly once when every status is final, possibly on this thread
+// before st_shards_submit returns. `events`, `statuses` and `req` must stay
+// valid until then.
+void st_shards_submit(st_shards *shards, st_shards_req *req, const st_event *events,
+                      st_err *statuses, uint32_t count, st_shards_done_cb done_cb,
+                      void *done_arg);
+
+// st_shards_query runs query_cb on the worker owning `warehouse`, or on every
+// worker when `warehouse` is NULL (scatter; the callback then runs on several
+// threads at once and must write only to per-worker slots). req->status is
+// ST_BUSY if some worker's ring was full (that worker's callback did not run).
+// done_cb runs exactly once, after every callback that ran, as for submit.
+void st_shards_query(st_shards *shards, st_shards_req *req, const char *warehouse,
+                     st_shards_query_cb query_cb, void *query_arg,
+                     st_shards_done_cb done_cb, void *done_arg);
+
+#endif
