@@ -1,0 +1,538 @@
+// cli.c - `stocktwin`, the operator's command line: global flags, the query
+// commands (inventory, sku, twin, alerts, stats), argument helpers and exit
+// codes. Writes live in cli_send.c, tables in cli_print.c.
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_print.h"
+#include "cli_send.h"
+#include "stocktwin.h"
+
+static const char cli_help_main[] =
+    "stocktwin - talk to a stocktwind server (version " ST_CLIENT_VERSION ")\n"
+    "\n"
+    "usage: stocktwin [GLOBAL FLAGS] COMMAND [ARGS] [FLAGS]\n"
+    "\n"
+    "commands:\n"
+    "  inventory WAREHOUSE   per SKU: on hand, reserved, available, reorder point, LOW, locations\n"
+    "  sku SKU               one SKU in every warehouse\n"
+    "  twin ID               one twin (warehouse, zone, shelf, product, device, supplier)\n"
+    "  alerts                recent alerts, or --follow the live alert feed\n"
+    "  stats                 per-worker counters of the server\n"
+    "  send                  send one event built from flags, or JSON lines from stdin\n"
+    "  reserve WAREHOUSE ORDER SKU QTY     reserve available stock for an order\n"
+    "  release WAREHOUSE ORDER SKU [QTY]   give back a reservation (all of it without QTY)\n"
+    "  fulfil WAREHOUSE ORDER SKU [QTY]    ship reserved stock (all of it without QTY)\n"
+    "\n"
+    "global flags (before or after the command):\n"
+    "  --url URL         RPC door (default $STOCKTWIN_URL, else " ST_CLIENT_DEFAULT_URL ")\n"
+    "  --feed URL        feed door for alerts --follow (default $STOCKTWIN_FEED_URL,\n"
+    "                    else " ST_CLIENT_DEFAULT_FEED_URL ")\n"
+    "  --credential C    credential sent with every request (default $STOCKTWIN_CREDENTIAL)\n"
+    "  --json            machine output: one JSON object per line and result\n"
+    "  --timeout MS      per-request timeout (default 5000)\n"
+    "  --help            this text; `stocktwin COMMAND --help` for a command\n"
+    "  --version         print the version\n"
+    "\n"
+    "exit codes:\n"
+    "  0  success (every event OK, DUPLICATE or STALE; every query OK)\n"
+    "  1  the server rejected something (an event status other than OK/DUPLICATE/STALE,\n"
+    "     or a query status other than OK, e.g. NOT_FOUND)\n"
+    "  2  usage error: bad command, flag, number or input line\n"
+    "  3  cannot reach the server: connection refused, timeout, invalid reply\n"
+    "\n"
+    "examples:\n"
+    "  stocktwin inventory wh-berlin --below-reorder\n"
+    "  stocktwin --json sku SKU-1001\n"
+    "  stocktwin send --warehouse wh-berlin --type receive --sku SKU-1001 --qty 5 --to z1\n"
+    "  stocktwin reserve wh-berlin order-42 SKU-1001 3\n"
+    "  stocktwin alerts --follow --warehouse wh-berlin\n";
+
+static const char cli_help_inventory[] =
+    "usage: stocktwin inventory WAREHOUSE [--below-reorder] [--offset N] [--limit N]\n"
+    "\n"
+    "Lists the warehouse's stock records in SKU order: on hand, reserved, available,\n"
+    "reorder point, LOW when available <= reorder point, and where the stock is\n"
+    "(zone/shelf:qty, or zone:qty when it sits in a zone).\n"
+    "  --below-reorder   only SKUs at or below their reorder point\n"
+    "  --offset N        skip the first N SKUs (paging; default 0)\n"
+    "  --limit N         at most N SKUs (default 0 = the server's 1000; max 100000)\n"
+    "example: stocktwin inventory wh-berlin --below-reorder --limit 50\n";
+
+static const char cli_help_sku[] =
+    "usage: stocktwin sku SKU\n"
+    "\n"
+    "One SKU across the network: per warehouse on hand, reserved, available,\n"
+    "inbound (open POs and transfers), outbound in transit, reorder point, LOW.\n"
+    "example: stocktwin sku SKU-1001\n";
+
+static const char cli_help_twin[] =
+    "usage: stocktwin twin ID [--warehouse W]\n"
+    "\n"
+    "One twin with its properties and relationships. Without --warehouse the\n"
+    "server looks for a warehouse, product or supplier called ID, then in every\n"
+    "warehouse; zones, shelves and devices are best named with --warehouse.\n"
+    "example: stocktwin twin shelf-A1 --warehouse wh-berlin\n";
+
+static const char cli_help_alerts[] =
+    "usage: stocktwin alerts [--warehouse W] [--limit N] [--follow [--count N]]\n"
+    "\n"
+    "Recent alerts, newest first (LOW_STOCK, DISCREPANCY, WEIGHT_ANOMALY,\n"
+    "DEVICE_SILENT, SHIPMENT_DELAYED, OVER_CAPACITY).\n"
+    "  --warehouse W   only this warehouse (default: all)\n"
+    "  --limit N       at most N (default 0 = the server's 100; max 10000)\n"
+    "  --follow        subscribe to the feed (--feed URL, topics alert/...) and print\n"
+    "                  each alert as it arrives, until Ctrl-C\n"
+    "  --count N       with --follow: exit 0 after N alerts\n"
+    "example: stocktwin --feed tcp://127.0.0.1:7402 alerts --follow --count 1\n";
+
+static const char cli_help_stats[] =
+    "usage: stocktwin stats\n"
+    "\n"
+    "Per worker: warehouses, stock records, events accepted/rejected/duplicate,\n"
+    "queries, BUSY rejections, queue depth; then uptime, products, suppliers.\n";
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the commands (cli.h)
+
+int
+cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("stocktwin: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see stocktwin --help)\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+static const struct cli_flag *
+cli_flag_find(const struct cli_flag *flags, const char *name, size_t len)
+{
+    for (; flags != NULL && flags->name != NULL; flags++) {
+        if (strlen(flags->name) == len && strncmp(flags->name, name, len) == 0) {
+            return flags;
+        }
+    }
+    return NULL;
+}
+
+int
+cli_args_parse(int argc, char **argv, const struct cli_flag *flags, struct cli_args *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+            if (out->n_positional == CLI_ARGS_MAX) {
+                return cli_usage("too many arguments");
+            }
+            out->positional[out->n_positional++] = arg;
+            continue;
+        }
+        char *name = argv[i] + 2;
+        char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct cli_flag *f = cli_flag_find(flags, name, len);
+        bool has_value = flags == NULL ? true : (f != NULL && f->has_value);
+        if (flags != NULL && f == NULL) {
+            return cli_usage("unknown flag --%.*s", (int)len, name);
+        }
+        if (out->n == CLI_ARGS_MAX) {
+            return cli_usage("too many flags");
+        }
+        if (eq != NULL && f == NULL) {
+            *eq = '\0'; // argv is ours to edit: the name ends at the '='
+        }
+        out->names[out->n] = f ? f->name : name;
+        if (has_value && eq == NULL && i + 1 >= argc) {
+            return cli_usage("--%.*s needs a value", (int)len, name);
+        }
+        if (!has_value && eq != NULL) {
+            return cli_usage("--%.*s takes no value", (int)len, name);
+        }
+        out->values[out->n++] = has_value ? (eq ? eq + 1 : argv[++i]) : NULL;
+    }
+    return 0;
+}
+
+const char *
+cli_args_get(const struct cli_args *a, const char *name)
+{
+    for (size_t i = a->n; i-- > 0;) {
+        if (strcmp(a->names[i], name) == 0) {
+            return a->values[i] ? a->values[i] : "";
+        }
+    }
+    return NULL;
+}
+
+int
+cli_parse_i64(const char *flag, const char *text, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (text[0] == '\0' || *end != '\0' || errno != 0) {
+        return cli_usage("%s: \"%s\" is not a whole number", flag, text);
+    }
+    *out = v;
+    return 0;
+}
+
+int
+cli_parse_u32(const char *flag, const char *text, uint32_t *out)
+{
+    int64_t v = 0;
+    if (cli_parse_i64(flag, text, &v) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if (v < 0 || v > UINT32_MAX) {
+        return cli_usage("%s: %s is out of range (0 to %u)", flag, text, UINT32_MAX);
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int
+cli_fail(int status, const Stocktwin__Response *resp)
+{
+    fprintf(stderr, "stocktwin: %s\n", st_client_last_error(NULL));
+    if (resp != NULL) {
+        return CLI_EXIT_REJECTED;
+    }
+    if (status == STOCKTWIN__STATUS__STATUS_TOO_LARGE ||
+        status == STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT) {
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_UNREACHABLE;
+}
+
+int
+cli_connect(const struct cli *cli, st_client **out)
+{
+    st_client_opts o = {
+        .credential = cli->credential, .timeout_ms = cli->timeout_ms, .max_in_flight = 4};
+    int status = st_client_open(cli->url, &o, out);
+    if (status != 0) {
+        fprintf(stderr, "stocktwin: %s\n", st_client_last_error(NULL));
+        return status == STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT ? CLI_EXIT_USAGE
+                                                                    : CLI_EXIT_UNREACHABLE;
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Query commands
+
+typedef void (*cli_table_fn)(const Stocktwin__Response *);
+
+// Shows a query's reply (or why there is none) and returns the exit code.
+static int
+cli_show(const struct cli *cli, int status, Stocktwin__Response *resp, cli_table_fn table)
+{
+    int code = CLI_EXIT_OK;
+    if (status != 0) {
+        code = cli_fail(status, resp);
+        if (resp != NULL && cli->json) {
+            cli_print_json(&resp->base, NULL);
+        }
+    } else if (cli->json) {
+        cli_print_json(&resp->base, NULL);
+    } else {
+        table(resp);
+    }
+    st_client_response_free(resp);
+    return code;
+}
+
+static int
+cli_cmd_inventory(const struct cli *cli, const struct cli_args *a)
+{
+    uint32_t offset = 0, limit = 0;
+    const char *v;
+    if (a->n_positional != 1) {
+        return cli_usage("inventory needs exactly one WAREHOUSE");
+    }
+    if ((v = cli_args_get(a, "offset")) && cli_parse_u32("--offset", v, &offset) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if ((v = cli_args_get(a, "limit")) && cli_parse_u32("--limit", v, &limit) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0) {
+        return code;
+    }
+    Stocktwin__Response *resp = NULL;
+    int status = st_client_inventory(c, a->positional[0], cli_args_get(a, "below-reorder") != NULL,
+                                     offset, limit, &resp);
+    code = cli_show(cli, status, resp, cli_print_inventory);
+    st_client_close(c);
+    return code;
+}
+
+static int
+cli_cmd_sku_twin_stats(const struct cli *cli, const char *cmd, const struct cli_args *a)
+{
+    bool is_stats = strcmp(cmd, "stats") == 0;
+    if (a->n_positional != (is_stats ? 0u : 1u)) {
+        return is_stats ? cli_usage("stats takes no arguments")
+                        : cli_usage("%s needs exactly one %s", cmd,
+                                    strcmp(cmd, "sku") == 0 ? "SKU" : "ID");
+    }
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0) {
+        return code;
+    }
+    Stocktwin__Response *resp = NULL;
+    int status;
+    if (strcmp(cmd, "sku") == 0) {
+        status = st_client_sku(c, a->positional[0], &resp);
+        code = cli_show(cli, status, resp, cli_print_sku);
+    } else if (strcmp(cmd, "twin") == 0) {
+        status = st_client_twin(c, a->positional[0], cli_args_get(a, "warehouse"), &resp);
+        code = cli_show(cli, status, resp, cli_print_twin);
+    } else {
+        status = st_client_stats(c, &resp);
+        code = cli_show(cli, status, resp, cli_print_stats);
+    }
+    st_client_close(c);
+    return code;
+}
+
+static volatile sig_atomic_t cli_interrupted;
+
+static void
+cli_on_sigint(int sig)
+{
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+// alerts --follow: prints feed alerts until SIGINT/SIGTERM or `count` of them.
+static int
+cli_follow_alerts(const struct cli *cli, const char *warehouse, int64_t count)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "alert/%s%s", warehouse ? warehouse : "", warehouse ? "/" : "");
+    st_sub *s = NULL;
+    if (st_sub_open(cli->feed_url, prefix, &s) != 0) {
+        fprintf(stderr, "stocktwin: %s\n", st_client_last_error(NULL));
+        return CLI_EXIT_UNREACHABLE;
+    }
+    struct sigaction sa = {.sa_handler = cli_on_sigint};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int64_t seen = 0;
+    // Short waits, so that Ctrl-C (which nng's threads do not see) ends the
+    // loop within 200 ms.
+    while (!cli_interrupted && (count <= 0 || seen < count)) {
+        char *topic = NULL;
+        Stocktwin__FeedMessage *m = NULL;
+        int status = st_sub_recv(s, 200, &topic, &m);
+        if (status == ST_CLIENT_TIMEOUT) {
+            continue;
+        }
+        if (status != 0) {
+            fprintf(stderr, "stocktwin: %s\n", st_client_last_error(NULL));
+            if (status == STOCKTWIN__STATUS__STATUS_MALFORMED) {
+                continue; // one bad message; the feed goes on
+            }
+            st_sub_close(s);
+            return CLI_EXIT_UNREACHABLE;
+        }
+        if (cli->json) {
+            cli_print_json(&m->base, topic);
+        } else if (m->body_case == STOCKTWIN__FEED_MESSAGE__BODY_ALERT) {
+            cli_print_alert_line(m->alert);
+        }
+        fflush(stdout);
+        seen += m->body_case == STOCKTWIN__FEED_MESSAGE__BODY_ALERT;
+        free(topic);
+        st_feed_message_free(m);
+    }
+    st_sub_close(s);
+    return CLI_EXIT_OK;
+}
+
+static int
+cli_cmd_alerts(const struct cli *cli, const struct cli_args *a)
+{
+    uint32_t limit = 0;
+    int64_t count = 0;
+    const char *v;
+    if (a->n_positional != 0) {
+        return cli_usage("alerts takes no arguments (use --warehouse W)");
+    }
+    if ((v = cli_args_get(a, "limit")) && cli_parse_u32("--limit", v, &limit) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if ((v = cli_args_get(a, "count")) && cli_parse_i64("--count", v, &count) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_args_get(a, "follow") != NULL) {
+        return cli_follow_alerts(cli, cli_args_get(a, "warehouse"), count);
+    }
+    if (cli_args_get(a, "count") != NULL) {
+        return cli_usage("--count goes with --follow");
+    }
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0) {
+        return code;
+    }
+    Stocktwin__Response *resp = NULL;
+    int status = st_client_alerts(c, cli_args_get(a, "warehouse"), limit, &resp);
+    code = cli_show(cli, status, resp, cli_print_alerts);
+    st_client_close(c);
+    return code;
+}
+
+// ---------------------------------------------------------------------------
+// main
+
+struct cli_command {
+    const char *name;
+    const char *help;         // NULL: the command prints its own help
+    struct cli_flag flags[8]; // terminated by a NULL name
+};
+
+static const struct cli_command cli_commands[] = {
+    {"inventory",
+     cli_help_inventory,
+     {{"below-reorder", false}, {"offset", true}, {"limit", true}, {NULL, false}}},
+    {"sku", cli_help_sku, {{NULL, false}}},
+    {"twin", cli_help_twin, {{"warehouse", true}, {NULL, false}}},
+    {"alerts",
+     cli_help_alerts,
+     {{"warehouse", true}, {"limit", true}, {"follow", false}, {"count", true}, {NULL, false}}},
+    {"stats", cli_help_stats, {{NULL, false}}},
+    {"send", NULL, {{NULL, false}}},
+    {"reserve", NULL, {{NULL, false}}},
+    {"release", NULL, {{NULL, false}}},
+    {"fulfil", NULL, {{NULL, false}}},
+};
+
+// Takes the global flags out of argv wherever they are (before or after the
+// command), leaving the command and its own arguments in order.
+static int
+cli_globals(int *argc, char **argv, struct cli *cli)
+{
+    int kept = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *arg = argv[i];
+        const char **target = NULL;
+        if (strcmp(arg, "--json") == 0) {
+            cli->json = true;
+        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            cli->help = true;
+        } else if (strcmp(arg, "--url") == 0) {
+            target = &cli->url;
+        } else if (strcmp(arg, "--feed") == 0) {
+            target = &cli->feed_url;
+        } else if (strcmp(arg, "--credential") == 0) {
+            target = &cli->credential;
+        } else if (strcmp(arg, "--timeout") == 0) {
+            if (i + 1 >= *argc) {
+                return cli_usage("--timeout needs a value");
+            }
+            int64_t ms = 0;
+            if (cli_parse_i64("--timeout", argv[++i], &ms) != 0) {
+                return CLI_EXIT_USAGE;
+            }
+            if (ms <= 0 || ms > 3600000) {
+                return cli_usage("--timeout: %s ms is out of range (1 to 3600000)", argv[i]);
+            }
+            cli->timeout_ms = (int)ms;
+        } else {
+            argv[kept++] = argv[i];
+        }
+        if (target != NULL) {
+            if (i + 1 >= *argc) {
+                return cli_usage("%s needs a value", arg);
+            }
+            *target = argv[++i];
+        }
+    }
+    *argc = kept;
+    return 0;
+}
+
+static const char *
+cli_env(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : fallback;
+}
+
+static int
+cli_run(const struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+    if (strcmp(cmd->name, "send") == 0) {
+        return cli_cmd_send(cli, argc, argv);
+    }
+    if (cmd->help == NULL) {
+        return cli_cmd_order(cli, argc, argv);
+    }
+    if (cli->help) {
+        fputs(cmd->help, stdout);
+        return CLI_EXIT_OK;
+    }
+    struct cli_args a;
+    if (cli_args_parse(argc - 1, argv + 1, cmd->flags, &a) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(cmd->name, "inventory") == 0) {
+        return cli_cmd_inventory(cli, &a);
+    }
+    if (strcmp(cmd->name, "alerts") == 0) {
+        return cli_cmd_alerts(cli, &a);
+    }
+    return cli_cmd_sku_twin_stats(cli, cmd->name, &a);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct cli cli = {
+        .url = cli_env("STOCKTWIN_URL", ST_CLIENT_DEFAULT_URL),
+        .feed_url = cli_env("STOCKTWIN_FEED_URL", ST_CLIENT_DEFAULT_FEED_URL),
+        .credential = cli_env("STOCKTWIN_CREDENTIAL", ""),
+        .timeout_ms = 5000,
+    };
+    argc--;
+    argv++;
+    if (argc > 0 && strcmp(argv[0], "--version") == 0) {
+        printf("stocktwin %s (protocol %u)\n", ST_CLIENT_VERSION, ST_CLIENT_PROTOCOL_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (cli_globals(&argc, argv, &cli) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    if (argc == 0) {
+        if (cli.help) {
+            fputs(cli_help_main, stdout);
+            return CLI_EXIT_OK;
+        }
+        return cli_usage("no command given");
+    }
+    for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++) {
+        if (strcmp(argv[0], cli_commands[i].name) == 0) {
+            return cli_run(&cli, &cli_commands[i], argc, argv);
+        }
+    }
+    if (strcmp(argv[0], "--version") == 0) {
+        printf("stocktwin %s (protocol %u)\n", ST_CLIENT_VERSION, ST_CLIENT_PROTOCOL_VERSION);
+        return CLI_EXIT_OK;
+    }
+    return cli_usage("unknown command \"%s\"", argv[0]);
+}

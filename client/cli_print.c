@@ -1,0 +1,201 @@
+// cli_print.c - tables for people, JSON lines for programs. Column widths
+// follow the data (ids are at most 64 bytes), so tables stay aligned without
+// truncating ids; only free text (names, messages) is cut.
+#include "cli_print.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pbjson.h"
+
+#define CLI_NAME_COLUMN_MAX 32
+#define CLI_LOCATIONS_BYTES 1024
+
+void
+cli_print_json(const ProtobufCMessage *msg, const char *topic)
+{
+    cJSON *obj = st_pbjson_from_message(msg);
+    if (obj == NULL) {
+        fputs("stocktwin: out of memory\n", stderr);
+        return;
+    }
+    if (topic != NULL) {
+        cJSON_AddStringToObject(obj, "topic", topic);
+    }
+    char *text = cJSON_PrintUnformatted(obj);
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+    cJSON_Delete(obj);
+}
+
+void
+cli_format_time(int64_t ms, char *buf, size_t len)
+{
+    if (ms <= 0) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char day[32];
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%s.%03dZ", day, (int)(ms % 1000));
+}
+
+static int
+cli_width(int current, const char *s, int cap)
+{
+    int w = (int)strlen(s);
+    if (w > cap) {
+        w = cap;
+    }
+    return w > current ? w : current;
+}
+
+// "z1/s3:5 z2:7": where a SKU's stock is.
+static void
+cli_locations(const Stocktwin__InventoryLine *l, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n_locations && at < len; i++) {
+        const Stocktwin__LocationQty *q = l->locations[i];
+        int n = snprintf(buf + at, len - at, "%s%s%s%s:%" PRId64, i ? " " : "", q->zone,
+                         q->shelf[0] ? "/" : "", q->shelf, q->qty);
+        if (n < 0) {
+            break;
+        }
+        at += (size_t)n;
+    }
+    if (at >= len && len > 4) {
+        memcpy(buf + len - 4, "...", 4);
+    }
+}
+
+void
+cli_print_inventory(const Stocktwin__Response *resp)
+{
+    const Stocktwin__InventoryResult *r = resp->inventory;
+    int ws = 3, wn = 4;
+    for (size_t i = 0; i < r->n_lines; i++) {
+        ws = cli_width(ws, r->lines[i]->sku, 64);
+        wn = cli_width(wn, r->lines[i]->name, CLI_NAME_COLUMN_MAX);
+    }
+    printf("warehouse %s: %zu of %u skus\n", r->warehouse, r->n_lines, r->total_skus);
+    printf("%-*s  %-*s  %9s  %9s  %9s  %9s  %-3s  %s\n", ws, "SKU", wn, "NAME", "ON HAND",
+           "RESERVED", "AVAILABLE", "REORDER", "LOW", "LOCATIONS");
+    char where[CLI_LOCATIONS_BYTES];
+    for (size_t i = 0; i < r->n_lines; i++) {
+        const Stocktwin__InventoryLine *l = r->lines[i];
+        cli_locations(l, where, sizeof where);
+        printf("%-*s  %-*.*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %-3s  %s\n",
+               ws, l->sku, wn, CLI_NAME_COLUMN_MAX, l->name, l->on_hand, l->reserved, l->available,
+               l->reorder_point, l->below_reorder ? "LOW" : "", where);
+    }
+}
+
+void
+cli_print_sku(const Stocktwin__Response *resp)
+{
+    const Stocktwin__SkuResult *r = resp->sku;
+    int ww = 9;
+    for (size_t i = 0; i < r->n_warehouses; i++) {
+        ww = cli_width(ww, r->warehouses[i]->warehouse, 64);
+    }
+    printf("sku %s%s%s\n", r->sku, r->name[0] ? ": " : "", r->name);
+    printf("%-*s  %9s  %9s  %9s  %9s  %9s  %9s  %s\n", ww, "WAREHOUSE", "ON HAND", "RESERVED",
+           "AVAILABLE", "INBOUND", "IN TRANS", "REORDER", "LOW");
+    for (size_t i = 0; i < r->n_warehouses; i++) {
+        const Stocktwin__SkuWarehouse *w = r->warehouses[i];
+        printf("%-*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64
+               "  %9" PRId64 "  %s\n",
+               ww, w->warehouse, w->on_hand, w->reserved, w->available, w->inbound,
+               w->in_transit_out, w->reorder_point, w->below_reorder ? "LOW" : "");
+    }
+}
+
+static const char *
+cli_enum_name(const ProtobufCEnumDescriptor *d, int value)
+{
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    return v ? v->name : "?";
+}
+
+void
+cli_print_twin(const Stocktwin__Response *resp)
+{
+    const Stocktwin__TwinResult *t = resp->twin;
+    printf("%s  %s%s%s\n", t->id, cli_enum_name(&stocktwin__twin_kind__descriptor, t->kind),
+           t->warehouse[0] ? "  in " : "", t->warehouse);
+    for (size_t i = 0; i < t->n_properties; i++) {
+        const Stocktwin__Property *p = t->properties[i];
+        switch (p->value_case) {
+        case STOCKTWIN__PROPERTY__VALUE_TEXT:
+            printf("  %-24s %s\n", p->name, p->text);
+            break;
+        case STOCKTWIN__PROPERTY__VALUE_INTEGER:
+            printf("  %-24s %" PRId64 "\n", p->name, p->integer);
+            break;
+        case STOCKTWIN__PROPERTY__VALUE_REAL:
+            printf("  %-24s %g\n", p->name, p->real);
+            break;
+        default:
+            printf("  %-24s -\n", p->name);
+            break;
+        }
+    }
+    for (size_t i = 0; i < t->n_relationships; i++) {
+        printf("  %-24s -> %s\n", t->relationships[i]->name, t->relationships[i]->target);
+    }
+}
+
+void
+cli_print_alert_line(const Stocktwin__Alert *a)
+{
+    char when[40];
+    cli_format_time(a->event_time_ms, when, sizeof when);
+    printf("%-24s  %-16s  %-14s  %-12s  %-12s  %10" PRId64 "  %10" PRId64 "  %s\n", when,
+           a->warehouse, cli_enum_name(&stocktwin__alert_kind__descriptor, a->kind),
+           a->sku[0] ? a->sku : "-",
+           a->location[0] ? a->location : (a->device[0] ? a->device : "-"), a->expected, a->actual,
+           a->message);
+}
+
+void
+cli_print_alerts(const Stocktwin__Response *resp)
+{
+    const Stocktwin__AlertsResult *r = resp->alerts;
+    printf("%-24s  %-16s  %-14s  %-12s  %-12s  %10s  %10s  %s\n", "TIME", "WAREHOUSE", "KIND",
+           "SKU", "WHERE", "EXPECTED", "ACTUAL", "MESSAGE");
+    for (size_t i = 0; i < r->n_alerts; i++) {
+        cli_print_alert_line(r->alerts[i]);
+    }
+    if (r->n_alerts == 0) {
+        puts("(no alerts)");
+    }
+}
+
+void
+cli_print_stats(const Stocktwin__Response *resp)
+{
+    const Stocktwin__StatsResult *r = resp->stats;
+    printf("uptime %" PRIu64 " s, %u products, %u suppliers, %zu workers\n", r->uptime_ms / 1000,
+           r->products, r->suppliers, r->n_workers);
+    printf("%6s  %10s  %12s  %12s  %12s  %12s  %12s  %10s  %s\n", "WORKER", "WAREHOUSES",
+           "STOCK RECS", "ACCEPTED", "REJECTED", "DUPLICATE", "QUERIES", "BUSY", "QUEUE");
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Stocktwin__WorkerStats *w = r->workers[i];
+        printf("%6u  %10u  %12" PRIu64 "  %12" PRIu64 "  %12" PRIu64 "  %12" PRIu64 "  %12" PRIu64
+               "  %10" PRIu64 "  %u/%u\n",
+               w->worker, w->warehouses, w->stock_records, w->events_accepted, w->events_rejected,
+               w->events_duplicate, w->queries, w->busy_rejections, w->queue_depth,
+               w->queue_capacity);
+    }
+}
