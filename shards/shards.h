@@ -49,7 +49,8 @@ typedef void (*st_shards_feed_cb)(void *arg, const st_feed_batch *batch);
 
 typedef struct st_shards_config {
     uint32_t workers;        // 0 = online CPUs; at most ST_SHARDS_WORKERS_MAX
-    uint32_t ring_capacity;  // jobs per worker ring, a power of two; 0 = 1024
+    uint32_t ring_capacity;  // slots per worker ring, a power of two >= 2; 0 = 1024.
+                             // ck_ring keeps one slot free: it holds capacity - 1 jobs
     st_state_config state;   // passed to every worker's st_state_create()
     st_shards_feed_cb feed_cb; // may be NULL
     void *feed_arg;
@@ -99,6 +100,7 @@ typedef struct st_shards_req {
     st_shards_done_cb done_cb;
     void *done_arg;
     atomic_uint pending;    // jobs not yet released
+    atomic_int fail;        // st_err shared by workers: catalog statuses, query status
     uint16_t route[ST_SHARDS_BATCH_MAX];
     st_shards_job jobs[ST_SHARDS_WORKERS_MAX];
 } st_shards_req;

@@ -1,0 +1,306 @@
+// shards.c - the public face of the runtime (see shards.h): creating and
+// stopping the workers, routing warehouses to workers, and handing requests
+// over as one job per worker.
+//
+// A request's life: the submitter routes every event (route[i] = a worker,
+// ST_SHARDS_ROUTE_ALL for catalog events, ST_SHARDS_ROUTE_NONE for events
+// refused on the spot), then pushes jobs[w] into the ring of each worker with
+// something to do. req->pending counts the jobs not yet released plus one
+// guard the submitter holds until it has pushed them all, so the done
+// callback cannot run while the submitter still touches the request. Whoever
+// drops pending to zero finishes the request (st_shards_req_release).
+//
+// Ownership: the caller owns st_shards and every request; see shards.h.
+// Thread: create/destroy on one thread; route/submit/query on any thread.
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "shards/worker.h"
+
+static uint32_t
+shards_worker_count(uint32_t asked)
+{
+    if (asked != 0)
+        return asked;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    return cpus > (long)ST_SHARDS_WORKERS_MAX ? ST_SHARDS_WORKERS_MAX : (uint32_t)cpus;
+}
+
+st_err
+st_shards_create(const st_shards_config *config, st_shards **shards_out)
+{
+    ST_ASSERT(config != NULL && shards_out != NULL);
+    *shards_out = NULL;
+    uint32_t ring = config->ring_capacity != 0 ? config->ring_capacity : ST_SHARDS_RING_DEFAULT;
+    if (config->workers > ST_SHARDS_WORKERS_MAX || ring < 2 || (ring & (ring - 1)) != 0 ||
+        ring > (1u << 24))
+        return ST_INVALID_ARGUMENT;
+    st_err err = ST_OK;
+    st_shards *shards = st_calloc(1, sizeof(*shards));
+    shards->worker_count = shards_worker_count(config->workers);
+    shards->ring_size = ring;
+    shards->feed_cb = config->feed_cb;
+    shards->feed_arg = config->feed_arg;
+    atomic_init(&shards->stop, false);
+    shards->directory = st_directory_create(1024);
+    shards->workers = st_calloc(shards->worker_count, sizeof(*shards->workers));
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        err = st_worker_init(&shards->workers[i], shards, i, config);
+        if (err != ST_OK)
+            goto fail;
+    }
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        st_worker *w = &shards->workers[i];
+        if (pthread_create(&w->thread, NULL, st_worker_main, w) != 0) {
+            err = ST_INTERNAL;
+            goto fail;
+        }
+        w->started = true;
+    }
+    *shards_out = shards;
+    return ST_OK;
+fail:
+    st_shards_destroy(shards);
+    return err;
+}
+
+// Sets the stop flag, wakes every worker and waits for them: each completes
+// what its ring still holds with ST_UNAVAILABLE before it exits.
+static void
+shards_stop(st_shards *shards)
+{
+    atomic_store(&shards->stop, true);
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        if (shards->workers[i].started)
+            st_worker_wake(&shards->workers[i]);
+    }
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        st_worker *w = &shards->workers[i];
+        if (w->started) {
+            int rc = pthread_join(w->thread, NULL);
+            ST_ASSERT(rc == 0);
+            w->started = false;
+        }
+    }
+}
+
+void
+st_shards_destroy(st_shards *shards)
+{
+    if (shards == NULL)
+        return;
+    shards_stop(shards);
+    // Undelivered outbox messages may sit in any inbox; only heap ones need
+    // freeing, pool ones go with their owner's pool below.
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        st_worker *w = &shards->workers[i];
+        st_outbox_msg *msg;
+        while (w->state != NULL && (msg = st_ring_pop(&w->inbox)) != NULL)
+            st_outbox_free_heap(msg);
+    }
+    for (uint32_t i = 0; i < shards->worker_count; i++)
+        st_worker_deinit(&shards->workers[i]);
+    st_free(shards->workers);
+    st_directory_destroy(shards->directory);
+    st_free(shards);
+}
+
+uint32_t
+st_shards_workers(const st_shards *shards)
+{
+    ST_ASSERT(shards != NULL);
+    return shards->worker_count;
+}
+
+uint32_t
+st_shards_route(const st_shards *shards, const char *warehouse)
+{
+    ST_ASSERT(shards != NULL && shards->worker_count != 0);
+    if (warehouse == NULL)
+        warehouse = "";
+    return (uint32_t)(XXH3_64bits(warehouse, strlen(warehouse)) % shards->worker_count);
+}
+
+// st_shards_req_message records the sentence explaining event `index`'s
+// status. Slots are claimed atomically (workers write concurrently);
+// messages beyond ST_SHARDS_MESSAGES_MAX are dropped and the count is
+// clamped when the request finishes.
+void
+st_shards_req_message(st_shards_req *req, uint32_t index, const char *text)
+{
+    ST_ASSERT(index < ST_SHARDS_BATCH_MAX);
+    unsigned slot = atomic_fetch_add_explicit(&req->message_count, 1, memory_order_relaxed);
+    if (slot >= ST_SHARDS_MESSAGES_MAX)
+        return;
+    st_shards_message *m = &req->messages[slot];
+    m->index = index;
+    size_t len = strnlen(text, sizeof(m->text) - 1);
+    memcpy(m->text, text, len);
+    m->text[len] = '\0';
+}
+
+// Runs once, on whichever thread released the request last: every write of
+// every worker to the request happened before (acq_rel on pending).
+static void
+req_finish(st_shards_req *req)
+{
+    st_err fail = (st_err)atomic_load_explicit(&req->fail, memory_order_relaxed);
+    if (req->query_cb != NULL) {
+        req->status = fail;
+    } else if (fail != ST_OK) {
+        for (uint32_t i = 0; i < req->event_count; i++) {
+            if (req->route[i] == ST_SHARDS_ROUTE_ALL)
+                req->statuses[i] = fail;
+        }
+    }
+    if (atomic_load_explicit(&req->message_count, memory_order_relaxed) > ST_SHARDS_MESSAGES_MAX)
+        atomic_store_explicit(&req->message_count, ST_SHARDS_MESSAGES_MAX, memory_order_relaxed);
+    ST_ASSERT(req->done_cb != NULL);
+    req->done_cb(req->done_arg);
+}
+
+// st_shards_req_release drops one job (or the submitter's guard); the last
+// one finishes the request. The request may be gone when this returns.
+void
+st_shards_req_release(st_shards_req *req)
+{
+    unsigned before = atomic_fetch_sub_explicit(&req->pending, 1, memory_order_acq_rel);
+    ST_ASSERT(before >= 1);
+    if (before == 1)
+        req_finish(req);
+}
+
+static void
+req_start(st_shards_req *req, st_shards_done_cb done_cb, void *done_arg)
+{
+    ST_ASSERT(req != NULL && done_cb != NULL);
+    req->status = ST_OK;
+    atomic_store_explicit(&req->message_count, 0, memory_order_relaxed);
+    atomic_store_explicit(&req->fail, 0, memory_order_relaxed);
+    atomic_store_explicit(&req->pending, 1, memory_order_relaxed); // the submitter's guard
+    req->events = NULL;
+    req->statuses = NULL;
+    req->event_count = 0;
+    req->query_cb = NULL;
+    req->query_arg = NULL;
+    req->done_cb = done_cb;
+    req->done_arg = done_arg;
+}
+
+// st_shards_req_fail records why the request's shared results failed (a
+// query's status, every catalog event's status); the first reason wins.
+void
+st_shards_req_fail(st_shards_req *req, st_err err)
+{
+    int none = 0;
+    ST_ASSERT(err != ST_OK);
+    atomic_compare_exchange_strong(&req->fail, &none, (int)err);
+}
+
+// A full ring refuses the whole job: the worker's events become ST_BUSY
+// (catalog events and queries through req->fail, which workers share).
+static void
+req_mark_busy(st_shards_req *req, uint32_t worker)
+{
+    ST_ASSERT(worker < ST_SHARDS_WORKERS_MAX);
+    if (req->query_cb != NULL) {
+        st_shards_req_fail(req, ST_BUSY);
+        return;
+    }
+    for (uint32_t i = 0; i < req->event_count; i++) {
+        if (req->route[i] == worker)
+            req->statuses[i] = ST_BUSY;
+        else if (req->route[i] == ST_SHARDS_ROUTE_ALL)
+            st_shards_req_fail(req, ST_BUSY);
+    }
+}
+
+// Pushes jobs[w] for every worker in `targets`, then drops the guard.
+static void
+req_enqueue(st_shards *shards, st_shards_req *req, uint64_t targets)
+{
+    for (uint32_t w = 0; w < shards->worker_count; w++) {
+        if ((targets & (1ull << w)) == 0)
+            continue;
+        st_worker *worker = &shards->workers[w];
+        req->jobs[w].req = req;
+        req->jobs[w].worker = w;
+        atomic_fetch_add_explicit(&req->pending, 1, memory_order_relaxed);
+        if (st_ring_push(&worker->jobs, &req->jobs[w])) {
+            st_worker_wake(worker);
+            continue;
+        }
+        atomic_fetch_sub_explicit(&req->pending, 1, memory_order_relaxed); // guard keeps it > 0
+        atomic_fetch_add_explicit(&worker->busy_rejections, 1, memory_order_relaxed);
+        req_mark_busy(req, w);
+    }
+    st_shards_req_release(req);
+}
+
+static uint64_t
+shards_all_workers(const st_shards *shards)
+{
+    return shards->worker_count == 64 ? ~0ull : (1ull << shards->worker_count) - 1;
+}
+
+// Decides where event i goes, or refuses it on the spot.
+static uint64_t
+route_event(st_shards *shards, st_shards_req *req, uint32_t i)
+{
+    const st_event *event = &req->events[i];
+    req->route[i] = ST_SHARDS_ROUTE_NONE;
+    if (event->kind == ST_EV_TRANSFER_INBOUND || event->kind == ST_EV_TRANSFER_ARRIVED) {
+        req->statuses[i] = ST_INVALID_ARGUMENT;
+        st_shards_req_message(req, i, "internal event kinds are not accepted from clients");
+        return 0;
+    }
+    if (st_event_is_catalog(event->kind)) {
+        req->route[i] = ST_SHARDS_ROUTE_ALL;
+        req->statuses[i] = ST_INTERNAL; // worker 0 overwrites it
+        return shards_all_workers(shards);
+    }
+    if (event->warehouse == NULL || event->warehouse[0] == '\0') {
+        req->statuses[i] = ST_UNKNOWN_WAREHOUSE;
+        st_shards_req_message(req, i, "the event names no warehouse");
+        return 0;
+    }
+    uint32_t w = st_shards_route(shards, event->warehouse);
+    req->route[i] = (uint16_t)w;
+    req->statuses[i] = ST_INTERNAL; // worker w overwrites it
+    return 1ull << w;
+}
+
+void
+st_shards_submit(st_shards *shards, st_shards_req *req, const st_event *events, st_err *statuses,
+                 uint32_t count, st_shards_done_cb done_cb, void *done_arg)
+{
+    ST_ASSERT(shards != NULL && events != NULL && statuses != NULL);
+    ST_ASSERT(count >= 1 && count <= ST_SHARDS_BATCH_MAX);
+    req_start(req, done_cb, done_arg);
+    req->events = events;
+    req->statuses = statuses;
+    req->event_count = count;
+    uint64_t targets = 0;
+    for (uint32_t i = 0; i < count; i++)
+        targets |= route_event(shards, req, i);
+    req_enqueue(shards, req, targets);
+}
+
+void
+st_shards_query(st_shards *shards, st_shards_req *req, const char *warehouse,
+                st_shards_query_cb query_cb, void *query_arg, st_shards_done_cb done_cb,
+                void *done_arg)
+{
+    ST_ASSERT(shards != NULL && query_cb != NULL);
+    req_start(req, done_cb, done_arg);
+    req->query_cb = query_cb;
+    req->query_arg = query_arg;
+    uint64_t targets =
+        warehouse != NULL ? 1ull << st_shards_route(shards, warehouse) : shards_all_workers(shards);
+    req_enqueue(shards, req, targets);
+}

@@ -1,0 +1,182 @@
+// wal.h - the write-ahead log of one shard worker: segment files, record
+// framing, group commit with io_uring, and the recovery scan at open.
+//
+// The byte layout of a segment and its records, and the rules that decide
+// what recovery keeps, are at the top of shards/wal.c and in docs/WAL.md.
+//
+// The log never blocks the worker on the disk. A worker appends the log
+// entries of a batch (st_wal_append copies them into a preallocated, bounded
+// batch buffer and assigns LSNs), calls st_wal_commit (which submits the
+// batch's write and a linked fdatasync in one io_uring submission and returns),
+// keeps working, and calls st_wal_poll each loop iteration to learn the durable
+// LSN, up to which it may release replies. One submission is in flight at a
+// time, so while one batch syncs the next ones fill (group commit); when every
+// buffer is full st_wal_append returns ST_BUSY: backpressure.
+//
+// Errors of the disk (ENOSPC, EIO, short writes) put the log into a failed
+// state: st_wal_append/commit/poll return ST_IO, st_wal_last_error says why,
+// and the durable LSN never passes what was synced. After a disk-full error
+// st_wal_retry rewrites the failed batch from the last durable point.
+//
+// Ownership: st_wal owns its buffers, files and (when the config gave none) its
+// st_wal_io; a caller-provided io is borrowed and must outlive the log.
+// Payloads passed to st_wal_append are copied; payloads handed to the replay
+// callback are borrowed for the duration of the call.
+// Thread: the owning shard worker only; nothing here locks.
+#ifndef ST_SHARDS_WAL_H
+#define ST_SHARDS_WAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "shards/wal_io.h"
+
+#define ST_WAL_SEGMENT_BYTES_DEFAULT (64u * 1024u * 1024u)
+#define ST_WAL_SEGMENT_BYTES_MIN 4096u
+#define ST_WAL_BATCH_BYTES_DEFAULT (1u * 1024u * 1024u)
+#define ST_WAL_BATCH_BYTES_MIN 4096u
+#define ST_WAL_BATCHES_DEFAULT 4u
+#define ST_WAL_BATCHES_MAX 64u
+#define ST_WAL_SYNC_INTERVAL_MS_DEFAULT 1000u
+// The largest payload the format allows; a run also needs it to fit its batch
+// buffer and segment (st_wal_payload_bytes_max()).
+#define ST_WAL_PAYLOAD_BYTES_MAX (16u * 1024u * 1024u)
+#define ST_WAL_PATH_MAX 512u
+
+typedef enum st_wal_sync_mode {
+    ST_WAL_SYNC_FSYNC = 0, // durable after write + fdatasync (the default)
+    ST_WAL_SYNC_BATCH = 1, // durable (acknowledged) after the write; fdatasync
+                           // at most every sync_interval_ms (st_wal_tick)
+    ST_WAL_SYNC_NONE = 2,  // no files, no I/O: durable as soon as appended
+} st_wal_sync_mode;
+
+// st_wal_replay_cb receives one recovered record: `payload` (a LogEntry) is
+// borrowed for the call. A non-ST_OK return stops the open with that code.
+typedef st_err (*st_wal_replay_cb)(void *arg, uint64_t lsn, const void *payload, uint32_t len);
+// st_wal_progress_cb reports a long scan: bytes of segment files scanned so
+// far out of `bytes_total`. Called at least once per segment.
+typedef void (*st_wal_progress_cb)(void *arg, uint64_t bytes_done, uint64_t bytes_total);
+
+typedef struct st_wal_config {
+    const char *data_dir; // the log lives in <data_dir>/wal-<worker_id>/ (created)
+    uint32_t worker_id;
+    st_wal_sync_mode sync_mode;
+    uint64_t segment_bytes;    // 0: ST_WAL_SEGMENT_BYTES_DEFAULT; multiple of 4096
+    uint32_t batch_bytes;      // 0: ST_WAL_BATCH_BYTES_DEFAULT; bytes of one batch buffer
+    uint32_t batches;          // 0: ST_WAL_BATCHES_DEFAULT; buffers (>= 2)
+    uint32_t sync_interval_ms; // batch mode; 0: ST_WAL_SYNC_INTERVAL_MS_DEFAULT
+    st_wal_io *io;             // borrowed; NULL: an io_uring io owned by the log
+    // Open a log with a corrupt record anyway, cutting it (and everything
+    // after it) off: for an operator who has no replica to copy from.
+    bool truncate_corrupt;
+    // Records with lsn >= replay_from_lsn are delivered to replay_cb during
+    // st_wal_open, in LSN order (NULL: none). If the open then fails, the
+    // caller must discard what it replayed.
+    uint64_t replay_from_lsn;
+    st_wal_replay_cb replay_cb;
+    void *replay_arg;
+    st_wal_progress_cb progress_cb; // NULL: none
+    void *progress_arg;
+} st_wal_config;
+
+// What the recovery scan of st_wal_open found and did.
+typedef struct st_wal_recovery {
+    uint32_t segments;                   // segment files kept
+    uint32_t segments_removed;           // empty or torn files removed after the end
+    uint64_t records;                    // valid records scanned
+    uint64_t first_lsn;                  // first LSN in the log; 0 if none
+    uint64_t last_lsn;                   // last valid LSN; 0 if none
+    bool torn;                           // a torn tail was cut off
+    bool corrupt;                        // a corrupt record was found (open refused
+                                         // unless truncate_corrupt, then cut there)
+    char cut_path[ST_WAL_PATH_MAX];      // file of the torn tail or corruption
+    uint64_t cut_offset;                 // byte offset of the cut in that file
+    uint64_t cut_lsn;                    // LSN the bad record should have had
+    char message[ST_WAL_PATH_MAX + 256]; // one line saying all of the above
+} st_wal_recovery;
+
+typedef struct st_wal_stats {
+    uint64_t next_lsn;     // LSN the next append gets
+    uint64_t durable_lsn;  // acknowledged (see the sync modes)
+    uint64_t synced_lsn;   // fdatasync'ed (== durable_lsn in fsync mode)
+    uint64_t commits;      // submissions completed
+    uint64_t buffer_bytes; // memory held by batch buffers (constant)
+    uint32_t batches_used; // buffers not free
+    uint32_t segments;     // segment files of the log
+    bool failed;
+} st_wal_stats;
+
+typedef struct st_wal st_wal;
+
+// st_wal_open opens (creating if needed) the log of cfg->worker_id, scans it,
+// cuts a torn tail, replays to cfg->replay_cb and positions after the last
+// valid record. On ST_OK the caller owns *out (st_wal_close). Errors: ST_IO
+// (the system, see rec_out->message), ST_MALFORMED (corruption: a bad record
+// followed by good ones; the message names file, byte offset and LSN),
+// ST_INVALID_ARGUMENT (config), or the replay callback's code. `rec_out` may
+// be NULL. Blocks: run it before the worker starts serving.
+st_err st_wal_open(const st_wal_config *cfg, st_wal **out, st_wal_recovery *rec_out);
+
+// st_wal_close waits for the submission in flight (it uses the log's buffers),
+// closes the files and frees the log; it does not commit what is buffered: call
+// st_wal_wait first for a clean shutdown. NULL is a no-op.
+void st_wal_close(st_wal *wal);
+
+// st_wal_payload_bytes_max is the largest payload st_wal_append accepts.
+uint32_t st_wal_payload_bytes_max(const st_wal *wal);
+
+// st_wal_append copies `payload` (len bytes, 1..st_wal_payload_bytes_max) into
+// the batch being filled and stores its LSN in *lsn_out. ST_BUSY: every
+// buffer is full or in flight (nothing changed; poll, then try again).
+// ST_TOO_LARGE: len too large. ST_IO: the log failed, or the next segment
+// could not be created (disk full; nothing changed, a later append retries).
+st_err st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out);
+
+// st_wal_commit ends the batch being filled and submits it (a write and, in
+// fsync mode, a linked fdatasync) if no other submission is in flight; else it
+// goes out as soon as the one in flight completes (st_wal_poll). Returns
+// immediately. ST_IO when the log has failed.
+st_err st_wal_commit(st_wal *wal);
+
+// st_wal_poll reaps completions without blocking, advances the durable LSN
+// and submits the next ended batch. *durable_lsn_out (may be NULL) gets the
+// durable LSN: every LSN <= it is durable in the log's sync mode. ST_IO when
+// the log has failed (the durable LSN stays valid).
+st_err st_wal_poll(st_wal *wal, uint64_t *durable_lsn_out);
+
+// st_wal_tick gives batch mode its clock: if `now_ms` is at least
+// sync_interval_ms after the last fdatasync and something was written since,
+// it queues an fdatasync. A no-op in the other modes.
+st_err st_wal_tick(st_wal *wal, uint64_t now_ms);
+
+// st_wal_wait commits and blocks until everything appended is durable (and,
+// in batch mode, synced), or the log fails. For shutdown and tests. ST_BUSY
+// if the io can never complete (a stuck fault disk).
+st_err st_wal_wait(st_wal *wal);
+
+// st_wal_retry resubmits the failed batch and everything after it, rewriting
+// from the last durable point, after a disk-full error (ENOSPC or a short
+// write) once space has returned. ST_OK: resubmitted (poll for the outcome).
+// ST_IO: the failure is not retryable (a failed fdatasync: the kernel may have
+// dropped the dirty pages, so a second fdatasync proves nothing). ST_OK and no
+// effect when the log has not failed.
+st_err st_wal_retry(st_wal *wal);
+
+// st_wal_last_error describes the failure ("" if none); *errno_out (may be
+// NULL) gets its errno (0 for a short write). Borrowed until the next call.
+const char *st_wal_last_error(const st_wal *wal, int *errno_out);
+
+// st_wal_truncate_before deletes every segment whose records all have
+// LSN < lsn (after a snapshot covering them). The segment being written is
+// never deleted. Blocks on unlink (cheap); call it off the hot path.
+st_err st_wal_truncate_before(st_wal *wal, uint64_t lsn);
+
+void st_wal_stats_get(const st_wal *wal, st_wal_stats *out);
+
+// st_wal_segment_path formats the path of the segment starting at
+// `first_lsn` of worker `worker_id` into buf; false if it does not fit.
+bool st_wal_segment_path(const char *data_dir, uint32_t worker_id, uint64_t first_lsn, char *buf,
+                         uint32_t size);
+
+#endif

@@ -1,0 +1,371 @@
+// worker.c - one shard worker: the thread that owns an st_state and is the
+// only one to touch it.
+//
+// The loop, once per iteration:
+//   1. drain up to ST_SHARDS_DRAIN_MAX jobs from the job ring and up to
+//      ST_SHARDS_INBOX_DRAIN_MAX outbox messages from the inbox;
+//   2. apply: outbox messages, then each job's events routed here (catalog
+//      events are applied by every worker; worker 0 reports their status) or
+//      its query callback, collecting alerts, changes and outbox events;
+//   3. commit (the WAL's place, see worker_commit);
+//   4. release the jobs strictly in drain order (the last job of a request
+//      to be released runs its done callback);
+//   5. publish the feed, hand consumed messages back, deliver the outbox.
+// When both rings are empty it spins briefly, then parks (worker_park).
+//
+// Ownership: the worker owns everything in st_worker; jobs are borrowed from
+// the submitter between pop and release.
+// Thread: st_worker_main and everything static here run on the worker thread;
+// st_worker_wake on any thread; init/deinit on the creating thread.
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "shards/worker.h"
+
+st_err
+st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_shards_config *config)
+{
+    ST_ASSERT(w != NULL && shards != NULL);
+    ST_ASSERT(id < shards->worker_count);
+    w->shards = shards;
+    w->id = id;
+    st_err err = st_state_create(&config->state, &w->state);
+    if (err != ST_OK)
+        return err;
+    w->out = st_calloc(1, sizeof(*w->out));
+    w->alerts = st_calloc(ST_SHARDS_FEED_ALERTS_MAX, sizeof(*w->alerts));
+    w->changes = st_calloc(ST_SHARDS_FEED_CHANGES_MAX, sizeof(*w->changes));
+    st_ring_init(&w->jobs, shards->ring_size);
+    st_ring_init(&w->inbox, 2 * ST_SHARDS_OUTBOX_POOL);
+    st_outbox_init(&w->outbox, id);
+    atomic_init(&w->sleeping, false);
+    atomic_init(&w->busy_rejections, 0);
+    int rc = sem_init(&w->wake, 0, 0);
+    ST_ASSERT(rc == 0);
+    return ST_OK;
+}
+
+// st_worker_deinit frees what init made; it tolerates a half-initialized
+// worker (state NULL) so that create's cleanup path can call it.
+void
+st_worker_deinit(st_worker *w)
+{
+    if (w->state == NULL)
+        return;
+    ST_ASSERT(!w->started);
+    st_outbox_deinit(&w->outbox);
+    st_ring_deinit(&w->inbox);
+    st_ring_deinit(&w->jobs);
+    sem_destroy(&w->wake);
+    st_free(w->changes);
+    st_free(w->alerts);
+    st_free(w->out);
+    st_state_destroy(w->state);
+    w->state = NULL;
+}
+
+// st_worker_wake is the producer half of the parking protocol (see
+// worker_park): the fence orders the producer's ring push before its read of
+// `sleeping`, and the exchange lets exactly one producer post per park.
+void
+st_worker_wake(st_worker *w)
+{
+    ST_ASSERT(w != NULL && w->shards != NULL);
+    ck_pr_fence_memory(); // see worker_park for why CK's fence
+    if (atomic_load(&w->sleeping) && atomic_exchange(&w->sleeping, false)) {
+        int rc = sem_post(&w->wake);
+        ST_ASSERT(rc == 0);
+    }
+}
+
+static bool
+worker_has_work(st_worker *w)
+{
+    return st_ring_depth(&w->jobs) != 0 || st_ring_depth(&w->inbox) != 0 ||
+           atomic_load(&w->shards->stop);
+}
+
+// worker_park spins for a moment (a busy producer's next job usually comes
+// within microseconds), then sleeps on the semaphore. Lost wake-ups are
+// excluded by a Dekker-style handshake with full fences on both sides:
+// the worker stores sleeping = true, fences, then re-checks the rings; a
+// producer pushes, fences, then reads `sleeping`. At least one of them sees
+// the other's write, so either the worker finds the job or the producer posts.
+// If the worker cancels its park but a producer already claimed the post
+// (exchanged sleeping to false), the worker consumes that post, so the
+// semaphore never holds more than one token.
+// The fences are CK's full barrier (mfence on x86-64, dmb ish on arm64), not
+// atomic_thread_fence: the ring's own stores and loads are CK's inline
+// assembly, so the barrier must order those, and GCC refuses C11 fences
+// under ThreadSanitizer anyway. `sleeping` itself is a seq_cst C11 atomic.
+static void
+worker_park(st_worker *w)
+{
+    for (uint32_t i = 0; i < ST_SHARDS_SPIN; i++) {
+        if (worker_has_work(w))
+            return;
+        ck_pr_stall();
+    }
+    atomic_store(&w->sleeping, true);
+    ck_pr_fence_memory();
+    if (worker_has_work(w) && atomic_exchange(&w->sleeping, false))
+        return; // cancelled before any producer claimed the post
+    while (sem_wait(&w->wake) != 0)
+        ST_ASSERT(errno == EINTR);
+    ST_ASSERT(!atomic_load(&w->sleeping));
+}
+
+static void worker_commit(st_worker *w);
+static void worker_feed_flush(st_worker *w);
+
+// Appends one apply's alerts and changes to the feed buffers. If they would
+// overflow, what was applied so far is committed and published first, so the
+// feed stays bounded and never runs ahead of the log.
+
+static void
+worker_feed_collect(st_worker *w, const st_apply_out *out)
+{
+    ST_ASSERT(out->alert_count <= ST_APPLY_ALERTS_MAX);
+    ST_ASSERT(out->change_count <= ST_APPLY_CHANGES_MAX);
+    if (w->alert_count + out->alert_count > ST_SHARDS_FEED_ALERTS_MAX ||
+        w->change_count + out->change_count > ST_SHARDS_FEED_CHANGES_MAX) {
+        worker_commit(w);
+        worker_feed_flush(w);
+    }
+    memcpy(&w->alerts[w->alert_count], out->alerts, out->alert_count * sizeof(st_alert));
+    w->alert_count += out->alert_count;
+    memcpy(&w->changes[w->change_count], out->changes, out->change_count * sizeof(st_change));
+    w->change_count += out->change_count;
+}
+
+// Books an applied event: counters, feed, outbox and, for an accepted
+// warehouse upsert, the runtime's directory.
+static void
+worker_absorb(st_worker *w, const st_event *event, st_err err)
+{
+    const st_apply_out *out = w->out;
+    if (err == ST_DUPLICATE)
+        w->events_duplicate++;
+    else if (st_err_accepted(err))
+        w->events_accepted++;
+    else
+        w->events_rejected++;
+    worker_feed_collect(w, out);
+    ST_ASSERT(out->outbox_count <= ST_APPLY_OUTBOX_MAX);
+    for (uint32_t i = 0; i < out->outbox_count; i++)
+        st_outbox_stage(w, &out->outbox[i]);
+    if (event->kind == ST_EV_WAREHOUSE_UPSERT && st_err_accepted(err))
+        st_directory_add(w->shards->directory, event->warehouse);
+}
+
+// The client event kinds whose apply may stage an outbox message (core's
+// dispatch and transfer receive). Only these wait for a free pool message.
+static bool
+worker_may_outbox(st_event_kind kind)
+{
+    return kind == ST_EV_TRANSFER_DISPATCH || kind == ST_EV_TRANSFER_RECEIVE;
+}
+
+// Applies event `index` of a write job. Runtime checks come first: a worker
+// whose outbox pool is exhausted refuses transfers with ST_BUSY (backpressure
+// instead of an unbounded outbox), and a dispatch to a warehouse no worker
+// has is refused here, after every earlier event of this worker's ring was
+// applied (so an upsert earlier in the same ring order counts).
+static void
+worker_apply_client(st_worker *w, st_shards_req *req, uint32_t index, bool catalog)
+{
+    const st_event *event = &req->events[index];
+    const char *message = w->out->message;
+    st_err err;
+    ST_ASSERT(index < req->event_count);
+    ST_ASSERT(catalog == st_event_is_catalog(event->kind));
+    if (worker_may_outbox(event->kind) && !st_outbox_ready(&w->outbox)) {
+        err = ST_BUSY;
+        message = "the worker's outbox is full; retry the transfer";
+        w->events_rejected++;
+    } else if (event->kind == ST_EV_TRANSFER_DISPATCH &&
+               !st_directory_has(w->shards->directory, event->u.transfer_dispatch.to_warehouse)) {
+        err = ST_UNKNOWN_WAREHOUSE;
+        message = "the transfer's destination warehouse does not exist";
+        w->events_rejected++;
+    } else {
+        err = st_state_apply(w->state, event, w->out);
+        worker_absorb(w, event, err);
+    }
+    if (catalog && w->id != 0)
+        return; // worker 0 reports a catalog event's status
+    req->statuses[index] = err;
+    if (err != ST_OK)
+        st_shards_req_message(req, index, message);
+}
+
+static void
+worker_info(const st_worker *w, st_shards_worker_info *info)
+{
+    info->worker = w->id;
+    info->events_accepted = w->events_accepted;
+    info->events_rejected = w->events_rejected;
+    info->events_duplicate = w->events_duplicate;
+    info->queries = w->queries;
+    info->busy_rejections = atomic_load_explicit(&w->busy_rejections, memory_order_relaxed);
+    info->queue_depth = st_ring_depth(&w->jobs);
+    info->queue_capacity = st_ring_capacity(&w->jobs);
+    ST_ASSERT(info->worker < w->shards->worker_count);
+}
+
+static void
+worker_run_job(st_worker *w, st_shards_job *job)
+{
+    st_shards_req *req = job->req;
+    ST_ASSERT(job->worker == w->id);
+    if (req->query_cb != NULL) {
+        st_shards_worker_info info;
+        w->queries++;
+        worker_info(w, &info);
+        req->query_cb(req->query_arg, &info, w->state);
+        return;
+    }
+    for (uint32_t i = 0; i < req->event_count; i++) {
+        uint16_t route = req->route[i];
+        if (route == w->id || route == ST_SHARDS_ROUTE_ALL)
+            worker_apply_client(w, req, i, route == ST_SHARDS_ROUTE_ALL);
+    }
+}
+
+// Applies the outbox messages other workers delivered. They are this
+// worker's events like any other (their (source, seq) makes a redelivery a
+// duplicate); a refusal would mean core and the runtime disagree, so it is
+// reported on stderr.
+static void
+worker_receive(st_worker *w)
+{
+    ST_ASSERT(w->received_count == 0); // the previous batch handed them back
+    st_outbox_msg *msg;
+    while (w->received_count < ST_SHARDS_INBOX_DRAIN_MAX &&
+           (msg = st_ring_pop(&w->inbox)) != NULL) {
+        w->received[w->received_count++] = msg;
+        const st_event *event = &msg->event;
+        if (!st_state_has_warehouse(w->state, event->warehouse)) {
+            fprintf(stderr,
+                    "stocktwin: worker %u: outbox event %d for warehouse %s, "
+                    "which it does not own\n",
+                    w->id, (int)event->kind, event->warehouse);
+            continue;
+        }
+        st_err err = st_state_apply(w->state, event, w->out);
+        worker_absorb(w, event, err);
+        if (!st_err_accepted(err))
+            fprintf(stderr, "stocktwin: worker %u: outbox event %d from %s refused: %s (%s)\n",
+                    w->id, (int)event->kind, event->source, st_err_str(err), w->out->message);
+    }
+}
+
+// worker_commit is where the write-ahead log goes (issue 3). There, every
+// event applied since the last commit becomes a LogEntry (st_wal_append,
+// which assigns its LSN), and st_wal_commit queues the batch's write and a
+// linked fdatasync (group commit) without waiting. The release steps after
+// it (jobs, feed, outbox, consumed messages) then move behind the durable
+// LSN: the batch waits in a FIFO tagged with its last LSN, and each loop
+// iteration releases the batches st_wal_poll reports durable, while the
+// worker goes on applying the next ones. The feed's early flush
+// (worker_feed_collect) must then wait for durability the same way.
+// Today the state lives in memory only: a no-op, and release follows at once.
+static void
+worker_commit(st_worker *w)
+{
+    (void)w;
+}
+
+static void
+worker_feed_flush(st_worker *w)
+{
+    st_shards *shards = w->shards;
+    ST_ASSERT(w->alert_count <= ST_SHARDS_FEED_ALERTS_MAX);
+    ST_ASSERT(w->change_count <= ST_SHARDS_FEED_CHANGES_MAX);
+    if (shards->feed_cb != NULL && (w->alert_count != 0 || w->change_count != 0)) {
+        st_feed_batch batch = {
+            .worker = w->id,
+            .alert_count = w->alert_count,
+            .change_count = w->change_count,
+            .alerts = w->alerts,
+            .changes = w->changes,
+        };
+        shards->feed_cb(shards->feed_arg, &batch);
+    }
+    w->alert_count = 0;
+    w->change_count = 0;
+}
+
+// Marks what job would have produced as ST_UNAVAILABLE: the runtime is
+// stopping. Catalog statuses and query failures go through req->fail, which
+// the last release applies, since several workers may share them.
+static void
+worker_fail_job(st_worker *w, st_shards_job *job)
+{
+    st_shards_req *req = job->req;
+    ST_ASSERT(job->worker == w->id);
+    if (req->query_cb != NULL) {
+        st_shards_req_fail(req, ST_UNAVAILABLE);
+        return;
+    }
+    for (uint32_t i = 0; i < req->event_count; i++) {
+        if (req->route[i] == w->id)
+            req->statuses[i] = ST_UNAVAILABLE;
+        else if (req->route[i] == ST_SHARDS_ROUTE_ALL)
+            st_shards_req_fail(req, ST_UNAVAILABLE);
+    }
+}
+
+// Runs one loop iteration's batch from apply to outbox delivery.
+static void
+worker_run_batch(st_worker *w)
+{
+    ST_ASSERT(w->batch_count <= ST_SHARDS_DRAIN_MAX);
+    worker_receive(w);
+    for (uint32_t i = 0; i < w->batch_count; i++)
+        worker_run_job(w, w->batch[i]);
+    worker_commit(w);
+    for (uint32_t i = 0; i < w->batch_count; i++)
+        st_shards_req_release(w->batch[i]->req); // may free the job: not touched after
+    w->batch_count = 0;
+    worker_feed_flush(w);
+    for (uint32_t i = 0; i < w->received_count; i++)
+        st_outbox_consumed(w->shards, w->received[i]);
+    w->received_count = 0;
+    st_outbox_flush(w);
+}
+
+void *
+st_worker_main(void *arg)
+{
+    st_worker *w = arg;
+    ST_ASSERT(w != NULL && w->state != NULL);
+    char name[16];
+    snprintf(name, sizeof(name), "st-shard-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    while (!atomic_load(&w->shards->stop)) {
+        st_shards_job *job;
+        w->batch_count = 0;
+        while (w->batch_count < ST_SHARDS_DRAIN_MAX && (job = st_ring_pop(&w->jobs)) != NULL)
+            w->batch[w->batch_count++] = job;
+        if (w->batch_count != 0 || st_ring_depth(&w->inbox) != 0) {
+            worker_run_batch(w);
+        } else if (w->outbox.pending.head != NULL) {
+            st_outbox_flush(w); // a target's inbox was full: let it drain
+            sched_yield();
+        } else {
+            worker_park(w);
+        }
+    }
+    // Stopping: what is still in the ring completes unprocessed, in order.
+    st_shards_job *job;
+    while ((job = st_ring_pop(&w->jobs)) != NULL) {
+        worker_fail_job(w, job);
+        st_shards_req_release(job->req);
+    }
+    return NULL;
+}

@@ -1,0 +1,138 @@
+// worker.h - the insides of the shards runtime, shared by shards.c (the
+// public API: create, destroy, route, submit, query), worker.c (a worker's
+// loop) and outbox.c (worker-to-worker delivery). Not a public header.
+//
+// Ownership: st_shards owns its workers; a worker owns its st_state, its
+// rings, its outbox pool and its feed buffers. Jobs and requests in a ring
+// are borrowed from their submitter until they are released.
+// Thread: a worker's non-atomic fields are touched only by its own thread,
+// except during create/destroy (one thread, workers not running).
+#ifndef ST_SHARDS_WORKER_H
+#define ST_SHARDS_WORKER_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/event.h"
+#include "core/state.h"
+#include "shards/directory.h"
+#include "shards/ring.h"
+#include "shards/shards.h"
+
+#define ST_SHARDS_RING_DEFAULT 1024u
+#define ST_SHARDS_DRAIN_MAX 64u       // jobs taken from the ring per loop iteration
+#define ST_SHARDS_INBOX_DRAIN_MAX 64u // outbox messages taken per loop iteration
+#define ST_SHARDS_OUTBOX_POOL 1024u   // outbox messages a worker may have in flight
+#define ST_SHARDS_FEED_ALERTS_MAX 1024u
+#define ST_SHARDS_FEED_CHANGES_MAX 1024u
+#define ST_SHARDS_SPIN 256u // empty polls before a worker parks
+
+// req->route[] values besides worker ids.
+#define ST_SHARDS_ROUTE_ALL 0xfffeu  // catalog event: every worker applies it
+#define ST_SHARDS_ROUTE_NONE 0xffffu // rejected at submit, no worker sees it
+
+_Static_assert(ST_SHARDS_WORKERS_MAX <= 64u, "worker sets are uint64_t masks");
+_Static_assert(ST_SHARDS_WORKERS_MAX < ST_SHARDS_ROUTE_ALL, "route values are distinct");
+_Static_assert(ST_SHARDS_FEED_ALERTS_MAX >= ST_APPLY_ALERTS_MAX, "one apply fits the feed");
+_Static_assert(ST_SHARDS_FEED_CHANGES_MAX >= ST_APPLY_CHANGES_MAX, "one apply fits the feed");
+_Static_assert((ST_SHARDS_OUTBOX_POOL & (ST_SHARDS_OUTBOX_POOL - 1)) == 0,
+               "pool is a power of two");
+
+// One internal event on its way to another worker, with owned copies of its
+// strings (fixed size: pooled, never allocated on the hot path).
+typedef struct st_outbox_msg {
+    struct st_outbox_msg *next; // free list, send list or pending list
+    uint32_t owner;             // worker whose pool it came from
+    uint32_t target;            // worker owning event.warehouse
+    bool heap;                  // allocated because the pool was empty (see outbox.c)
+    st_event event;             // strings point into the arrays below
+    char source[ST_ID_LEN_MAX + 16];
+    char warehouse[ST_ID_LEN_MAX + 1];
+    char transfer_id[ST_ID_LEN_MAX + 1];
+    char from_warehouse[ST_ID_LEN_MAX + 1];
+    char sku[ST_ID_LEN_MAX + 1];
+} st_outbox_msg;
+
+typedef struct st_msg_list {
+    st_outbox_msg *head;
+    st_outbox_msg *tail;
+} st_msg_list;
+
+typedef struct st_outbox {
+    st_outbox_msg *pool;      // ST_SHARDS_OUTBOX_POOL messages
+    st_outbox_msg *free_list; // owner only
+    st_ring returns;          // consumed messages of this pool, from any worker
+    st_msg_list send;         // staged by this batch, delivered after release
+    st_msg_list pending;      // target inbox was full: retried every iteration
+    uint64_t heap_messages;   // how often the pool ran dry for an internal event
+} st_outbox;
+
+typedef struct st_worker {
+    struct st_shards *shards;
+    uint32_t id;
+    bool started;
+    pthread_t thread;
+    st_state *state;
+    st_apply_out *out; // one apply's output, reused (it is large)
+
+    st_ring jobs;  // st_shards_job * from submitters
+    st_ring inbox; // st_outbox_msg * from workers (including this one)
+    sem_t wake;
+    _Alignas(64) atomic_bool sleeping;    // parked or about to park in sem_wait
+    atomic_uint_fast64_t busy_rejections; // bumped by submitters
+
+    // Counters, this thread only.
+    _Alignas(64) uint64_t events_accepted;
+    uint64_t events_rejected;
+    uint64_t events_duplicate;
+    uint64_t queries;
+
+    // The batch in progress.
+    uint32_t batch_count;
+    st_shards_job *batch[ST_SHARDS_DRAIN_MAX];
+    uint32_t received_count;
+    st_outbox_msg *received[ST_SHARDS_INBOX_DRAIN_MAX];
+    st_outbox outbox;
+
+    // Feed output collected since the last flush.
+    uint32_t alert_count;
+    uint32_t change_count;
+    st_alert *alerts;   // ST_SHARDS_FEED_ALERTS_MAX
+    st_change *changes; // ST_SHARDS_FEED_CHANGES_MAX
+} st_worker;
+
+struct st_shards {
+    uint32_t worker_count;
+    uint32_t ring_size; // slots per job ring
+    st_shards_feed_cb feed_cb;
+    void *feed_arg;
+    st_directory *directory;
+    st_worker *workers;
+    _Alignas(64) atomic_bool stop;
+};
+
+// worker.c
+st_err st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id,
+                      const st_shards_config *config);
+void st_worker_deinit(st_worker *w);
+void *st_worker_main(void *arg);
+void st_worker_wake(st_worker *w);
+
+// shards.c: finishing a request is shared by workers and submitters.
+void st_shards_req_release(st_shards_req *req);
+void st_shards_req_message(st_shards_req *req, uint32_t index, const char *text);
+void st_shards_req_fail(st_shards_req *req, st_err err);
+
+// outbox.c
+void st_outbox_init(st_outbox *ob, uint32_t owner);
+void st_outbox_deinit(st_outbox *ob);
+bool st_outbox_ready(st_outbox *ob);
+void st_outbox_stage(st_worker *w, const st_event *event);
+void st_outbox_flush(st_worker *w);
+void st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg);
+void st_outbox_free_heap(st_outbox_msg *msg);
+
+#endif
