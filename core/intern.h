@@ -1,0 +1,43 @@
+// intern.h - string interning: every id and name core keeps is stored once
+// and named by a small integer, so the apply path compares integers.
+//
+// Strings live in an arena of chunks that never move or change: a pointer from
+// st_intern_str() is valid, immutable and NUL-terminated until the table is
+// deinitialized, so other threads may read it after a hand-over. Id 0 is the
+// empty string. Strings are never removed (ids are bounded by the state's
+// tables; order ids of closed orders stay interned).
+// Ownership: the table owns its arena. Thread: one at a time (readers of
+// already returned pointers: any).
+#ifndef ST_CORE_INTERN_H
+#define ST_CORE_INTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct st_intern_chunk st_intern_chunk;
+
+typedef struct st_intern {
+    const char **strs; // by id
+    uint32_t *lens;    // by id
+    uint32_t *hashes;  // by id, low 32 bits of XXH3
+    uint32_t count;    // ids in use, including 0
+    uint32_t strs_cap;
+    uint32_t *slots;    // open addressing over ids; 0 = empty
+    uint32_t slots_cap; // power of two
+    st_intern_chunk *chunk;
+    size_t chunk_used;
+    size_t bytes; // arena bytes held
+} st_intern;
+
+void st_intern_init(st_intern *in);
+void st_intern_deinit(st_intern *in);
+// st_intern_find returns the id of `s` (len bytes) or 0 if it was never
+// interned (and for the empty string). Changes nothing.
+uint32_t st_intern_find(const st_intern *in, const char *s, size_t len);
+// st_intern_add returns the id of `s`, interning a copy if it is new.
+uint32_t st_intern_add(st_intern *in, const char *s, size_t len);
+// st_intern_str returns the string of `id`.
+const char *st_intern_str(const st_intern *in, uint32_t id);
+uint32_t st_intern_len(const st_intern *in, uint32_t id);
+
+#endif

@@ -1,0 +1,162 @@
+// query.c - the read side of state.h: inventory, one sku across the owned
+// warehouses, recent alerts, a twin by id, stats. Queries never change the
+// state; the views they hand out borrow strings from the state and arrays
+// from the query call, valid until the callback returns.
+// Thread: the state's owner (or any thread while the owner is not applying).
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/model.h"
+
+static void
+st_view_fill(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_view *v)
+{
+    memset(v, 0, sizeof *v);
+    const st_product *p = &s->products[r->product];
+    v->warehouse = st_str(s, wh->id);
+    v->sku = st_str(s, p->sku);
+    v->name = st_str(s, p->name);
+    v->on_hand = r->on_hand;
+    v->reserved = r->reserved;
+    v->available = r->on_hand - r->reserved;
+    v->inbound = r->inbound;
+    v->in_transit_out = r->in_transit_out;
+    v->reorder_point = r->reorder_point;
+    v->safety_stock = r->safety_stock;
+    v->order_up_to = r->order_up_to;
+    v->below_reorder = v->available <= r->reorder_point;
+    v->last_event_ms = r->last_event_ms;
+    v->locations = NULL;
+}
+
+// st_view_locations lists the record's non-empty bins in creation order into
+// *buf (grown as needed; the caller frees it).
+static void
+st_view_locations(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_view *v,
+                  st_location_qty **buf, uint32_t *cap)
+{
+    uint32_t n = 0;
+    for (uint32_t b = r->first_bin; b != ST_NONE; b = wh->bins[b].next) {
+        const st_bin *bin = &wh->bins[b];
+        if (bin->qty == 0)
+            continue;
+        st_vec_grow((void **)buf, cap, n, sizeof **buf);
+        const st_loc *l = &wh->locs[bin->loc];
+        (*buf)[n++] = (st_location_qty){
+            .zone = st_str(s, wh->locs[l->zone].id),
+            .shelf = l->is_shelf ? st_str(s, l->id) : "",
+            .qty = bin->qty,
+        };
+    }
+    v->location_count = n;
+    v->locations = *buf;
+}
+
+st_err
+st_state_inventory(const st_state *s, const st_inventory_query *q, st_stock_cb cb, void *arg,
+                   uint32_t *total_out)
+{
+    ST_ASSERT(s != NULL && q != NULL && cb != NULL);
+    const st_wh *wh = st_find_wh(s, q->warehouse);
+    if (!wh)
+        return ST_UNKNOWN_WAREHOUSE;
+    st_location_qty *buf = NULL;
+    uint32_t cap = 0, matched = 0, emitted = 0;
+    bool going = true;
+    for (uint32_t i = 0; i < wh->stocks_n; i++) {
+        st_stock_view v;
+        st_view_fill(s, wh, &wh->stocks[i], &v);
+        if (q->below_reorder_only && !v.below_reorder)
+            continue;
+        if (matched++ < q->offset || !going || (q->limit && emitted >= q->limit))
+            continue;
+        st_view_locations(s, wh, &wh->stocks[i], &v, &buf, &cap);
+        emitted++;
+        going = cb(arg, &v);
+    }
+    st_free(buf);
+    if (total_out)
+        *total_out = matched;
+    ST_ASSERT(emitted <= matched);
+    return ST_OK;
+}
+
+static int
+st_wh_cmp(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(*x, *y);
+}
+
+// st_sorted_whs returns the owned warehouses' ids sorted (the caller frees):
+// network-wide answers list warehouses in id order, whatever their creation
+// order, so gathered answers from several workers merge simply.
+static const char **
+st_sorted_whs(const st_state *s)
+{
+    const char **ids = st_malloc((s->whs_n + 1) * sizeof *ids);
+    for (uint32_t i = 0; i < s->whs_n; i++)
+        ids[i] = st_str(s, s->whs[i]->id);
+    qsort(ids, s->whs_n, sizeof *ids, st_wh_cmp);
+    return ids;
+}
+
+st_err
+st_state_sku(const st_state *s, const char *sku, st_stock_cb cb, void *arg)
+{
+    ST_ASSERT(s != NULL && cb != NULL);
+    uint32_t product = st_find_product(s, sku);
+    if (product == ST_NONE)
+        return ST_UNKNOWN_PRODUCT;
+    const char **ids = st_sorted_whs(s);
+    for (uint32_t i = 0; i < s->whs_n; i++) {
+        const st_wh *wh = st_find_wh(s, ids[i]);
+        uint32_t r = st_find_stock(wh, product);
+        if (r == ST_NONE)
+            continue;
+        st_stock_view v;
+        st_view_fill(s, wh, &wh->stocks[r], &v);
+        if (!cb(arg, &v))
+            break;
+    }
+    st_free(ids);
+    return ST_OK;
+}
+
+// st_wh_alerts walks one warehouse's ring newest first; false once the
+// callback stopped or the limit is reached.
+static bool
+st_wh_alerts(const st_state *s, const st_wh *wh, uint32_t limit, uint32_t *sent, st_alert_cb cb,
+             void *arg)
+{
+    for (uint32_t k = wh->ring_count; k-- > 0;) {
+        if (limit && *sent >= limit)
+            return false;
+        (*sent)++;
+        if (!cb(arg, &wh->ring[(wh->ring_head + k) % s->cfg.alerts_kept]))
+            return false;
+    }
+    return !(limit && *sent >= limit);
+}
+
+st_err
+st_state_alerts(const st_state *s, const char *warehouse, uint32_t limit, st_alert_cb cb, void *arg)
+{
+    ST_ASSERT(s != NULL && cb != NULL);
+    uint32_t sent = 0;
+    if (warehouse && *warehouse) {
+        const st_wh *wh = st_find_wh(s, warehouse);
+        if (!wh)
+            return ST_UNKNOWN_WAREHOUSE;
+        st_wh_alerts(s, wh, limit, &sent, cb, arg);
+        return ST_OK;
+    }
+    const char **ids = st_sorted_whs(s);
+    for (uint32_t i = 0; i < s->whs_n; i++)
+        if (!st_wh_alerts(s, st_find_wh(s, ids[i]), limit, &sent, cb, arg))
+            break;
+    st_free(ids);
+    return ST_OK;
+}
