@@ -19,6 +19,6 @@ run() {
 run release
 if [ "${ST_TEST_QUICK:-0}" != 1 ]; then
   run asan
-  run tsan -R '^(shards|server|integration)_'
+  run tsan -R '^(shards|server|client|integration|shim)_'
 fi
 echo "test.sh: all suites passed"
