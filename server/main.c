@@ -1,0 +1,182 @@
+// main.c - stocktwind: flags, signals, lifecycle. Everything else is in
+// server.h (st_server_start/stop), so tests run the same server in-process.
+//
+// Exit codes: 0 after a clean stop (SIGINT/SIGTERM), 1 when the server cannot
+// start (address in use, bad URL), 2 for bad flags.
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/rpc.h"
+#include "server/server.h"
+
+#ifndef ST_VERSION
+#define ST_VERSION "0.0.0"
+#endif
+
+static int signal_pipe[2] = {-1, -1};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stocktwind [flags]\n"
+            "\n"
+            "stocktwind holds a supply network's warehouses, stock and devices in memory,\n"
+            "applies the events devices and business systems send it, and answers queries.\n"
+            "\n"
+            "  --rpc URL         RPC door (REQ/REP: acknowledged batches, queries) [%s]\n"
+            "  --ingest URL      ingest door (PUSH/PULL: fire-and-forget batches) [%s]\n"
+            "  --feed URL        change and alert feed (PUB; topics alert/<wh>/<KIND>, stock/<wh>) [%s]\n"
+            "  --workers N       shard worker threads, 1..%u [online CPUs]\n"
+            "  --contexts N      RPC requests in flight at once, 1..%u [%u]\n"
+            "  --ring N          jobs per worker queue, a power of two [1024]\n"
+            "  --demo            load a demo network and simulate its devices\n"
+            "  --demo-rate N     simulated events per second, 1..100000 [%u]\n"
+            "  --quiet           print nothing but errors\n"
+            "  --help            show this and exit\n"
+            "  --version         print the version and exit\n"
+            "\n"
+            "URLs may use any nng transport: tcp://host:port, ipc:///path, ...\n"
+            "State is kept in memory only in this release (replies say sync: SYNC_NONE).\n"
+            "Stop with Ctrl-C or SIGTERM. Exit status: 0 stopped, 1 could not start, 2 bad flags.\n",
+            ST_SERVER_RPC_URL_DEFAULT, ST_SERVER_INGEST_URL_DEFAULT, ST_SERVER_FEED_URL_DEFAULT,
+            ST_SHARDS_WORKERS_MAX, ST_RPC_CONTEXTS_MAX, ST_RPC_CONTEXTS_DEFAULT,
+            ST_SERVER_DEMO_RATE_DEFAULT);
+}
+
+// parse_u32 reads a whole decimal number in [min, max]; false otherwise.
+static bool
+parse_u32(const char *flag, const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "stocktwind: %s wants a whole number from %u to %u, not '%s'\n", flag, min, max, s);
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+static void
+on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        // Nothing to do: the pipe is full, so a stop is already pending.
+    }
+    errno = saved;
+}
+
+enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DEMO,
+       OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION };
+
+// parse_flags fills *cfg; returns 0 to go on, 2 for bad flags, -1 when
+// --help or --version answered already.
+static int
+parse_flags(int argc, char **argv, st_server_config *cfg)
+{
+    static const struct option opts[] = {
+        {"rpc", required_argument, NULL, OPT_RPC},
+        {"ingest", required_argument, NULL, OPT_INGEST},
+        {"feed", required_argument, NULL, OPT_FEED},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"contexts", required_argument, NULL, OPT_CONTEXTS},
+        {"ring", required_argument, NULL, OPT_RING},
+        {"demo", no_argument, NULL, OPT_DEMO},
+        {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_RPC: cfg->rpc_url = optarg; break;
+        case OPT_INGEST: cfg->ingest_url = optarg; break;
+        case OPT_FEED: cfg->feed_url = optarg; break;
+        case OPT_WORKERS:
+            if (!parse_u32("--workers", optarg, 1, ST_SHARDS_WORKERS_MAX, &cfg->workers))
+                return 2;
+            break;
+        case OPT_CONTEXTS:
+            if (!parse_u32("--contexts", optarg, 1, ST_RPC_CONTEXTS_MAX, &cfg->contexts))
+                return 2;
+            break;
+        case OPT_RING:
+            if (!parse_u32("--ring", optarg, 2, 1u << 24, &cfg->ring))
+                return 2;
+            if ((cfg->ring & (cfg->ring - 1)) != 0) {
+                fprintf(stderr, "stocktwind: --ring wants a power of two, not %u\n", cfg->ring);
+                return 2;
+            }
+            break;
+        case OPT_DEMO: cfg->demo = true; break;
+        case OPT_DEMO_RATE:
+            if (!parse_u32("--demo-rate", optarg, 1, 100000, &cfg->demo_rate))
+                return 2;
+            break;
+        case OPT_QUIET: cfg->quiet = true; break;
+        case OPT_HELP: usage(stdout); return -1;
+        case OPT_VERSION: printf("stocktwind %s\n", ST_VERSION); return -1;
+        default:
+            if (optopt != 0 && optopt < OPT_RPC)
+                fprintf(stderr, "stocktwind: flag -%c is not known or lacks its value\n", optopt);
+            else
+                fprintf(stderr, "stocktwind: flag '%s' is not known or lacks its value\n", argv[optind - 1]);
+            fprintf(stderr, "try 'stocktwind --help'\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stocktwind: unexpected argument '%s'; try 'stocktwind --help'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    st_server_config cfg = {0};
+    int rc = parse_flags(argc, argv, &cfg);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    if (pipe(signal_pipe) != 0) {
+        perror("stocktwind: pipe");
+        return 1;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    st_server *server;
+    char err[512];
+    if (st_server_start(&cfg, &server, err, sizeof err) != ST_OK) {
+        fprintf(stderr, "stocktwind: %s\n", err);
+        return 1;
+    }
+    unsigned char sig = 0;
+    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+        ;
+    if (!cfg.quiet) {
+        printf("stocktwind: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+        fflush(stdout);
+    }
+    st_server_stop(server);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
+    return 0;
+}

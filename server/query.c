@@ -1,0 +1,425 @@
+// query.c - queries: run on the worker owning the warehouse, or on every
+// worker (scatter), each callback leaving its part in its own slot of the
+// request (copied out of core's borrowed views into the slot's arena); the
+// done callback then merges the slots into one Response.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "server/request.h"
+#include "server/wire.h"
+
+static void
+slot_push(st_query_slot *s, void *item)
+{
+    if (s->count == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 64;
+        void **items = st_arena_alloc(&s->arena, cap * sizeof *items);
+        if (s->count)
+            memcpy(items, s->items, s->count * sizeof *items);
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->count++] = item;
+}
+
+static st_query_slot *
+slot_of(st_request *r, const st_shards_worker_info *info)
+{
+    ST_ASSERT(info->worker < r->svc->workers);
+    st_query_slot *s = &r->slots[info->worker];
+    s->ran = true;
+    return s;
+}
+
+// --- callbacks, on worker threads ---
+
+static void
+twin_view_cb(void *arg, const st_twin_view *view)
+{
+    st_query_slot *s = arg;
+    s->twin = st_arena_alloc(&s->arena, sizeof *s->twin);
+    st_wire_twin_to_pb(view, &s->arena, s->twin);
+}
+
+static void
+twin_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    const Stocktwin__TwinQuery *q = r->pb->query->twin;
+    s->status = st_state_twin(state, q->warehouse, q->id, twin_view_cb, s);
+}
+
+static bool
+line_cb(void *arg, const st_stock_view *view)
+{
+    st_query_slot *s = arg;
+    Stocktwin__InventoryLine *line = st_arena_alloc(&s->arena, sizeof *line);
+    st_wire_line_to_pb(view, &s->arena, line);
+    slot_push(s, line);
+    return true;
+}
+
+static uint32_t
+inventory_limit(const Stocktwin__InventoryQuery *q)
+{
+    return q->limit ? q->limit : ST_SERVER_INVENTORY_LIMIT_DEFAULT;
+}
+
+static void
+inventory_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    const Stocktwin__InventoryQuery *q = r->pb->query->inventory;
+    st_inventory_query iq = {
+        .warehouse = q->warehouse,
+        .below_reorder_only = q->below_reorder_only,
+        .offset = q->offset,
+        .limit = inventory_limit(q),
+    };
+    s->status = st_state_inventory(state, &iq, line_cb, s, &s->total);
+}
+
+static bool
+sku_view_cb(void *arg, const st_stock_view *view)
+{
+    st_query_slot *s = arg;
+    Stocktwin__SkuWarehouse *w = st_arena_alloc(&s->arena, sizeof *w);
+    st_wire_sku_to_pb(view, &s->arena, w);
+    slot_push(s, w);
+    if (s->twin == NULL) { // keep the product's name once
+        s->twin = st_arena_calloc(&s->arena, 1, sizeof *s->twin);
+        stocktwin__twin_result__init(s->twin);
+        s->twin->id = st_arena_strdup(&s->arena, view->name);
+    }
+    return true;
+}
+
+static void
+sku_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    s->status = st_state_sku(state, r->pb->query->sku->sku, sku_view_cb, s);
+}
+
+static bool
+alert_view_cb(void *arg, const st_alert *alert)
+{
+    st_query_slot *s = arg;
+    Stocktwin__Alert *a = st_arena_alloc(&s->arena, sizeof *a);
+    st_wire_alert_to_pb(alert, &s->arena, a);
+    slot_push(s, a);
+    return true;
+}
+
+static uint32_t
+alerts_limit(const Stocktwin__AlertsQuery *q)
+{
+    return q->limit ? q->limit : ST_SERVER_ALERTS_LIMIT_DEFAULT;
+}
+
+static void
+alerts_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    const Stocktwin__AlertsQuery *q = r->pb->query->alerts;
+    s->status = st_state_alerts(state, q->warehouse, alerts_limit(q), alert_view_cb, s);
+}
+
+static void
+stats_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    st_state_stats stats;
+    st_state_stats_get(state, &stats);
+    s->worker = st_arena_alloc(&s->arena, sizeof *s->worker);
+    st_wire_worker_to_pb(info, &stats, s->worker);
+    s->products = stats.products;
+    s->suppliers = stats.suppliers;
+    s->status = ST_OK;
+}
+
+// --- merging, in the done callback ---
+
+// gather concatenates the items of every slot that ran into the request's
+// arena; *first_err_out receives the first non-OK status seen (ST_OK if none)
+// and *ok_out how many slots answered ST_OK.
+static void **
+gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_out)
+{
+    uint32_t n = 0, ok = 0;
+    st_err first = ST_OK;
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
+        if (!r->slots[w].ran)
+            continue;
+        n += r->slots[w].count;
+        if (r->slots[w].status == ST_OK)
+            ok++;
+        else if (first == ST_OK)
+            first = r->slots[w].status;
+    }
+    void **all = st_arena_alloc(&r->arena, (n + 1) * sizeof *all);
+    uint32_t k = 0;
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
+        st_query_slot *s = &r->slots[w];
+        if (s->ran && s->count) {
+            memcpy(all + k, s->items, s->count * sizeof *all);
+            k += s->count;
+        }
+    }
+    ST_ASSERT(k == n);
+    *count_out = n;
+    *first_err_out = first;
+    *ok_out = ok;
+    return all;
+}
+
+// busy answers BUSY when a worker's ring was full; true if it did.
+static bool
+busy(st_request *r)
+{
+    if (r->req.status == ST_OK)
+        return false;
+    if (r->req.status == ST_BUSY)
+        st_request_fail(r, ST_BUSY, "a worker's queue is full; retry shortly");
+    else
+        st_request_fail(r, r->req.status, "the query could not run: %s", st_err_str(r->req.status));
+    return true;
+}
+
+// twin_done picks one answer among the workers': a warehouse (only its owner
+// has it), else a catalog twin (every worker has the same), else the lowest
+// worker's zone, shelf or device.
+static void
+twin_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    const Stocktwin__TwinQuery *q = r->pb->query->twin;
+    Stocktwin__TwinResult *best = NULL;
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
+        st_query_slot *s = &r->slots[w];
+        if (!s->ran || s->status != ST_OK || s->twin == NULL)
+            continue;
+        if (best == NULL || (s->twin->kind == STOCKTWIN__TWIN_KIND__TWIN_WAREHOUSE &&
+                             best->kind != STOCKTWIN__TWIN_KIND__TWIN_WAREHOUSE))
+            best = s->twin;
+    }
+    if (best == NULL) {
+        if (q->warehouse[0])
+            st_request_fail(r, ST_NOT_FOUND, "no twin %s in warehouse %s", q->id, q->warehouse);
+        else
+            st_request_fail(r, ST_NOT_FOUND, "no twin %s", q->id);
+        return;
+    }
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_TWIN;
+    r->resp.twin = best;
+    st_request_finish(r);
+}
+
+static void
+inventory_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    const Stocktwin__InventoryQuery *q = r->pb->query->inventory;
+    uint32_t n, ok, total = 0;
+    st_err err;
+    void **lines = gather(r, &n, &err, &ok);
+    if (ok == 0) {
+        if (err == ST_UNKNOWN_WAREHOUSE || err == ST_OK)
+            st_request_fail(r, ST_UNKNOWN_WAREHOUSE, "warehouse %s is not known", q->warehouse);
+        else
+            st_request_fail(r, err, "inventory of %s failed: %s", q->warehouse, st_err_str(err));
+        return;
+    }
+    for (uint32_t w = 0; w < r->svc->workers; w++)
+        total += r->slots[w].ran ? r->slots[w].total : 0;
+    Stocktwin__InventoryResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__inventory_result__init(res);
+    res->warehouse = q->warehouse;
+    res->total_skus = total;
+    res->n_lines = n;
+    res->lines = (Stocktwin__InventoryLine **)lines;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_INVENTORY;
+    r->resp.inventory = res;
+    st_request_finish(r);
+}
+
+static int
+by_warehouse(const void *a, const void *b)
+{
+    const Stocktwin__SkuWarehouse *x = *(Stocktwin__SkuWarehouse *const *)a;
+    const Stocktwin__SkuWarehouse *y = *(Stocktwin__SkuWarehouse *const *)b;
+    return strcmp(x->warehouse, y->warehouse);
+}
+
+static void
+sku_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    const char *sku = r->pb->query->sku->sku;
+    uint32_t n, ok;
+    st_err err;
+    void **items = gather(r, &n, &err, &ok);
+    if (ok == 0) {
+        if (err == ST_UNKNOWN_PRODUCT || err == ST_OK)
+            st_request_fail(r, ST_UNKNOWN_PRODUCT, "sku %s is not in the catalog", sku);
+        else
+            st_request_fail(r, err, "sku query for %s failed: %s", sku, st_err_str(err));
+        return;
+    }
+    qsort(items, n, sizeof *items, by_warehouse);
+    Stocktwin__SkuResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__sku_result__init(res);
+    res->sku = (char *)sku;
+    for (uint32_t w = 0; w < r->svc->workers; w++)
+        if (r->slots[w].ran && r->slots[w].twin != NULL) {
+            res->name = r->slots[w].twin->id;
+            break;
+        }
+    res->n_warehouses = n;
+    res->warehouses = (Stocktwin__SkuWarehouse **)items;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_SKU;
+    r->resp.sku = res;
+    st_request_finish(r);
+}
+
+// Newest first: by event time, then by the warehouse's alert sequence.
+static int
+newest_first(const void *a, const void *b)
+{
+    const Stocktwin__Alert *x = *(Stocktwin__Alert *const *)a;
+    const Stocktwin__Alert *y = *(Stocktwin__Alert *const *)b;
+    if (x->event_time_ms != y->event_time_ms)
+        return x->event_time_ms > y->event_time_ms ? -1 : 1;
+    if (x->alert_seq != y->alert_seq)
+        return x->alert_seq > y->alert_seq ? -1 : 1;
+    return strcmp(x->warehouse, y->warehouse);
+}
+
+static void
+alerts_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    const Stocktwin__AlertsQuery *q = r->pb->query->alerts;
+    uint32_t n, ok;
+    st_err err;
+    void **items = gather(r, &n, &err, &ok);
+    if (ok == 0 && err != ST_OK) {
+        if (err == ST_UNKNOWN_WAREHOUSE)
+            st_request_fail(r, err, "warehouse %s is not known", q->warehouse);
+        else
+            st_request_fail(r, err, "alerts query failed: %s", st_err_str(err));
+        return;
+    }
+    qsort(items, n, sizeof *items, newest_first);
+    uint32_t limit = alerts_limit(q);
+    Stocktwin__AlertsResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__alerts_result__init(res);
+    res->n_alerts = n < limit ? n : limit;
+    res->alerts = (Stocktwin__Alert **)items;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_ALERTS;
+    r->resp.alerts = res;
+    st_request_finish(r);
+}
+
+static void
+stats_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    uint32_t nw = r->svc->workers;
+    Stocktwin__StatsResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__stats_result__init(res);
+    res->workers = st_arena_alloc(&r->arena, nw * sizeof *res->workers);
+    for (uint32_t w = 0; w < nw; w++) {
+        st_query_slot *s = &r->slots[w];
+        if (!s->ran || s->worker == NULL)
+            continue;
+        res->workers[res->n_workers++] = s->worker;
+        if (s->products > res->products)
+            res->products = s->products;
+        if (s->suppliers > res->suppliers)
+            res->suppliers = s->suppliers;
+    }
+    res->uptime_ms = (uint64_t)(st_service_now_ms() - r->svc->start_ms);
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_STATS;
+    r->resp.stats = res;
+    st_request_finish(r);
+}
+
+// id_ok checks a required id of a query; on failure the request is answered.
+static bool
+id_ok(st_request *r, const char *what, const char *id, bool required)
+{
+    size_t n = strnlen(id, ST_ID_LEN_MAX + 1);
+    if (required && n == 0) {
+        st_request_fail(r, ST_INVALID_ARGUMENT, "%s is required", what);
+        return false;
+    }
+    if (n > ST_ID_LEN_MAX) {
+        st_request_fail(r, ST_INVALID_ARGUMENT, "%s is longer than %u bytes", what, ST_ID_LEN_MAX);
+        return false;
+    }
+    return true;
+}
+
+void
+st_query_run(st_request *r, const Stocktwin__Query *q)
+{
+    st_shards *sh = r->svc->shards;
+    switch (q->kind_case) {
+    case STOCKTWIN__QUERY__KIND_TWIN:
+        if (!id_ok(r, "twin.id", q->twin->id, true) || !id_ok(r, "twin.warehouse", q->twin->warehouse, false))
+            return;
+        st_shards_query(sh, &r->req, q->twin->warehouse[0] ? q->twin->warehouse : NULL, twin_cb, r,
+                        twin_done, r);
+        return;
+    case STOCKTWIN__QUERY__KIND_INVENTORY:
+        if (!id_ok(r, "inventory.warehouse", q->inventory->warehouse, true))
+            return;
+        if (q->inventory->limit > ST_SERVER_INVENTORY_LIMIT_MAX) {
+            st_request_fail(r, ST_INVALID_ARGUMENT, "inventory.limit %u is over the maximum of %u",
+                            q->inventory->limit, ST_SERVER_INVENTORY_LIMIT_MAX);
+            return;
+        }
+        st_shards_query(sh, &r->req, q->inventory->warehouse, inventory_cb, r, inventory_done, r);
+        return;
+    case STOCKTWIN__QUERY__KIND_SKU:
+        if (!id_ok(r, "sku.sku", q->sku->sku, true))
+            return;
+        st_shards_query(sh, &r->req, NULL, sku_cb, r, sku_done, r);
+        return;
+    case STOCKTWIN__QUERY__KIND_ALERTS:
+        if (!id_ok(r, "alerts.warehouse", q->alerts->warehouse, false))
+            return;
+        if (q->alerts->limit > ST_SERVER_ALERTS_LIMIT_MAX) {
+            st_request_fail(r, ST_INVALID_ARGUMENT, "alerts.limit %u is over the maximum of %u",
+                            q->alerts->limit, ST_SERVER_ALERTS_LIMIT_MAX);
+            return;
+        }
+        st_shards_query(sh, &r->req, q->alerts->warehouse[0] ? q->alerts->warehouse : NULL, alerts_cb,
+                        r, alerts_done, r);
+        return;
+    case STOCKTWIN__QUERY__KIND_STATS:
+        st_shards_query(sh, &r->req, NULL, stats_cb, r, stats_done, r);
+        return;
+    default:
+        st_request_fail(r, ST_MALFORMED, "the query has no kind (twin, inventory, sku, alerts, stats)");
+        return;
+    }
+}

@@ -1,0 +1,154 @@
+// server.c - start and stop a whole stocktwind. See server.h.
+//
+// Order matters both ways. Start: the feed first (the workers publish into
+// it from their first batch), then the shards, the demo model, and only then
+// the RPC and ingest doors. Stop: the demo thread (it submits), the doors
+// (their contexts come back from the shards), the shards (which finish what
+// their rings hold), and the feed last (workers publish until they stop).
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "server/demo.h"
+#include "server/feed.h"
+#include "server/ingest.h"
+#include "server/request.h"
+#include "server/rpc.h"
+
+#ifndef ST_VERSION
+#define ST_VERSION "0.0.0"
+#endif
+
+struct st_server {
+    st_service svc;
+    st_feed *feed;
+    st_shards *shards;
+    st_demo *demo;
+    st_rpc *rpc;
+    st_ingest *ingest;
+};
+
+static uint32_t
+default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > (long)ST_SHARDS_WORKERS_MAX)
+        n = ST_SHARDS_WORKERS_MAX;
+    return (uint32_t)n;
+}
+
+static st_err
+start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_len)
+{
+    st_shards_config sc = {0};
+    sc.workers = s->svc.workers;
+    sc.ring_capacity = cfg->ring;
+    sc.feed_cb = st_feed_publish_cb;
+    sc.feed_arg = s->feed;
+    st_err rc = st_shards_create(&sc, &s->shards);
+    if (rc != ST_OK) {
+        snprintf(err, err_len, "cannot start %u workers (ring %u): %s", sc.workers, sc.ring_capacity,
+                 st_err_str(rc));
+        return rc;
+    }
+    s->svc.shards = s->shards;
+    return ST_OK;
+}
+
+// print_startup names the doors and the workers, and says plainly that this
+// release keeps state in memory only.
+static void
+print_startup(const st_server *s, const st_server_config *cfg, const char *rpc_url)
+{
+    FILE *out = cfg->out ? cfg->out : stdout;
+    fprintf(out,
+            "stocktwind %s: rpc %s, ingest %s, feed %s; %u worker%s, %u rpc contexts; "
+            "sync none (state in memory only)\n",
+            ST_VERSION, rpc_url, cfg->ingest_url ? cfg->ingest_url : ST_SERVER_INGEST_URL_DEFAULT,
+            cfg->feed_url ? cfg->feed_url : ST_SERVER_FEED_URL_DEFAULT, s->svc.workers,
+            s->svc.workers == 1 ? "" : "s", cfg->contexts ? cfg->contexts : ST_RPC_CONTEXTS_DEFAULT);
+    fflush(out);
+}
+
+st_err
+st_server_start(const st_server_config *cfg, st_server **server_out, char *err, size_t err_len)
+{
+    ST_ASSERT(cfg != NULL && server_out != NULL && err != NULL);
+    *server_out = NULL;
+    err[0] = '\0';
+    st_server *s = st_calloc(1, sizeof *s);
+    s->svc.workers = cfg->workers ? cfg->workers : default_workers();
+    s->svc.quiet = cfg->quiet;
+    s->svc.start_ms = st_service_now_ms();
+    st_err rc = ST_OK;
+    if (s->svc.workers > ST_SHARDS_WORKERS_MAX) {
+        snprintf(err, err_len, "%u workers is more than the maximum of %u", s->svc.workers,
+                 ST_SHARDS_WORKERS_MAX);
+        rc = ST_INVALID_ARGUMENT;
+        goto fail;
+    }
+    const char *rpc_url = cfg->rpc_url ? cfg->rpc_url : ST_SERVER_RPC_URL_DEFAULT;
+    if (cfg->demo) {
+        st_demo_config dc = {
+            .rate = cfg->demo_rate ? cfg->demo_rate : ST_SERVER_DEMO_RATE_DEFAULT,
+            .view_ms = cfg->demo_view_ms ? cfg->demo_view_ms : 5000,
+            .quiet = cfg->quiet,
+            .out = cfg->out ? cfg->out : stdout,
+            .rpc_url = rpc_url,
+        };
+        s->demo = st_demo_create(&dc);
+    }
+    rc = st_feed_start(cfg->feed_url ? cfg->feed_url : ST_SERVER_FEED_URL_DEFAULT, s->svc.workers,
+                       s->demo ? st_demo_note_alert : NULL, s->demo, &s->feed, err, err_len);
+    if (rc != ST_OK || (rc = start_shards(s, cfg, err, err_len)) != ST_OK)
+        goto fail;
+    rc = st_rpc_start(&s->svc, rpc_url, cfg->contexts, cfg->arena_bytes, &s->rpc, err, err_len);
+    if (rc != ST_OK)
+        goto fail;
+    rc = st_ingest_start(&s->svc, cfg->ingest_url ? cfg->ingest_url : ST_SERVER_INGEST_URL_DEFAULT,
+                         cfg->ingest_loops, cfg->arena_bytes, &s->ingest, err, err_len);
+    if (rc != ST_OK)
+        goto fail;
+    if (!cfg->quiet)
+        print_startup(s, cfg, rpc_url);
+    if (s->demo != NULL && (rc = st_demo_start(s->demo, s->shards, err, err_len)) != ST_OK)
+        goto fail;
+    *server_out = s;
+    return ST_OK;
+fail:
+    ST_ASSERT(rc != ST_OK);
+    st_server_stop(s);
+    return rc;
+}
+
+void
+st_server_stop(st_server *s)
+{
+    if (s == NULL)
+        return;
+    st_demo_stop(s->demo);
+    st_rpc_stop(s->rpc);
+    st_ingest_stop(s->ingest);
+    st_shards_destroy(s->shards);
+    st_feed_stop(s->feed);
+    st_demo_destroy(s->demo);
+    st_free(s);
+}
+
+uint32_t
+st_server_workers(const st_server *s)
+{
+    return s->svc.workers;
+}
+
+st_shards *
+st_server_shards(st_server *s)
+{
+    return s->shards;
+}

@@ -1,0 +1,61 @@
+// server.h - stocktwind as a library: start the shards and the three doors
+// (RPC, ingest, feed) and optionally the demo; stop them again. main.c is a
+// thin shell of flags and signals around this, and tests run whole servers
+// in-process through it on private ipc:// URLs.
+//
+// Ownership: st_server_start() returns a server the caller stops with
+// st_server_stop(), which frees it. The config's strings are copied.
+// Thread: start and stop from one thread; several servers may run in one
+// process on different URLs.
+#ifndef ST_SERVER_SERVER_H
+#define ST_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+#include "shards/shards.h"
+
+#define ST_SERVER_RPC_URL_DEFAULT "tcp://127.0.0.1:7400"
+#define ST_SERVER_INGEST_URL_DEFAULT "tcp://127.0.0.1:7401"
+#define ST_SERVER_FEED_URL_DEFAULT "tcp://127.0.0.1:7402"
+#define ST_SERVER_DEMO_RATE_DEFAULT 20u
+
+typedef struct st_server_config {
+    const char *rpc_url;      // NULL: ST_SERVER_RPC_URL_DEFAULT
+    const char *ingest_url;   // NULL: ST_SERVER_INGEST_URL_DEFAULT
+    const char *feed_url;     // NULL: ST_SERVER_FEED_URL_DEFAULT
+    uint32_t workers;         // 0: online CPUs (at most ST_SHARDS_WORKERS_MAX)
+    uint32_t contexts;        // RPC contexts; 0: ST_RPC_CONTEXTS_DEFAULT
+    uint32_t ring;            // jobs per worker ring, a power of two; 0: shards' default
+    uint32_t ingest_loops;    // 0: ST_INGEST_LOOPS_DEFAULT
+    size_t arena_bytes;       // first arena block per context; 0: 256 KiB
+    bool demo;                // load the demo model and run the device simulator
+    uint32_t demo_rate;       // simulated events per second; 0: default
+    uint32_t demo_view_ms;    // live view period; 0: 5000
+    bool quiet;               // no startup line, live view or log lines
+    FILE *out;                // where the startup line and demo go; NULL: stdout
+} st_server_config;
+
+typedef struct st_server st_server;
+
+// st_server_start starts everything. On failure (a door cannot listen: bad
+// URL, address in use; shards cannot start) everything started is stopped
+// again and ST_IO / the shards' error is returned with a sentence in err.
+st_err st_server_start(const st_server_config *config, st_server **server_out, char *err,
+                       size_t err_len);
+
+// st_server_stop stops the demo, closes the doors (requests in flight are
+// answered or dropped), stops the workers and frees everything; NULL is a
+// no-op.
+void st_server_stop(st_server *server);
+
+// st_server_workers returns the number of workers.
+uint32_t st_server_workers(const st_server *server);
+
+// st_server_shards returns the runtime, for tests that look behind the doors.
+st_shards *st_server_shards(st_server *server);
+
+#endif

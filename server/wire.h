@@ -1,0 +1,68 @@
+// wire.h - THE one place where protobuf (proto/stocktwin.proto) meets core's
+// plain-C structs in the server: decoded Events become st_events, and what
+// core produces (alerts, stock changes, query views, worker counters) becomes
+// protobuf messages for Responses and the feed.
+//
+// Validation here is structural only, the part core cannot see: a missing
+// event kind, an enum value the proto does not define, an id longer than
+// ST_ID_LEN_MAX bytes, free text over its limit, more than ST_RFID_TAGS_MAX
+// tags, an internal kind sent from outside. Domain rules (required ids,
+// ranges, unknown twins) are core's, applied by st_state_apply().
+//
+// Ownership: st_wire_event_from_pb() borrows every string of the protobuf
+// Event (so the decoded Request must outlive the st_event) and allocates the
+// RFID tag array in `arena`. The *_to_pb() functions copy strings into `arena`
+// (core's views are borrowed only for the duration of a callback), except
+// st_wire_change_to_pb(), which borrows core's interned strings (valid while
+// the shards live) for the duration of the feed callback.
+// Thread: any; the arena belongs to the calling thread for the call.
+#ifndef ST_SERVER_WIRE_H
+#define ST_SERVER_WIRE_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/event.h"
+#include "core/state.h"
+#include "server/arena.h"
+#include "shards/shards.h"
+#include "stocktwin.pb-c.h"
+
+#define ST_WIRE_MESSAGE_MAX 160u    // per-event error sentences
+#define ST_WIRE_REASON_LEN_MAX 64u  // StockMovement.reason ("<= 64 bytes")
+
+// st_wire_event_from_pb translates `pb` into *out. Returns ST_OK, or
+// ST_INVALID_ARGUMENT / ST_TOO_LARGE with a sentence in msg (msg_len bytes,
+// NUL-terminated) saying which field is wrong and why.
+st_err st_wire_event_from_pb(const Stocktwin__Event *pb, st_arena *arena, st_event *out,
+                             char *msg, size_t msg_len);
+
+// st_wire_alert_kind_name returns "LOW_STOCK", "DISCREPANCY", ... (the
+// proto's names, as used in feed topics); "UNSPECIFIED" for anything else.
+const char *st_wire_alert_kind_name(st_alert_kind kind);
+
+// st_wire_alert_text writes a short sentence about `alert` into buf ("available
+// 12 <= reorder point 15"). Returns what snprintf returns.
+int st_wire_alert_text(const st_alert *alert, char *buf, size_t len);
+
+// st_wire_alert_to_pb fills *out (initialised here) from `alert`, with the
+// sentence of st_wire_alert_text() as its message.
+void st_wire_alert_to_pb(const st_alert *alert, st_arena *arena, Stocktwin__Alert *out);
+
+// st_wire_change_to_pb fills *out (initialised here); sku is borrowed.
+void st_wire_change_to_pb(const st_change *change, Stocktwin__StockChange *out);
+
+// st_wire_line_to_pb fills an InventoryLine, with its locations, from `view`.
+void st_wire_line_to_pb(const st_stock_view *view, st_arena *arena, Stocktwin__InventoryLine *out);
+
+// st_wire_sku_to_pb fills a SkuWarehouse from `view`.
+void st_wire_sku_to_pb(const st_stock_view *view, st_arena *arena, Stocktwin__SkuWarehouse *out);
+
+// st_wire_twin_to_pb fills a TwinResult, properties and relationships, from `view`.
+void st_wire_twin_to_pb(const st_twin_view *view, st_arena *arena, Stocktwin__TwinResult *out);
+
+// st_wire_worker_to_pb fills a WorkerStats from a worker's counters and its state's.
+void st_wire_worker_to_pb(const st_shards_worker_info *info, const st_state_stats *stats,
+                          Stocktwin__WorkerStats *out);
+
+#endif
