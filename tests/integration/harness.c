@@ -1,0 +1,253 @@
+// harness.c - see harness.h.
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+const char *
+it_path(const char *rel)
+{
+    static char buf[512];
+    const char *build = getenv("ST_BUILD_DIR");
+    cr_assert(build != NULL, "ST_BUILD_DIR is not set (run through ctest)");
+    snprintf(buf, sizeof buf, "%s/%s", build, rel);
+    return buf;
+}
+
+static void
+daemon_exec(const it_daemon *d, unsigned workers)
+{
+    char workers_s[16], log[256];
+    snprintf(workers_s, sizeof workers_s, "%u", workers);
+    snprintf(log, sizeof log, "%s/daemon.log", d->dir);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
+          "--feed", d->feed, "--workers", workers_s, "--quiet", (char *)NULL);
+    _exit(127);
+}
+
+void
+it_daemon_start(it_daemon *d, unsigned workers)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
+    cr_assert(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));
+    snprintf(d->rpc, sizeof d->rpc, "ipc://%s/rpc", d->dir);
+    snprintf(d->ingest, sizeof d->ingest, "ipc://%s/ingest", d->dir);
+    snprintf(d->feed, sizeof d->feed, "ipc://%s/feed", d->dir);
+    const char *bin = it_path("server/stocktwind");
+    cr_assert(access(bin, X_OK) == 0, "no daemon at %s", bin);
+    d->pid = fork();
+    cr_assert(d->pid >= 0);
+    if (d->pid == 0)
+        daemon_exec(d, workers);
+    for (int i = 0; i < 200; i++) { // 10 s
+        st_client *c = NULL;
+        st_client_opts o = {.timeout_ms = 1000};
+        if (st_client_open(d->rpc, &o, &c) == 0) {
+            Stocktwin__Response *r = NULL;
+            int st = st_client_stats(c, &r);
+            st_client_response_free(r);
+            st_client_close(c);
+            if (st == 0)
+                return;
+        }
+        int status;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            cr_assert_fail("stocktwind exited during start-up (see %s/daemon.log)", d->dir);
+        }
+        sleep_ms(50);
+    }
+    cr_assert_fail("stocktwind did not answer within 10 s");
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void
+it_daemon_stop(it_daemon *d)
+{
+    int status = -1;
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        pid_t got = 0;
+        for (int i = 0; i < 200 && got == 0; i++) { // 10 s
+            got = waitpid(d->pid, &status, WNOHANG);
+            if (got == 0)
+                sleep_ms(50);
+        }
+        if (got == 0) {
+            kill(d->pid, SIGKILL);
+            waitpid(d->pid, &status, 0);
+        }
+        d->pid = 0;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+            char cmd[300];
+            snprintf(cmd, sizeof cmd, "cat %s/daemon.log >&2", d->dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no daemon log)\n");
+        }
+    }
+    if (d->dir[0])
+        nftw(d->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    d->dir[0] = '\0';
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "stocktwind did not exit cleanly on SIGTERM (status %d)", status);
+}
+
+st_client *
+it_client(const it_daemon *d)
+{
+    st_client *c = NULL;
+    st_client_opts o = {.timeout_ms = 10000};
+    int st = st_client_open(d->rpc, &o, &c);
+    cr_assert(st == 0, "st_client_open: %s", st_client_last_error(NULL));
+    return c;
+}
+
+Stocktwin__Response *
+it_send_json(st_client *c, const char *const *json, size_t n)
+{
+    Stocktwin__Event **events = calloc(n, sizeof *events);
+    cr_assert(events != NULL);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(st_event_from_json(json[i], &events[i]) == 0, "bad JSON %s: %s", json[i],
+                  st_client_last_error(c));
+    Stocktwin__Response *resp = NULL;
+    int st = st_client_submit(c, events, n, &resp);
+    cr_assert(st == 0, "submit: %s (%s)", st_status_name(st), st_client_last_error(c));
+    cr_assert(resp != NULL && resp->n_statuses == n, "one status per event");
+    for (size_t i = 0; i < n; i++)
+        st_event_free(events[i]);
+    free(events);
+    return resp;
+}
+
+int
+it_send_one(st_client *c, const char *json)
+{
+    Stocktwin__Response *r = it_send_json(c, &json, 1);
+    int st = r->statuses[0]->status;
+    st_client_response_free(r);
+    return st;
+}
+
+bool
+it_stock(st_client *c, const char *warehouse, const char *sku, Stocktwin__SkuWarehouse *out)
+{
+    Stocktwin__Response *r = NULL;
+    int st = st_client_sku(c, sku, &r);
+    cr_assert(st == 0, "sku %s: %s", sku, st_status_name(st));
+    cr_assert(r->result_case == STOCKTWIN__RESPONSE__RESULT_SKU);
+    bool found = false;
+    for (size_t i = 0; i < r->sku->n_warehouses; i++) {
+        if (strcmp(r->sku->warehouses[i]->warehouse, warehouse) == 0) {
+            *out = *r->sku->warehouses[i];
+            out->warehouse = NULL; // borrowed from r, freed below
+            found = true;
+        }
+    }
+    st_client_response_free(r);
+    return found;
+}
+
+void
+it_setup_network(st_client *c)
+{
+    static const char *const setup[] = {
+        "{\"source\":\"setup\",\"seq\":1,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-1\","
+        "\"name\":\"Widget\",\"unit_weight_mg\":250000,\"reorder_point\":10}}",
+        "{\"source\":\"setup\",\"seq\":2,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-2\","
+        "\"name\":\"Gadget\",\"unit_weight_mg\":1000}}",
+        "{\"source\":\"setup\",\"seq\":3,\"event_time_ms\":1000,\"supplier_upsert\":{\"supplier_id\":"
+        "\"sup-1\",\"name\":\"Acme\"}}",
+        "{\"source\":\"setup\",\"seq\":4,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
+        "\"warehouse_upsert\":{\"name\":\"A\"}}",
+        "{\"source\":\"setup\",\"seq\":5,\"event_time_ms\":1000,\"warehouse\":\"wh-c\","
+        "\"warehouse_upsert\":{\"name\":\"B\"}}",
+        "{\"source\":\"setup\",\"seq\":6,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
+        "\"zone_upsert\":{\"zone_id\":\"recv\",\"type\":\"RECEIVING\"}}",
+        "{\"source\":\"setup\",\"seq\":7,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
+        "\"zone_upsert\":{\"zone_id\":\"stor\",\"type\":\"STORAGE\"}}",
+        "{\"source\":\"setup\",\"seq\":8,\"event_time_ms\":1000,\"warehouse\":\"wh-c\","
+        "\"zone_upsert\":{\"zone_id\":\"recv\",\"type\":\"RECEIVING\"}}",
+        "{\"source\":\"setup\",\"seq\":9,\"event_time_ms\":1000,\"warehouse\":\"wh-c\","
+        "\"zone_upsert\":{\"zone_id\":\"stor\",\"type\":\"STORAGE\"}}",
+        "{\"source\":\"setup\",\"seq\":10,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
+        "\"shelf_upsert\":{\"shelf_id\":\"s1\",\"zone_id\":\"stor\",\"sku\":\"SKU-1\","
+        "\"max_weight_mg\":100000000}}",
+        "{\"source\":\"setup\",\"seq\":11,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
+        "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-1\",\"qty\":100,\"to_location\":\"stor\"}}",
+    };
+    size_t n = sizeof setup / sizeof setup[0];
+    Stocktwin__Response *r = it_send_json(c, setup, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(r->statuses[i]->status == STOCKTWIN__STATUS__STATUS_OK, "setup event %zu: %s %s",
+                  i, st_status_name(r->statuses[i]->status), r->statuses[i]->message);
+    st_client_response_free(r);
+}
+
+int
+it_run(char *const argv[], const char *input, char *out, size_t cap)
+{
+    int in[2], outp[2];
+    cr_assert(pipe(in) == 0 && pipe(outp) == 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(outp[1], STDOUT_FILENO);
+        close(in[1]);
+        close(outp[0]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(outp[1]);
+    if (input != NULL && write(in[1], input, strlen(input)) < 0)
+        cr_log_warn("write to child: %s", strerror(errno));
+    close(in[1]);
+    size_t len = 0;
+    char sink[4096];
+    for (;;) {
+        char *dst = out != NULL && len + 1 < cap ? out + len : sink;
+        size_t room = out != NULL && len + 1 < cap ? cap - 1 - len : sizeof sink;
+        ssize_t got = read(outp[0], dst, room);
+        if (got <= 0)
+            break;
+        if (dst != sink)
+            len += (size_t)got;
+    }
+    if (out != NULL)
+        out[len] = '\0';
+    close(outp[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,60 @@
+// harness.h - starts the real stocktwind as a child process on private ipc://
+// paths in a fresh temporary directory, and stops it again. Integration tests
+// talk to it only through libstocktwin, the stocktwin CLI or raw nng sockets.
+// Ownership: an it_daemon is the caller's; it_daemon_stop() releases what
+// it_daemon_start() acquired (process, directory) whatever state it is in.
+// Thread: the test's main thread.
+#ifndef ST_TESTS_INTEGRATION_HARNESS_H
+#define ST_TESTS_INTEGRATION_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "stocktwin.h"
+
+typedef struct it_daemon {
+    pid_t pid;
+    char dir[128];
+    char rpc[192];
+    char ingest[192];
+    char feed[192];
+} it_daemon;
+
+// it_daemon_start starts stocktwind with `workers` workers and waits (at most
+// 10 s) until it answers a stats query. Aborts the test on failure.
+void it_daemon_start(it_daemon *d, unsigned workers);
+
+// it_daemon_stop sends SIGTERM, waits up to 10 s for a clean exit (status 0,
+// asserted), kills it otherwise, and removes the directory.
+void it_daemon_stop(it_daemon *d);
+
+// it_client opens a client on the daemon's RPC door (aborts on failure).
+st_client *it_client(const it_daemon *d);
+
+// it_path returns "$ST_BUILD_DIR/<rel>" in a static buffer.
+const char *it_path(const char *rel);
+
+// it_send_json submits n events written as JSON (st_event_from_json) in one
+// batch and returns the reply (never NULL: a failed request fails the test).
+Stocktwin__Response *it_send_json(st_client *c, const char *const *json, size_t n);
+
+// it_send_one submits one JSON event and returns its status.
+int it_send_one(st_client *c, const char *json);
+
+// it_stock fetches (warehouse, sku) through the sku query; false if the
+// warehouse has no stock record of it.
+bool it_stock(st_client *c, const char *warehouse, const char *sku, Stocktwin__SkuWarehouse *out);
+
+// it_setup_network loads a small network: products SKU-1 (reorder point 10)
+// and SKU-2, supplier sup-1, warehouses wh-a and wh-c each with zones recv
+// (RECEIVING) and stor (STORAGE), shelf s1 in stor holding SKU-1, and 100 of
+// SKU-1 received into stor of wh-a. Source "setup", seqs 1...
+void it_setup_network(st_client *c);
+
+// it_run runs argv (NULL-terminated) and returns its exit status (or -1),
+// capturing stdout into out[0..cap) (NUL-terminated) when out is not NULL and
+// feeding `input` (may be NULL) on stdin.
+int it_run(char *const argv[], const char *input, char *out, size_t cap);
+
+#endif
