@@ -393,6 +393,16 @@ Test(integration, bad_input_gets_clear_errors_and_the_daemon_stays_up)
     cr_assert(strlen(r->statuses[1]->message) > 0);
     stocktwin__response__free_unpacked(r, NULL);
 
+    // A message over 4 MiB is refused as a whole, with a reply saying so.
+    size_t big = 4u * 1024u * 1024u + 4096u;
+    char *huge = calloc(1, big);
+    cr_assert(huge != NULL);
+    r = raw_request(huge, big);
+    cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_TOO_LARGE);
+    cr_assert(strstr(r->message, "bytes") != NULL, "the error names the size: %s", r->message);
+    stocktwin__response__free_unpacked(r, NULL);
+    free(huge);
+
     // Other clients never noticed.
     Stocktwin__SkuWarehouse s;
     cr_assert(it_stock(client_, "wh-a", "SKU-1", &s));
