@@ -4,7 +4,11 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -85,4 +89,73 @@ Test(integration_cli, reserve_release_fulfil_and_exit_codes)
 
     char *argv[] = {cli_, "--url", "ipc:///tmp/stocktwin-nobody-listens-here", "stats", NULL};
     cr_assert_eq(it_run(argv, NULL, out, sizeof out), 3, "an unreachable server is exit 3");
+}
+
+// `alerts --follow` prints live alerts from the feed: a follower started
+// first sees the LOW_STOCK that a reservation below the reorder point fires.
+Test(integration_cli, alerts_follow_prints_live_alerts)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/follow.out", daemon_.dir);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(path, "w", stdout);
+        if (f == NULL)
+            _exit(126);
+        execl(cli_, cli_, "--feed", daemon_.feed, "--json", "alerts", "--follow", "--count", "1",
+              (char *)NULL);
+        _exit(127);
+    }
+    st_client *c = it_client(&daemon_);
+    int status = -1;
+    // The subscription needs a moment to reach the publisher, and LOW_STOCK is
+    // edge-triggered: reserve (fires) and release (re-arms) until it exits.
+    for (int round = 0; round < 100; round++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"source\":\"follow\",\"seq\":%d,\"warehouse\":\"wh-a\",\"reserve\":"
+                 "{\"order_id\":\"f\",\"sku\":\"SKU-1\",\"qty\":95}}", 2 * round + 1);
+        cr_assert_eq(it_send_one(c, json), STOCKTWIN__STATUS__STATUS_OK);
+        snprintf(json, sizeof json,
+                 "{\"source\":\"follow\",\"seq\":%d,\"warehouse\":\"wh-a\",\"release\":"
+                 "{\"order_id\":\"f\",\"sku\":\"SKU-1\"}}", 2 * round + 2);
+        cr_assert_eq(it_send_one(c, json), STOCKTWIN__STATUS__STATUS_OK);
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        usleep(100 * 1000);
+    }
+    st_client_close(c);
+    bool timed_out = waitpid(pid, &status, WNOHANG) == 0;
+    if (timed_out) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    static char out[1 << 14];
+    FILE *f = fopen(path, "r");
+    cr_assert(f != NULL);
+    size_t len = fread(out, 1, sizeof out - 1, f);
+    out[len] = '\0';
+    fclose(f);
+    cr_assert(!timed_out, "alerts --follow --count 1 did not finish within 10 s; it printed: %s", out);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert(strstr(out, "LOW_STOCK") != NULL && strstr(out, "SKU-1") != NULL, "%s", out);
+}
+
+// A bad JSON line is a usage error (exit 2) that names the line; the good
+// lines around it are still sent.
+Test(integration_cli, send_reports_bad_lines)
+{
+    static const char lines[] =
+        "{\"source\":\"bad-lines\",\"seq\":1,\"warehouse\":\"wh-a\",\"movement\":{\"kind\":\"RECEIVE\","
+        "\"sku\":\"SKU-2\",\"qty\":3,\"to_location\":\"stor\"}}\n"
+        "{\"source\":\"bad-lines\",\"seq\":2,\"warehouse\":\"wh-a\",\"movement\":{\"kind\":\"TELEPORT\"}}\n"
+        "this is not json\n";
+    static char out[1 << 14];
+    cr_assert_eq(cli(lines, out, sizeof out, "send", "--stdin", NULL, NULL, NULL, NULL), 2);
+    st_client *c = it_client(&daemon_);
+    Stocktwin__SkuWarehouse s;
+    cr_assert(it_stock(c, "wh-a", "SKU-2", &s));
+    st_client_close(c);
+    cr_assert_eq(s.on_hand, 3, "the valid line was applied");
 }
