@@ -32,6 +32,9 @@ void it_daemon_stop(it_daemon *d);
 // it_client opens a client on the daemon's RPC door (aborts on failure).
 st_client *it_client(const it_daemon *d);
 
+// it_free_port returns a loopback TCP port that was free a moment ago.
+unsigned it_free_port(void);
+
 // it_path returns "$ST_BUILD_DIR/<rel>" in a static buffer.
 const char *it_path(const char *rel);
 

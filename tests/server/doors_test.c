@@ -3,6 +3,8 @@
 // round trip, refusals that leave the server serving, the feed's framing,
 // the ingest door, start-up failures, and the demo.
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +24,29 @@ static st_server *server;
 static char url_rpc[128], url_ingest[128], url_feed[128];
 static int url_n;
 
+// free_port returns a loopback TCP port that was free a moment ago.
+static unsigned
+free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
 static void
 make_urls(void)
 {
     url_n++;
     snprintf(url_rpc, sizeof url_rpc, "ipc:///tmp/stocktwin-srv-%d-%d-rpc", (int)getpid(), url_n);
     snprintf(url_ingest, sizeof url_ingest, "ipc:///tmp/stocktwin-srv-%d-%d-ingest", (int)getpid(), url_n);
-    snprintf(url_feed, sizeof url_feed, "ipc:///tmp/stocktwin-srv-%d-%d-feed", (int)getpid(), url_n);
+    // The feed is on loopback TCP: closing a SUB socket dialed over ipc://
+    // can deadlock in nng 1.5.2 (nanomsg/nng#1543, #1813).
+    snprintf(url_feed, sizeof url_feed, "tcp://127.0.0.1:%u", free_port());
 }
 
 static void
@@ -37,7 +55,8 @@ remove_ipc_files(void)
     const char *urls[] = {url_rpc, url_ingest, url_feed};
     for (int i = 0; i < 3; i++)
         if (urls[i][0])
-            unlink(urls[i] + strlen("ipc://"));
+            if (strncmp(urls[i], "ipc://", 6) == 0)
+                unlink(urls[i] + strlen("ipc://"));
 }
 
 static st_server *
