@@ -201,7 +201,9 @@ ST_CLIENT_API int st_sub_open(const char *url, const char *topic_prefix, st_sub 
 ST_CLIENT_API int st_sub_recv(st_sub *s, int timeout_ms, char **topic_out,
                               Stocktwin__FeedMessage **msg_out);
 
-// st_sub_close - closes and frees. NULL is a no-op.
+// st_sub_close - closes and frees. NULL is a no-op. Prefer a tcp:// feed URL:
+// with Debian 12's nng 1.5.2, closing a SUB socket dialed over ipc:// can
+// deadlock (nanomsg/nng#1543, #1813); a process about to exit may skip it.
 ST_CLIENT_API void st_sub_close(st_sub *s);
 
 // st_feed_parse - splits one feed message `buf[0..len)` (borrowed) into its
