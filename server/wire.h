@@ -25,13 +25,15 @@
 #include "core/event.h"
 #include "core/state.h"
 #include "server/arena.h"
+#include "shards/codec.h"
 #include "shards/shards.h"
 #include "stocktwin.pb-c.h"
 
 #define ST_WIRE_MESSAGE_MAX 160u    // per-event error sentences
-#define ST_WIRE_REASON_LEN_MAX 64u  // StockMovement.reason ("<= 64 bytes")
+#define ST_WIRE_REASON_LEN_MAX ST_CODEC_REASON_LEN_MAX
 
-// st_wire_event_from_pb translates `pb` into *out. Returns ST_OK, or
+// st_wire_event_from_pb translates a network `pb` into *out through
+// st_codec_event_from_pb (shards/codec.h), refusing internal kinds. Returns ST_OK, or
 // ST_INVALID_ARGUMENT / ST_TOO_LARGE with a sentence in msg (msg_len bytes,
 // NUL-terminated) saying which field is wrong and why.
 st_err st_wire_event_from_pb(const Stocktwin__Event *pb, st_arena *arena, st_event *out,
