@@ -70,11 +70,12 @@ it_daemon_start(it_daemon *d, unsigned workers)
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
     cr_assert(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));
-    snprintf(d->rpc, sizeof d->rpc, "ipc://%s/rpc", d->dir);
-    snprintf(d->ingest, sizeof d->ingest, "ipc://%s/ingest", d->dir);
-    // The feed door is on loopback TCP, not ipc://: closing a SUB socket
-    // dialed over ipc:// can deadlock in nng 1.5.2 (nanomsg/nng#1543, #1813;
-    // about one close in 2,000 here), while over TCP it never did.
+    // The doors are on loopback TCP ports picked per test, not ipc:// paths:
+    // closing a socket dialed over ipc:// can deadlock in nng 1.5.2
+    // (nanomsg/nng#1543, #1813; about one SUB close in 2,000 here, and a
+    // rare hang of a whole test), while over TCP it never did.
+    snprintf(d->rpc, sizeof d->rpc, "tcp://127.0.0.1:%u", it_free_port());
+    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", it_free_port());
     snprintf(d->feed, sizeof d->feed, "tcp://127.0.0.1:%u", it_free_port());
     const char *bin = it_path("server/stocktwind");
     cr_assert(access(bin, X_OK) == 0, "no daemon at %s", bin);

@@ -1,6 +1,7 @@
-// harness.h - starts the real stocktwind as a child process on private ipc://
-// paths in a fresh temporary directory, and stops it again. Integration tests
-// talk to it only through libstocktwin, the stocktwin CLI or raw nng sockets.
+// harness.h - starts the real stocktwind as a child process on loopback TCP
+// ports of its own, with a fresh temporary directory, and stops it again.
+// Integration tests talk to it only through libstocktwin, the stocktwin CLI
+// or raw nng sockets.
 // Ownership: an it_daemon is the caller's; it_daemon_stop() releases what
 // it_daemon_start() acquired (process, directory) whatever state it is in.
 // Thread: the test's main thread.
