@@ -1,5 +1,5 @@
-// doors_test.c - whole servers in-process (st_server_start) on private
-// ipc:// URLs, spoken to only with raw nng sockets and protobuf-c: the RPC
+// doors_test.c - whole servers in-process (st_server_start) on their own
+// loopback TCP ports, spoken to only with raw nng sockets and protobuf-c: the RPC
 // round trip, refusals that leave the server serving, the feed's framing,
 // the ingest door, start-up failures, and the demo.
 #include <criterion/criterion.h>
@@ -42,10 +42,10 @@ static void
 make_urls(void)
 {
     url_n++;
-    snprintf(url_rpc, sizeof url_rpc, "ipc:///tmp/stocktwin-srv-%d-%d-rpc", (int)getpid(), url_n);
-    snprintf(url_ingest, sizeof url_ingest, "ipc:///tmp/stocktwin-srv-%d-%d-ingest", (int)getpid(), url_n);
-    // The feed is on loopback TCP: closing a SUB socket dialed over ipc://
-    // can deadlock in nng 1.5.2 (nanomsg/nng#1543, #1813).
+    // Loopback TCP, not ipc://: closing a socket dialed over ipc:// can
+    // deadlock in nng 1.5.2 (nanomsg/nng#1543, #1813).
+    snprintf(url_rpc, sizeof url_rpc, "tcp://127.0.0.1:%u", free_port());
+    snprintf(url_ingest, sizeof url_ingest, "tcp://127.0.0.1:%u", free_port());
     snprintf(url_feed, sizeof url_feed, "tcp://127.0.0.1:%u", free_port());
 }
 
