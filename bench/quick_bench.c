@@ -1,0 +1,200 @@
+// quick_bench.c - two first measurements until stocktwin-load exists
+// (issue 5): how fast core applies events in one thread, and how many
+// events a second a running stocktwind acknowledges through libstocktwin
+// with batches in flight. Prints one line of figures per run.
+//
+//   stocktwin-quickbench core [EVENTS]
+//   stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/state.h"
+#include "stocktwin.h"
+
+#define WAREHOUSES 45
+#define SKUS 1000
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char wh_ids[WAREHOUSES][16];
+static char sku_ids[SKUS][16];
+
+static void
+make_ids(void)
+{
+    for (int w = 0; w < WAREHOUSES; w++)
+        snprintf(wh_ids[w], sizeof wh_ids[w], "wh-%02d", w);
+    for (int s = 0; s < SKUS; s++)
+        snprintf(sku_ids[s], sizeof sku_ids[s], "SKU-%05d", s);
+}
+
+static st_err
+apply(st_state *st, st_event *ev, st_apply_out *out)
+{
+    st_err err = st_state_apply(st, ev, out);
+    if (!st_err_accepted(err)) {
+        fprintf(stderr, "setup event refused: %s (%s)\n", st_err_str(err), out->message);
+        exit(1);
+    }
+    return err;
+}
+
+// core: a single st_state with 45 warehouses x 1000 skus, then RECEIVE
+// movements round-robin over them: the apply path alone, no threads or I/O.
+static int
+bench_core(long events)
+{
+    st_state *st = NULL;
+    if (st_state_create(NULL, &st) != ST_OK)
+        return 1;
+    st_apply_out *out = calloc(1, sizeof *out);
+    uint64_t seq = 0;
+    st_event ev = {.source = "bench", .event_time_ms = 1};
+    for (int s = 0; s < SKUS; s++) {
+        ev.kind = ST_EV_PRODUCT_UPSERT, ev.seq = ++seq, ev.warehouse = "";
+        ev.u.product_upsert = (__typeof__(ev.u.product_upsert)){.sku = sku_ids[s], .reorder_point = 5};
+        apply(st, &ev, out);
+    }
+    for (int w = 0; w < WAREHOUSES; w++) {
+        ev.warehouse = wh_ids[w];
+        ev.kind = ST_EV_WAREHOUSE_UPSERT, ev.seq = ++seq;
+        ev.u.warehouse_upsert = (__typeof__(ev.u.warehouse_upsert)){.name = wh_ids[w]};
+        apply(st, &ev, out);
+        ev.kind = ST_EV_ZONE_UPSERT, ev.seq = ++seq;
+        ev.u.zone_upsert = (__typeof__(ev.u.zone_upsert)){.zone_id = "z", .type = ST_ZONE_STORAGE};
+        apply(st, &ev, out);
+    }
+    double t0 = now_s();
+    for (long i = 0; i < events; i++) {
+        ev.kind = ST_EV_MOVEMENT;
+        ev.seq = ++seq;
+        ev.warehouse = wh_ids[i % WAREHOUSES];
+        ev.u.movement = (__typeof__(ev.u.movement)){.kind = ST_MOVE_RECEIVE,
+                                                    .sku = sku_ids[(i / WAREHOUSES) % SKUS],
+                                                    .qty = 1, .to_location = "z"};
+        apply(st, &ev, out);
+    }
+    double dt = now_s() - t0;
+    printf("core apply: %ld RECEIVE events over %d stock records in %.3f s = %.2f M events/s "
+           "(%.0f ns/event, one thread)\n",
+           events, WAREHOUSES * SKUS, dt, (double)events / dt / 1e6, dt * 1e9 / (double)events);
+    free(out);
+    st_state_destroy(st);
+    return 0;
+}
+
+static atomic_long acked, refused, failed;
+
+static void
+done_cb(void *arg, int status, const Stocktwin__Response *resp, const char *error)
+{
+    (void)arg, (void)error;
+    if (status != 0 || resp == NULL) {
+        atomic_fetch_add(&failed, 1);
+        return;
+    }
+    for (size_t i = 0; i < resp->n_statuses; i++) {
+        if (st_status_accepted(resp->statuses[i]->status))
+            atomic_fetch_add(&acked, 1);
+        else
+            atomic_fetch_add(&refused, 1);
+    }
+}
+
+static int
+send_json(st_client *c, const char *json)
+{
+    Stocktwin__Event *e = NULL;
+    if (st_event_from_json(json, &e) != 0)
+        return 1;
+    Stocktwin__Response *r = NULL;
+    int st = st_client_submit(c, &e, 1, &r);
+    int ok = st == 0 && st_status_accepted(r->statuses[0]->status);
+    st_client_response_free(r);
+    st_event_free(e);
+    return ok ? 0 : 1;
+}
+
+// rpc: sets up a product and 45 warehouses, then keeps `in_flight` batches
+// of `batch` RECEIVE events in flight for `seconds`.
+static int
+bench_rpc(const char *url, int seconds, int batch, unsigned in_flight)
+{
+    st_client_opts o = {.max_in_flight = in_flight, .timeout_ms = 30000};
+    st_client *c = NULL;
+    if (st_client_open(url, &o, &c) != 0) {
+        fprintf(stderr, "%s\n", st_client_last_error(NULL));
+        return 1;
+    }
+    char json[1024], src[64];
+    snprintf(src, sizeof src, "qb-%d-%ld", (int)getpid(), (long)time(NULL));
+    uint64_t seq = 0;
+    snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"product_upsert\":{\"sku\":\"QB\"}}",
+             src, (unsigned long)++seq);
+    int bad = send_json(c, json);
+    for (int w = 0; w < WAREHOUSES && !bad; w++) {
+        snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
+                 "\"warehouse_upsert\":{}}", src, (unsigned long)++seq, wh_ids[w]);
+        bad |= send_json(c, json);
+        snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
+                 "\"zone_upsert\":{\"zone_id\":\"z\"}}", src, (unsigned long)++seq, wh_ids[w]);
+        bad |= send_json(c, json);
+    }
+    if (bad) {
+        fprintf(stderr, "setup failed\n");
+        st_client_close(c);
+        return 1;
+    }
+    Stocktwin__Event *evs = calloc((size_t)batch, sizeof *evs);
+    Stocktwin__StockMovement mv = STOCKTWIN__STOCK_MOVEMENT__INIT;
+    mv.kind = STOCKTWIN__MOVEMENT_KIND__RECEIVE, mv.sku = "QB", mv.qty = 1, mv.to_location = "z";
+    Stocktwin__Event **ptrs = calloc((size_t)batch, sizeof *ptrs);
+    double t0 = now_s();
+    long sent = 0;
+    while (now_s() - t0 < seconds) {
+        for (int i = 0; i < batch; i++) {
+            stocktwin__event__init(&evs[i]);
+            evs[i].source = src, evs[i].seq = ++seq, evs[i].event_time_ms = 1;
+            evs[i].warehouse = wh_ids[(seq / 64) % WAREHOUSES]; // runs of 64 keep seqs in window
+            evs[i].kind_case = STOCKTWIN__EVENT__KIND_MOVEMENT, evs[i].movement = &mv;
+            ptrs[i] = &evs[i];
+        }
+        if (st_client_submit_async(c, ptrs, (size_t)batch, done_cb, NULL) != 0)
+            atomic_fetch_add(&failed, 1);
+        sent += batch;
+    }
+    st_client_drain(c);
+    double dt = now_s() - t0;
+    printf("rpc: %ld events sent, %ld acknowledged, %ld refused, %ld requests failed in %.2f s "
+           "= %.0f acknowledged events/s (batch %d, %u in flight)\n",
+           sent, atomic_load(&acked), atomic_load(&refused), atomic_load(&failed), dt,
+           (double)atomic_load(&acked) / dt, batch, in_flight);
+    free(ptrs);
+    free(evs);
+    st_client_close(c);
+    return atomic_load(&failed) != 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    make_ids();
+    if (argc >= 2 && strcmp(argv[1], "core") == 0)
+        return bench_core(argc > 2 ? atol(argv[2]) : 5000000);
+    if (argc >= 3 && strcmp(argv[1], "rpc") == 0)
+        return bench_rpc(argv[2], argc > 3 ? atoi(argv[3]) : 5, argc > 4 ? atoi(argv[4]) : 1000,
+                         argc > 5 ? (unsigned)atoi(argv[5]) : 8);
+    fprintf(stderr, "usage: stocktwin-quickbench core [EVENTS]\n"
+                    "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n");
+    return 2;
+}
