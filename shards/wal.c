@@ -730,6 +730,24 @@ st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out)
 }
 
 st_err
+st_wal_reserve(st_wal *wal, uint32_t len)
+{
+    ST_ASSERT(wal != NULL);
+    if (wal->failed)
+        return ST_IO;
+    if (len == 0)
+        return ST_INVALID_ARGUMENT;
+    if (len > wal->payload_max)
+        return ST_TOO_LARGE;
+    if (wal->mode == ST_WAL_SYNC_NONE)
+        return ST_OK;
+    wal_batch *b = NULL;
+    st_err err = append_make_room(wal, record_bytes(len), &b);
+    ST_ASSERT(err != ST_OK || b == batch_filling(wal));
+    return err;
+}
+
+st_err
 st_wal_commit(st_wal *wal)
 {
     ST_ASSERT(wal != NULL);
@@ -738,8 +756,13 @@ st_wal_commit(st_wal *wal)
     if (wal->mode == ST_WAL_SYNC_NONE)
         return ST_OK;
     wal_batch *b = batch_filling(wal);
-    if (b != NULL) {
-        ST_ASSERT(b->last_lsn > 0); // a batch is taken for a record
+    if (b != NULL && b->last_lsn == 0 && !b->new_segment) {
+        // st_wal_reserve took it for a record that was never appended (the
+        // event was refused): give it back rather than submit nothing.
+        ST_ASSERT(b->used == 0 && b == batch_at(wal, wal->used - 1));
+        seg_release(wal, seg_current(wal));
+        wal->used--;
+    } else if (b != NULL) {
         b->sealed = true;
     }
     submit_head(wal);

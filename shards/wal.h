@@ -133,6 +133,14 @@ uint32_t st_wal_payload_bytes_max(const st_wal *wal);
 // could not be created (disk full; nothing changed, a later append retries).
 st_err st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out);
 
+// st_wal_reserve makes room for a payload of `len` bytes without appending
+// it: after ST_OK, an st_wal_append of at most `len` bytes, with no other log
+// call in between, cannot fail. A worker reserves before it applies an event
+// (applying cannot be undone), so a full buffer (ST_BUSY) or a disk with no
+// room for the next segment (ST_IO, the log not failed) refuses the event
+// instead of leaving it applied but unlogged.
+st_err st_wal_reserve(st_wal *wal, uint32_t len);
+
 // st_wal_commit ends the batch being filled and submits it (a write and, in
 // fsync mode, a linked fdatasync) if no other submission is in flight; else it
 // goes out as soon as the one in flight completes (st_wal_poll). Returns

@@ -631,3 +631,29 @@ Test(wal, truncate_before_beyond_durable_aborts, .signal = SIGABRT)
     wt_rmrf(dir); // the abort skips the suite's teardown
     st_wal_truncate_before(wal, 3); // LSN 1 is not durable yet
 }
+
+// A reservation whose record is never appended (the worker reserves before
+// it applies, and the event may be refused) must not leave an empty batch
+// behind: commit and wait used to assert on it. Regression test.
+Test(wal, reserve_without_append_then_commit_and_wait)
+{
+    wt_replay r;
+    st_wal_recovery rec;
+    st_wal *wal = reopen(&r, 1, &rec);
+    cr_assert_eq(wt_append_n(wal, 1, 10), 10);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_eq(st_wal_reserve(wal, WT_PAYLOAD_MAX), ST_OK); // a fresh batch for nothing
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_eq(st_wal_reserve(wal, WT_PAYLOAD_MAX), ST_OK);
+    uint64_t lsn;
+    uint8_t buf[WT_PAYLOAD_MAX];
+    cr_assert_eq(st_wal_append(wal, buf, wt_payload(1, 11, buf), &lsn), ST_OK, "reserved room");
+    cr_assert_eq(lsn, 11);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_close(wal);
+    wal = reopen(&r, 1, &rec);
+    cr_assert_eq(rec.last_lsn, 11);
+    cr_assert_eq(r.bad, 0);
+    st_wal_close(wal);
+}
