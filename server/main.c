@@ -35,6 +35,15 @@ usage(FILE *f)
             "  --workers N       shard worker threads, 1..%u [online CPUs]\n"
             "  --contexts N      RPC requests in flight at once, 1..%u [%u]\n"
             "  --ring N          jobs per worker queue, a power of two [1024]\n"
+            "  --data DIR        keep a write-ahead log per worker in DIR and replay it at\n"
+            "                    start; without it the state lives in memory only\n"
+            "  --sync MODE       with --data: fsync (acknowledge after fdatasync; nothing\n"
+            "                    acknowledged is lost), batch (acknowledge after write;\n"
+            "                    a power loss can lose the last --sync-interval ms) or\n"
+            "                    none (no log at all) [fsync]\n"
+            "  --sync-interval MS  batch mode's fdatasync period, 1..60000 [1000]\n"
+            "  --truncate-corrupt  start even if a log has a corrupt record, cutting the log\n"
+            "                    there (what follows is lost; the default is to refuse)\n"
             "  --demo            load a demo network and simulate its devices\n"
             "  --demo-rate N     simulated events per second, 1..100000 [%u]\n"
             "  --quiet           print nothing but errors\n"
@@ -42,7 +51,7 @@ usage(FILE *f)
             "  --version         print the version and exit\n"
             "\n"
             "URLs may use any nng transport: tcp://host:port, ipc:///path, ...\n"
-            "State is kept in memory only in this release (replies say sync: SYNC_NONE).\n"
+            "Every reply says its sync mode and the log position (LSN) it covers.\n"
             "Stop with Ctrl-C or SIGTERM. Exit status: 0 stopped, 1 could not start, 2 bad flags.\n",
             ST_SERVER_RPC_URL_DEFAULT, ST_SERVER_INGEST_URL_DEFAULT, ST_SERVER_FEED_URL_DEFAULT,
             ST_SHARDS_WORKERS_MAX, ST_RPC_CONTEXTS_MAX, ST_RPC_CONTEXTS_DEFAULT,
@@ -75,7 +84,7 @@ on_signal(int sig)
     errno = saved;
 }
 
-enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DEMO,
+enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DATA, OPT_SYNC, OPT_SYNC_INTERVAL, OPT_TRUNCATE_CORRUPT, OPT_DEMO,
        OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION };
 
 // parse_flags fills *cfg; returns 0 to go on, 2 for bad flags, -1 when
@@ -90,6 +99,10 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"contexts", required_argument, NULL, OPT_CONTEXTS},
         {"ring", required_argument, NULL, OPT_RING},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"sync", required_argument, NULL, OPT_SYNC},
+        {"sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL},
+        {"truncate-corrupt", no_argument, NULL, OPT_TRUNCATE_CORRUPT},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -120,6 +133,24 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
                 return 2;
             }
             break;
+        case OPT_DATA: cfg->data_dir = optarg; break;
+        case OPT_SYNC:
+            if (strcmp(optarg, "fsync") == 0)
+                cfg->sync = ST_SHARDS_SYNC_FSYNC;
+            else if (strcmp(optarg, "batch") == 0)
+                cfg->sync = ST_SHARDS_SYNC_BATCH;
+            else if (strcmp(optarg, "none") == 0)
+                cfg->sync = ST_SHARDS_SYNC_NONE;
+            else {
+                fprintf(stderr, "stocktwind: --sync wants fsync, batch or none, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_SYNC_INTERVAL:
+            if (!parse_u32("--sync-interval", optarg, 1, 60000, &cfg->sync_interval_ms))
+                return 2;
+            break;
+        case OPT_TRUNCATE_CORRUPT: cfg->truncate_corrupt = true; break;
         case OPT_DEMO: cfg->demo = true; break;
         case OPT_DEMO_RATE:
             if (!parse_u32("--demo-rate", optarg, 1, 100000, &cfg->demo_rate))

@@ -93,6 +93,7 @@ st_request_fail(st_request *r, st_err status, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     atomic_fetch_add_explicit(&r->svc->rejected, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->req.lsn, 0, memory_order_relaxed); // nothing was submitted
     uint64_t request_id = r->resp.request_id;
     stocktwin__response__init(&r->resp);
     r->resp.request_id = request_id;
@@ -107,8 +108,16 @@ st_request_fail(st_request *r, st_err status, const char *fmt, ...)
 void
 st_request_finish(st_request *r)
 {
-    r->resp.sync = STOCKTWIN__SYNC_MODE__SYNC_NONE;
-    r->resp.lsn = 0;
+    // The shards number the modes as the log does (fsync 0, batch 1, none
+    // 2); the wire as the proto does (none 0, batch 1, fsync 2).
+    static const Stocktwin__SyncMode wire_sync[] = {
+        [ST_SHARDS_SYNC_FSYNC] = STOCKTWIN__SYNC_MODE__SYNC_FSYNC,
+        [ST_SHARDS_SYNC_BATCH] = STOCKTWIN__SYNC_MODE__SYNC_BATCH,
+        [ST_SHARDS_SYNC_NONE] = STOCKTWIN__SYNC_MODE__SYNC_NONE,
+    };
+    r->resp.sync = r->svc->shards != NULL ? wire_sync[st_shards_sync_mode(r->svc->shards)]
+                                          : STOCKTWIN__SYNC_MODE__SYNC_NONE;
+    r->resp.lsn = atomic_load_explicit(&r->req.lsn, memory_order_relaxed);
     if (r->want_reply) {
         r->packed_size = stocktwin__response__get_packed_size(&r->resp);
         if (r->packed_size > ST_SERVER_MSG_MAX) {

@@ -51,28 +51,46 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.ring_capacity = cfg->ring;
     sc.feed_cb = st_feed_publish_cb;
     sc.feed_arg = s->feed;
+    sc.data_dir = cfg->data_dir;
+    sc.sync = cfg->sync;
+    sc.sync_interval_ms = cfg->sync_interval_ms;
+    sc.truncate_corrupt = cfg->truncate_corrupt;
+    char why[512] = "";
+    sc.error = why;
+    sc.error_len = sizeof why;
     st_err rc = st_shards_create(&sc, &s->shards);
     if (rc != ST_OK) {
-        snprintf(err, err_len, "cannot start %u workers (ring %u): %s", sc.workers, sc.ring_capacity,
-                 st_err_str(rc));
+        snprintf(err, err_len, "cannot start %u workers%s%s: %s%s%s", sc.workers,
+                 cfg->data_dir ? " on " : "", cfg->data_dir ? cfg->data_dir : "", st_err_str(rc),
+                 why[0] ? ": " : "", why);
         return rc;
     }
     s->svc.shards = s->shards;
     return ST_OK;
 }
 
-// print_startup names the doors and the workers, and says plainly that this
-// release keeps state in memory only.
+static const char *
+sync_text(st_shards_sync sync)
+{
+    switch (sync) {
+    case ST_SHARDS_SYNC_FSYNC: return "sync fsync (acknowledged after fdatasync), log in ";
+    case ST_SHARDS_SYNC_BATCH: return "sync batch (acknowledged after write), log in ";
+    default: return "sync none (state in memory only)";
+    }
+}
+
+// print_startup names the doors, the workers, and how replies relate to the
+// disk, plainly.
 static void
 print_startup(const st_server *s, const st_server_config *cfg, const char *rpc_url)
 {
     FILE *out = cfg->out ? cfg->out : stdout;
     fprintf(out,
-            "stocktwind %s: rpc %s, ingest %s, feed %s; %u worker%s, %u rpc contexts; "
-            "sync none (state in memory only)\n",
+            "stocktwind %s: rpc %s, ingest %s, feed %s; %u worker%s, %u rpc contexts; %s%s\n",
             ST_VERSION, rpc_url, cfg->ingest_url ? cfg->ingest_url : ST_SERVER_INGEST_URL_DEFAULT,
             cfg->feed_url ? cfg->feed_url : ST_SERVER_FEED_URL_DEFAULT, s->svc.workers,
-            s->svc.workers == 1 ? "" : "s", cfg->contexts ? cfg->contexts : ST_RPC_CONTEXTS_DEFAULT);
+            s->svc.workers == 1 ? "" : "s", cfg->contexts ? cfg->contexts : ST_RPC_CONTEXTS_DEFAULT,
+            sync_text(st_shards_sync_mode(s->shards)), cfg->data_dir ? cfg->data_dir : "");
     fflush(out);
 }
 

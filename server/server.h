@@ -35,6 +35,12 @@ typedef struct st_server_config {
     bool demo;                // load the demo model and run the device simulator
     uint32_t demo_rate;       // simulated events per second; 0: default
     uint32_t demo_view_ms;    // live view period; 0: 5000
+    // Durability: with data_dir NULL the state lives in memory only. Else
+    // every worker logs to <data_dir>/wal-<worker>/ and replays it at start.
+    const char *data_dir;
+    st_shards_sync sync;       // fsync (default), batch or none
+    uint32_t sync_interval_ms; // batch mode; 0: 1000
+    bool truncate_corrupt;     // cut a corrupt log at the damage (the operator's call)
     bool quiet;               // no startup line, live view or log lines
     FILE *out;                // where the startup line and demo go; NULL: stdout
 } st_server_config;

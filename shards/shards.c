@@ -12,7 +12,12 @@
 //
 // Ownership: the caller owns st_shards and every request; see shards.h.
 // Thread: create/destroy on one thread; route/submit/query on any thread.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -31,6 +36,90 @@ shards_worker_count(uint32_t asked)
     return cpus > (long)ST_SHARDS_WORKERS_MAX ? ST_SHARDS_WORKERS_MAX : (uint32_t)cpus;
 }
 
+__attribute__((format(printf, 2, 3))) static void
+data_error(const st_shards_config *config, const char *fmt, ...)
+{
+    if (config->error == NULL || config->error_len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(config->error, config->error_len, fmt, ap);
+    va_end(ap);
+}
+
+// data_meta_write records, atomically (temporary file, fsync, rename, fsync
+// of the directory), how many workers write the data directory's logs.
+static st_err
+data_meta_write(const st_shards_config *config, const char *path, uint32_t workers)
+{
+    char tmp[4200], text[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = snprintf(text, sizeof text, "stocktwin data 1\nworkers %u\n", workers);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) != 0 || close(fd) != 0 ||
+        rename(tmp, path) != 0) {
+        data_error(config, "cannot write %s: %s", path, strerror(errno));
+        return ST_IO;
+    }
+    int dfd = open(config->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return ST_OK;
+}
+
+// st_shards_data_check creates the data directory, or checks that it was
+// written with this many workers: each worker replays only its own log, so
+// a different count would route warehouses to workers whose logs lack them.
+// (Re-sharding a data directory is future work; until then, say so.)
+st_err
+st_shards_data_check(st_shards *shards, const st_shards_config *config)
+{
+    ST_ASSERT(config->data_dir != NULL);
+    if (mkdir(config->data_dir, 0755) != 0 && errno != EEXIST) {
+        data_error(config, "cannot create data directory %s: %s", config->data_dir,
+                   strerror(errno));
+        return ST_IO;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/stocktwin.meta", config->data_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno != ENOENT) {
+            data_error(config, "cannot read %s: %s", path, strerror(errno));
+            return ST_IO;
+        }
+        return data_meta_write(config, path, shards->worker_count);
+    }
+    unsigned version = 0, workers = 0;
+    int got = fscanf(f, "stocktwin data %u workers %u", &version, &workers);
+    fclose(f);
+    if (got != 2 || version != 1 || workers == 0 || workers > ST_SHARDS_WORKERS_MAX) {
+        data_error(config, "%s is not a stocktwin data directory record (version 1)", path);
+        return ST_MALFORMED;
+    }
+    if (workers != shards->worker_count) {
+        data_error(config,
+                   "%s was written by %u workers; start with --workers %u (changing the worker "
+                   "count of a data directory is not supported yet)",
+                   config->data_dir, workers, workers);
+        return ST_INVALID_ARGUMENT;
+    }
+    return ST_OK;
+}
+
+// st_shards_req_lsn raises req->lsn to `lsn` (workers race to set it).
+void
+st_shards_req_lsn(st_shards_req *req, uint64_t lsn)
+{
+    uint_fast64_t seen = atomic_load_explicit(&req->lsn, memory_order_relaxed);
+    while (seen < lsn &&
+           !atomic_compare_exchange_weak_explicit(&req->lsn, &seen, lsn, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
+}
+
 st_err
 st_shards_create(const st_shards_config *config, st_shards **shards_out)
 {
@@ -46,9 +135,16 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
     shards->ring_size = ring;
     shards->feed_cb = config->feed_cb;
     shards->feed_arg = config->feed_arg;
+    shards->sync = config->data_dir == NULL ? ST_SHARDS_SYNC_NONE : config->sync;
+    shards->sync_interval_ms = config->sync_interval_ms;
     atomic_init(&shards->stop, false);
     shards->directory = st_directory_create(1024);
     shards->workers = st_calloc(shards->worker_count, sizeof(*shards->workers));
+    if (config->data_dir != NULL) {
+        err = st_shards_data_check(shards, config);
+        if (err != ST_OK)
+            goto fail;
+    }
     for (uint32_t i = 0; i < shards->worker_count; i++) {
         err = st_worker_init(&shards->workers[i], shards, i, config);
         if (err != ST_OK)
@@ -108,6 +204,13 @@ st_shards_destroy(st_shards *shards)
     st_free(shards->workers);
     st_directory_destroy(shards->directory);
     st_free(shards);
+}
+
+st_shards_sync
+st_shards_sync_mode(const st_shards *shards)
+{
+    ST_ASSERT(shards != NULL);
+    return shards->sync;
 }
 
 uint32_t
@@ -182,6 +285,7 @@ req_start(st_shards_req *req, st_shards_done_cb done_cb, void *done_arg)
     req->status = ST_OK;
     atomic_store_explicit(&req->message_count, 0, memory_order_relaxed);
     atomic_store_explicit(&req->fail, 0, memory_order_relaxed);
+    atomic_store_explicit(&req->lsn, 0, memory_order_relaxed);
     atomic_store_explicit(&req->pending, 1, memory_order_relaxed); // the submitter's guard
     req->events = NULL;
     req->statuses = NULL;

@@ -47,6 +47,13 @@ typedef struct st_feed_batch {
 
 typedef void (*st_shards_feed_cb)(void *arg, const st_feed_batch *batch);
 
+// Numbered as the log's st_wal_sync_mode; zero is the default, fsync.
+typedef enum st_shards_sync {
+    ST_SHARDS_SYNC_FSYNC = 0, // acknowledged after fdatasync (the default)
+    ST_SHARDS_SYNC_BATCH = 1, // acknowledged after write(); fdatasync every sync_interval_ms
+    ST_SHARDS_SYNC_NONE = 2,  // memory only, no log files (always so without data_dir)
+} st_shards_sync;
+
 typedef struct st_shards_config {
     uint32_t workers;        // 0 = online CPUs; at most ST_SHARDS_WORKERS_MAX
     uint32_t ring_capacity;  // slots per worker ring, a power of two >= 2; 0 = 1024.
@@ -54,6 +61,19 @@ typedef struct st_shards_config {
     st_state_config state;   // passed to every worker's st_state_create()
     st_shards_feed_cb feed_cb; // may be NULL
     void *feed_arg;
+    // Durability. With data_dir NULL the state lives in memory only. Else
+    // every worker keeps a write-ahead log in <data_dir>/wal-<worker>/, the
+    // logs are replayed at create, and replies wait for what they saw to be
+    // durable in `sync` mode.
+    const char *data_dir;
+    st_shards_sync sync;
+    uint32_t sync_interval_ms; // batch mode; 0 = 1000
+    uint64_t segment_bytes;    // 0 = the log's default (64 MiB)
+    bool truncate_corrupt;     // cut a corrupt log at the damage instead of refusing
+    // Receives a sentence saying why create failed (corruption: file, offset
+    // and LSN). May be NULL.
+    char *error;
+    size_t error_len;
 } st_shards_config;
 
 // A worker's counters, as seen by a query callback on that worker.
@@ -66,6 +86,7 @@ typedef struct st_shards_worker_info {
     uint64_t busy_rejections;
     uint32_t queue_depth;
     uint32_t queue_capacity;
+    uint64_t durable_lsn; // of this worker's log (0 without one)
 } st_shards_worker_info;
 
 typedef void (*st_shards_done_cb)(void *arg);
@@ -89,6 +110,10 @@ typedef struct st_shards_job {
 typedef struct st_shards_req {
     // Results.
     st_err status;          // ST_OK, or why the whole request failed (queries)
+    // The highest log sequence number this request's events were written at,
+    // or a query's state reflected, over the workers involved (each worker
+    // numbers its own log); every reply is released only once it is durable.
+    atomic_uint_fast64_t lsn;
     atomic_uint message_count; // entries of messages[] filled (<= ST_SHARDS_MESSAGES_MAX)
     st_shards_message messages[ST_SHARDS_MESSAGES_MAX];
     // Private.
@@ -114,6 +139,9 @@ st_err st_shards_create(const st_shards_config *config, st_shards **shards_out);
 void st_shards_destroy(st_shards *shards);
 
 uint32_t st_shards_workers(const st_shards *shards);
+
+// st_shards_sync_mode tells how replies relate to the disk.
+st_shards_sync st_shards_sync_mode(const st_shards *shards);
 
 // st_shards_route returns the worker owning `warehouse`: a stable hash
 // (XXH3 of the id) modulo the worker count.

@@ -18,13 +18,128 @@
 // Thread: st_worker_main and everything static here run on the worker thread;
 // st_worker_wake on any thread; init/deinit on the creating thread.
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "shards/worker.h"
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+// The replay path unpacks each entry into a bump arena, reset per entry. An
+// entry that needs more than the arena is refused (NULL), never trusted.
+static void *
+replay_alloc(void *arg, size_t size)
+{
+    st_worker *w = arg;
+    size = (size + 15u) & ~(size_t)15u;
+    if (size > ST_SHARDS_REPLAY_ARENA - w->replay_used)
+        return NULL;
+    void *p = w->replay_arena + w->replay_used;
+    w->replay_used += size;
+    return p;
+}
+
+static void
+replay_free(void *arg, void *ptr)
+{
+    (void)arg, (void)ptr;
+}
+
+static void worker_stage_outbox(st_worker *w);
+
+// worker_replay_cb applies one logged entry at start-up. The log holds only
+// events that were accepted, so anything else means the log and core
+// disagree: refuse to start rather than serve a state that differs from
+// what was acknowledged. Outbox events are staged again: a destination that
+// already applied one answers DUPLICATE, one that never got it (a crash
+// before delivery) applies it now.
+static st_err
+worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
+{
+    st_worker *w = arg;
+    ProtobufCAllocator alloc = {.alloc = replay_alloc, .free = replay_free, .allocator_data = w};
+    st_event ev;
+    st_codec_entry meta;
+    w->replay_used = 0;
+    st_err err = st_codec_entry_unpack(payload, len, &alloc, &ev, &meta, w->error, sizeof w->error);
+    if (err == ST_OK && meta.lsn != lsn) {
+        snprintf(w->error, sizeof w->error, "log entry %" PRIu64 " says it is entry %" PRIu64, lsn,
+                 meta.lsn);
+        err = ST_MALFORMED;
+    }
+    if (err != ST_OK)
+        return err;
+    err = st_state_apply(w->state, &ev, w->out);
+    if (!st_err_accepted(err)) {
+        snprintf(w->error, sizeof w->error,
+                 "worker %u: log entry %" PRIu64 " was refused on replay: %s (%s)", w->id, lsn,
+                 st_err_str(err), w->out->message);
+        return ST_MALFORMED;
+    }
+    if (ev.kind == ST_EV_WAREHOUSE_UPSERT)
+        st_directory_add(w->shards->directory, ev.warehouse);
+    worker_stage_outbox(w);
+    w->last_lsn = w->durable_lsn = lsn;
+    w->replayed++;
+    return ST_OK;
+}
+
+// worker_log_open opens this worker's log under data_dir and replays it into
+// the (empty) state.
+static st_err
+worker_log_open(st_worker *w, const st_shards_config *config)
+{
+    w->scratch = st_calloc(1, sizeof(*w->scratch));
+    w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
+    w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
+    st_wal_config wc = {
+        .data_dir = config->data_dir,
+        .worker_id = w->id,
+        .sync_mode = (st_wal_sync_mode)w->shards->sync,
+        .segment_bytes = config->segment_bytes,
+        .sync_interval_ms = config->sync_interval_ms,
+        .truncate_corrupt = config->truncate_corrupt,
+        .replay_from_lsn = 1,
+        .replay_cb = worker_replay_cb,
+        .replay_arg = w,
+    };
+    st_wal_recovery rec;
+    memset(&rec, 0, sizeof rec);
+    w->error[0] = '\0';
+    st_err err = st_wal_open(&wc, &w->wal, &rec);
+    if (err != ST_OK) {
+        if (config->error != NULL && config->error_len > 0)
+            snprintf(config->error, config->error_len, "%s",
+                     w->error[0] != '\0' ? w->error : rec.message);
+        return err;
+    }
+    if (rec.torn || rec.corrupt)
+        fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, rec.message);
+    w->last_lsn = w->durable_lsn = rec.last_lsn;
+    st_free(w->replay_arena);
+    w->replay_arena = NULL;
+    return ST_OK;
+}
 
 st_err
 st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_shards_config *config)
@@ -46,7 +161,9 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     atomic_init(&w->busy_rejections, 0);
     int rc = sem_init(&w->wake, 0, 0);
     ST_ASSERT(rc == 0);
-    return ST_OK;
+    if (shards->sync == ST_SHARDS_SYNC_NONE)
+        return ST_OK;
+    return worker_log_open(w, config);
 }
 
 // st_worker_deinit frees what init made; it tolerates a half-initialized
@@ -57,6 +174,16 @@ st_worker_deinit(st_worker *w)
     if (w->state == NULL)
         return;
     ST_ASSERT(!w->started);
+    if (w->wal != NULL) {
+        if (st_wal_wait(w->wal) != ST_OK)
+            fprintf(stderr, "stocktwind: worker %u: closing the log: %s\n", w->id,
+                    st_wal_last_error(w->wal, NULL));
+        st_wal_close(w->wal);
+        w->wal = NULL;
+    }
+    st_free(w->replay_arena);
+    st_free(w->entry);
+    st_free(w->scratch);
     st_outbox_deinit(&w->outbox);
     st_ring_deinit(&w->inbox);
     st_ring_deinit(&w->jobs);
@@ -89,6 +216,34 @@ worker_has_work(st_worker *w)
            atomic_load(&w->shards->stop);
 }
 
+// worker_park_timed sleeps at most one sync interval, so that batch mode's
+// fdatasync happens on time while no work comes. On time-out it cancels its
+// park; if a producer claimed the post first, it consumes that post, keeping
+// the semaphore at one token at most (see worker_park).
+static void
+worker_park_timed(st_worker *w)
+{
+    uint32_t interval = w->shards->sync_interval_ms ? w->shards->sync_interval_ms : 1000u;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += interval / 1000u;
+    until.tv_nsec += (long)(interval % 1000u) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    while (sem_timedwait(&w->wake, &until) != 0) {
+        if (errno == EINTR)
+            continue;
+        ST_ASSERT(errno == ETIMEDOUT);
+        if (atomic_exchange(&w->sleeping, false))
+            return; // cancelled: no producer will post for this park
+        while (sem_wait(&w->wake) != 0)
+            ST_ASSERT(errno == EINTR);
+        return;
+    }
+}
+
 // worker_park spins for a moment (a busy producer's next job usually comes
 // within microseconds), then sleeps on the semaphore. Lost wake-ups are
 // excluded by a Dekker-style handshake with full fences on both sides:
@@ -114,6 +269,10 @@ worker_park(st_worker *w)
     ck_pr_fence_memory();
     if (worker_has_work(w) && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
+    if (w->wal != NULL && w->shards->sync == ST_SHARDS_SYNC_BATCH) {
+        worker_park_timed(w);
+        return;
+    }
     while (sem_wait(&w->wake) != 0)
         ST_ASSERT(errno == EINTR);
     ST_ASSERT(!atomic_load(&w->sleeping));
@@ -142,6 +301,46 @@ worker_feed_collect(st_worker *w, const st_apply_out *out)
     w->change_count += out->change_count;
 }
 
+static void
+worker_stage_outbox(st_worker *w)
+{
+    const st_apply_out *out = w->out;
+    ST_ASSERT(out->outbox_count <= ST_APPLY_OUTBOX_MAX);
+    for (uint32_t i = 0; i < out->outbox_count; i++)
+        st_outbox_stage(w, &out->outbox[i]);
+}
+
+// worker_wal_failed handles a log that failed after events were applied to
+// the state: they are not durable and must never be acknowledged. A full
+// disk is retried (the log rewrites from its last durable point) until space
+// returns; anything else ends the process, as PostgreSQL's PANIC does, so
+// that recovery rebuilds the state from what is durable.
+static void
+worker_wal_failed(st_worker *w)
+{
+    int e = 0;
+    const char *why = st_wal_last_error(w->wal, &e);
+    if (e == ENOSPC || e == EDQUOT || e == 0) {
+        (void)st_wal_retry(w->wal); // still full: it fails again, and we come back
+        static _Atomic uint64_t said_ms;
+        uint64_t now = mono_ms();
+        if (now - atomic_load(&said_ms) > 10000) {
+            atomic_store(&said_ms, now);
+            fprintf(stderr, "stocktwind: worker %u: %s; replies wait until space returns\n", w->id,
+                    why);
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        return;
+    }
+    fprintf(stderr,
+            "stocktwind: worker %u: FATAL: %s; refusing to acknowledge events that are not "
+            "durable; exiting so that recovery restores the durable log\n",
+            w->id, why);
+    fflush(stderr);
+    abort();
+}
+
 // Books an applied event: counters, feed, outbox and, for an accepted
 // warehouse upsert, the runtime's directory.
 static void
@@ -155,11 +354,47 @@ worker_absorb(st_worker *w, const st_event *event, st_err err)
     else
         w->events_rejected++;
     worker_feed_collect(w, out);
-    ST_ASSERT(out->outbox_count <= ST_APPLY_OUTBOX_MAX);
-    for (uint32_t i = 0; i < out->outbox_count; i++)
-        st_outbox_stage(w, &out->outbox[i]);
+    worker_stage_outbox(w);
     if (event->kind == ST_EV_WAREHOUSE_UPSERT && st_err_accepted(err))
         st_directory_add(w->shards->directory, event->warehouse);
+}
+
+// worker_apply applies one event and, when it changed the state (OK or
+// STALE), appends its LogEntry to the log. Room in the log is reserved
+// first, because applying cannot be undone: an event the log cannot take is
+// refused unapplied (ST_UNAVAILABLE, *message says why). A full batch buffer
+// is not a refusal: the worker commits what it has, waits for it to be
+// durable, and goes on. *message points at the sentence of a refusal.
+static st_err
+worker_apply(st_worker *w, const st_event *event, const char **message)
+{
+    *message = w->out->message;
+    if (w->wal == NULL)
+        return st_state_apply(w->state, event, w->out);
+    st_codec_entry meta = {.lsn = w->last_lsn + 1, .epoch = 1, .ingest_time_ms = w->now_ms};
+    size_t len = st_codec_entry_size(event, &meta, w->scratch);
+    ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
+    st_err err = st_wal_reserve(w->wal, (uint32_t)len);
+    while (err == ST_BUSY) {
+        worker_commit(w);
+        err = st_wal_reserve(w->wal, (uint32_t)len);
+    }
+    if (err != ST_OK) {
+        snprintf(w->message, sizeof w->message, "the log cannot take the event (%s); retry later",
+                 st_wal_last_error(w->wal, NULL));
+        *message = w->message;
+        return ST_UNAVAILABLE;
+    }
+    err = st_state_apply(w->state, event, w->out);
+    if (err == ST_OK || err == ST_STALE) {
+        size_t packed = st_codec_entry_pack(w->scratch, w->entry);
+        uint64_t lsn = 0;
+        st_err logged = st_wal_append(w->wal, w->entry, (uint32_t)packed, &lsn);
+        ST_ASSERT(logged == ST_OK && packed == len); // reserved above
+        ST_ASSERT(lsn == meta.lsn);
+        w->last_lsn = lsn;
+    }
+    return err;
 }
 
 // The client event kinds whose apply may stage an outbox message (core's
@@ -193,8 +428,12 @@ worker_apply_client(st_worker *w, st_shards_req *req, uint32_t index, bool catal
         message = "the transfer's destination warehouse does not exist";
         w->events_rejected++;
     } else {
-        err = st_state_apply(w->state, event, w->out);
-        worker_absorb(w, event, err);
+        err = worker_apply(w, event, &message);
+        if (err != ST_UNAVAILABLE || message != w->message)
+            worker_absorb(w, event, err);
+        else
+            w->events_rejected++;
+        st_shards_req_lsn(req, w->last_lsn);
     }
     if (catalog && w->id != 0)
         return; // worker 0 reports a catalog event's status
@@ -214,6 +453,7 @@ worker_info(const st_worker *w, st_shards_worker_info *info)
     info->busy_rejections = atomic_load_explicit(&w->busy_rejections, memory_order_relaxed);
     info->queue_depth = st_ring_depth(&w->jobs);
     info->queue_capacity = st_ring_capacity(&w->jobs);
+    info->durable_lsn = w->durable_lsn;
     ST_ASSERT(info->worker < w->shards->worker_count);
 }
 
@@ -227,6 +467,7 @@ worker_run_job(st_worker *w, st_shards_job *job)
         w->queries++;
         worker_info(w, &info);
         req->query_cb(req->query_arg, &info, w->state);
+        st_shards_req_lsn(req, w->last_lsn); // released once that is durable
         return;
     }
     for (uint32_t i = 0; i < req->event_count; i++) {
@@ -256,28 +497,48 @@ worker_receive(st_worker *w)
                     w->id, (int)event->kind, event->warehouse);
             continue;
         }
-        st_err err = st_state_apply(w->state, event, w->out);
+        const char *why = NULL;
+        st_err err = worker_apply(w, event, &why);
         worker_absorb(w, event, err);
         if (!st_err_accepted(err))
             fprintf(stderr, "stocktwin: worker %u: outbox event %d from %s refused: %s (%s)\n",
-                    w->id, (int)event->kind, event->source, st_err_str(err), w->out->message);
+                    w->id, (int)event->kind, event->source, st_err_str(err), why);
     }
 }
 
-// worker_commit is where the write-ahead log goes (issue 3). There, every
-// event applied since the last commit becomes a LogEntry (st_wal_append,
-// which assigns its LSN), and st_wal_commit queues the batch's write and a
-// linked fdatasync (group commit) without waiting. The release steps after
-// it (jobs, feed, outbox, consumed messages) then move behind the durable
-// LSN: the batch waits in a FIFO tagged with its last LSN, and each loop
-// iteration releases the batches st_wal_poll reports durable, while the
-// worker goes on applying the next ones. The feed's early flush
-// (worker_feed_collect) must then wait for durability the same way.
-// Today the state lives in memory only: a no-op, and release follows at once.
+// worker_commit makes everything applied so far durable before the batch's
+// replies, feed and outbox are released: it ends the log's batch (one write
+// and, in fsync mode, one linked fdatasync for every event of every job
+// drained: group commit) and waits for the log to report it durable.
+// Waiting here is the simple first step: the worker does not yet apply the
+// next batch while this one syncs (DESIGN.md section 6; see the README).
 static void
 worker_commit(st_worker *w)
 {
-    (void)w;
+    if (w->wal == NULL || w->durable_lsn >= w->last_lsn)
+        return;
+    if (st_wal_commit(w->wal) != ST_OK)
+        worker_wal_failed(w);
+    uint32_t spins = 0;
+    while (w->durable_lsn < w->last_lsn) {
+        if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
+            st_wal_tick(w->wal, mono_ms()) != ST_OK) {
+            worker_wal_failed(w);
+            continue;
+        }
+        if (++spins > 64)
+            sched_yield();
+    }
+}
+
+// worker_wal_tick lets batch mode sync on time while the worker is idle.
+static void
+worker_wal_tick(st_worker *w)
+{
+    if (w->wal == NULL || w->shards->sync != ST_SHARDS_SYNC_BATCH)
+        return;
+    if (st_wal_tick(w->wal, mono_ms()) != ST_OK || st_wal_poll(w->wal, NULL) != ST_OK)
+        worker_wal_failed(w);
 }
 
 static void
@@ -347,9 +608,12 @@ st_worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof(name), "st-shard-%u", w->id);
     pthread_setname_np(pthread_self(), name);
+    st_outbox_flush(w); // what replay staged (see worker_replay_cb)
     while (!atomic_load(&w->shards->stop)) {
         st_shards_job *job;
         w->batch_count = 0;
+        w->now_ms = wall_ms();
+        worker_wal_tick(w);
         while (w->batch_count < ST_SHARDS_DRAIN_MAX && (job = st_ring_pop(&w->jobs)) != NULL)
             w->batch[w->batch_count++] = job;
         if (w->batch_count != 0 || st_ring_depth(&w->inbox) != 0) {

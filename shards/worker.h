@@ -18,9 +18,11 @@
 
 #include "core/event.h"
 #include "core/state.h"
+#include "shards/codec.h"
 #include "shards/directory.h"
 #include "shards/ring.h"
 #include "shards/shards.h"
+#include "shards/wal.h"
 
 #define ST_SHARDS_RING_DEFAULT 1024u
 #define ST_SHARDS_DRAIN_MAX 64u       // jobs taken from the ring per loop iteration
@@ -29,6 +31,10 @@
 #define ST_SHARDS_FEED_ALERTS_MAX 1024u
 #define ST_SHARDS_FEED_CHANGES_MAX 1024u
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
+// The largest LogEntry one event can make: ids are bounded (ST_ID_LEN_MAX,
+// ST_TEXT_LEN_MAX) and so are RFID tags, so 64 KiB has ample headroom.
+#define ST_SHARDS_ENTRY_MAX (64u * 1024u)
+#define ST_SHARDS_REPLAY_ARENA (1u << 20) // unpack memory for one replayed entry
 
 // req->route[] values besides worker ids.
 #define ST_SHARDS_ROUTE_ALL 0xfffeu  // catalog event: every worker applies it
@@ -97,6 +103,20 @@ typedef struct st_worker {
     st_outbox_msg *received[ST_SHARDS_INBOX_DRAIN_MAX];
     st_outbox outbox;
 
+    // The write-ahead log (NULL: memory only). last_lsn is the last entry
+    // appended, durable_lsn the last one the log reported durable.
+    st_wal *wal;
+    uint64_t last_lsn;
+    uint64_t durable_lsn;
+    int64_t now_ms;            // the batch's ingest time (wall clock)
+    st_codec_scratch *scratch; // LogEntry being built
+    uint8_t *entry;            // ST_SHARDS_ENTRY_MAX bytes: its packed form
+    uint8_t *replay_arena;     // ST_SHARDS_REPLAY_ARENA bytes, during replay
+    size_t replay_used;
+    uint64_t replayed;
+    char error[512];           // why replay or the log failed
+    char message[ST_APPLY_MESSAGE_MAX];
+
     // Feed output collected since the last flush.
     uint32_t alert_count;
     uint32_t change_count;
@@ -109,6 +129,8 @@ struct st_shards {
     uint32_t ring_size; // slots per job ring
     st_shards_feed_cb feed_cb;
     void *feed_arg;
+    st_shards_sync sync;
+    uint32_t sync_interval_ms;
     st_directory *directory;
     st_worker *workers;
     _Alignas(64) atomic_bool stop;
@@ -121,7 +143,10 @@ void st_worker_deinit(st_worker *w);
 void *st_worker_main(void *arg);
 void st_worker_wake(st_worker *w);
 
+// shards.c: the data directory's record of how it was written.
+st_err st_shards_data_check(struct st_shards *shards, const st_shards_config *config);
 // shards.c: finishing a request is shared by workers and submitters.
+void st_shards_req_lsn(st_shards_req *req, uint64_t lsn);
 void st_shards_req_release(st_shards_req *req);
 void st_shards_req_message(st_shards_req *req, uint32_t index, const char *text);
 void st_shards_req_fail(st_shards_req *req, st_err err);

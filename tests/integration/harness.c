@@ -37,6 +37,13 @@ it_free_port(void)
     return ntohs(a.sin_port);
 }
 
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 const char *
 it_path(const char *rel)
 {
@@ -48,7 +55,7 @@ it_path(const char *rel)
 }
 
 static void
-daemon_exec(const it_daemon *d, unsigned workers)
+daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir)
 {
     char workers_s[16], log[256];
     snprintf(workers_s, sizeof workers_s, "%u", workers);
@@ -59,13 +66,36 @@ daemon_exec(const it_daemon *d, unsigned workers)
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
-          "--feed", d->feed, "--workers", workers_s, "--quiet", (char *)NULL);
+    if (data_dir != NULL)
+        execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
+              "--feed", d->feed, "--workers", workers_s, "--quiet", "--data", data_dir, (char *)NULL);
+    else
+        execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
+              "--feed", d->feed, "--workers", workers_s, "--quiet", (char *)NULL);
     _exit(127);
 }
 
 void
 it_daemon_start(it_daemon *d, unsigned workers)
+{
+    it_daemon_start_data(d, workers, NULL);
+}
+
+void
+it_daemon_kill9(it_daemon *d)
+{
+    if (d->pid > 0) {
+        kill(d->pid, SIGKILL);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+    if (d->dir[0])
+        nftw(d->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    d->dir[0] = '\0';
+}
+
+void
+it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
@@ -82,7 +112,7 @@ it_daemon_start(it_daemon *d, unsigned workers)
     d->pid = fork();
     cr_assert(d->pid >= 0);
     if (d->pid == 0)
-        daemon_exec(d, workers);
+        daemon_exec(d, workers, data_dir);
     for (int i = 0; i < 200; i++) { // 10 s
         st_client *c = NULL;
         st_client_opts o = {.timeout_ms = 1000};
@@ -102,13 +132,6 @@ it_daemon_start(it_daemon *d, unsigned workers)
         sleep_ms(50);
     }
     cr_assert_fail("stocktwind did not answer within 10 s");
-}
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 void

@@ -26,6 +26,14 @@ typedef struct it_daemon {
 // 10 s) until it answers a stats query. Aborts the test on failure.
 void it_daemon_start(it_daemon *d, unsigned workers);
 
+// it_daemon_start_data is it_daemon_start with a write-ahead log in
+// data_dir (kept across restarts; the caller removes it).
+void it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir);
+
+// it_daemon_kill9 kills the daemon with SIGKILL, as a power cut would, and
+// removes its temporary directory (not its data directory).
+void it_daemon_kill9(it_daemon *d);
+
 // it_daemon_stop sends SIGTERM, waits up to 10 s for a clean exit (status 0,
 // asserted), kills it otherwise, and removes the directory.
 void it_daemon_stop(it_daemon *d);
