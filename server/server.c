@@ -60,9 +60,13 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.error_len = sizeof why;
     st_err rc = st_shards_create(&sc, &s->shards);
     if (rc != ST_OK) {
-        snprintf(err, err_len, "cannot start %u workers%s%s: %s%s%s", sc.workers,
+        snprintf(err, err_len, "cannot start %u workers%s%s: %s%s%s%s", sc.workers,
                  cfg->data_dir ? " on " : "", cfg->data_dir ? cfg->data_dir : "", st_err_str(rc),
-                 why[0] ? ": " : "", why);
+                 why[0] ? ": " : "", why,
+                 rc == ST_MALFORMED && !cfg->truncate_corrupt
+                     ? "\n(no replica to copy from? --truncate-corrupt starts anyway, cutting the "
+                       "log at the damage: what follows it is lost)"
+                     : "");
         return rc;
     }
     s->svc.shards = s->shards;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,7 +110,7 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
         w[i] = (writer){.id = i, .next_seq = 1};
     it_daemon d;
     for (int cycle = 0; cycle < cycles; cycle++) {
-        it_daemon_start_data(&d, 2, data);
+        it_daemon_start_data(&d, 2, data, NULL);
         if (cycle == 0) {
             st_client *c = it_client(&d);
             it_setup_network(c);
@@ -129,7 +130,7 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
         }
     }
     // The last restart: settle what was in flight, then count.
-    it_daemon_start_data(&d, 2, data);
+    it_daemon_start_data(&d, 2, data, NULL);
     st_client *c = it_client(&d);
     int64_t sent = 0;
     for (int i = 0; i < WRITERS; i++) {
@@ -150,4 +151,60 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
     cr_assert_gt(sent, (int64_t)cycles, "the writers made progress between kills");
     cr_assert_eq(have, sent, "every acknowledged event survives, none is applied twice "
                              "(seed %u)", seed);
+}
+
+// A flipped bit in the middle of a log (a record followed by good ones) is
+// corruption, not a torn tail: the daemon refuses to start and says where;
+// --truncate-corrupt lets an operator start anyway, cutting the log there.
+Test(crash, corrupt_log_refuses_to_start_and_names_the_place, .timeout = 120)
+{
+    char data[] = "/tmp/stocktwin-corrupt-XXXXXX";
+    cr_assert(mkdtemp(data) != NULL);
+    it_daemon d;
+    it_daemon_start_data(&d, 2, data, NULL);
+    st_client *c = it_client(&d);
+    it_setup_network(c);
+    st_client_close(c);
+    it_daemon_stop(&d);
+
+    char seg[512];
+    snprintf(seg, sizeof seg, "%s/wal-0/00000000000000000001.seg", data);
+    FILE *f = fopen(seg, "r+b");
+    cr_assert(f != NULL, "worker 0's first segment exists: %s", seg);
+    cr_assert_eq(fseek(f, 64 + 30, SEEK_SET), 0); // inside the first record
+    int byte = fgetc(f);
+    cr_assert_eq(fseek(f, 64 + 30, SEEK_SET), 0);
+    fputc(byte ^ 0x10, f);
+    fclose(f);
+
+    char cmd[1024], log[600];
+    snprintf(log, sizeof log, "%s/start.log", data);
+    snprintf(cmd, sizeof cmd,
+             "%s --rpc tcp://127.0.0.1:%u --ingest tcp://127.0.0.1:%u --feed tcp://127.0.0.1:%u "
+             "--workers 2 --quiet --data %s >%s 2>&1",
+             it_path("server/stocktwind"), it_free_port(), it_free_port(), it_free_port(), data, log);
+    int rc = system(cmd);
+    cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "refuses to start (exit 1), not %d", rc);
+    static char out[4096];
+    f = fopen(log, "r");
+    cr_assert(f != NULL);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    cr_assert(strstr(out, "00000000000000000001.seg") != NULL, "names the file: %s", out);
+    cr_assert(strstr(out, "byte offset 64") != NULL && strstr(out, "lsn 1") != NULL,
+              "names the offset and LSN: %s", out);
+    cr_assert(strstr(out, "--truncate-corrupt") != NULL, "says the way out: %s", out);
+
+    // The operator's way out: cut the log at the damage. Worker 0 loses its
+    // log from the first record on; worker 1's is whole.
+    it_daemon_start_data(&d, 2, data, "--truncate-corrupt");
+    c = it_client(&d);
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_stats(c, &r), 0);
+    st_client_response_free(r);
+    st_client_close(c);
+    it_daemon_stop(&d);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", data);
+    cr_assert_eq(system(cmd), 0);
 }

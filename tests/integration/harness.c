@@ -55,7 +55,7 @@ it_path(const char *rel)
 }
 
 static void
-daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir)
+daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
 {
     char workers_s[16], log[256];
     snprintf(workers_s, sizeof workers_s, "%u", workers);
@@ -66,19 +66,24 @@ daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir)
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    if (data_dir != NULL)
-        execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
-              "--feed", d->feed, "--workers", workers_s, "--quiet", "--data", data_dir, (char *)NULL);
-    else
-        execl(it_path("server/stocktwind"), "stocktwind", "--rpc", d->rpc, "--ingest", d->ingest,
-              "--feed", d->feed, "--workers", workers_s, "--quiet", (char *)NULL);
+    char *argv[16] = {"stocktwind", "--rpc", (char *)d->rpc, "--ingest", (char *)d->ingest,
+                      "--feed", (char *)d->feed, "--workers", workers_s, "--quiet"};
+    int n = 10;
+    if (data_dir != NULL) {
+        argv[n++] = "--data";
+        argv[n++] = (char *)data_dir;
+    }
+    if (extra != NULL)
+        argv[n++] = (char *)extra;
+    argv[n] = NULL;
+    execv(it_path("server/stocktwind"), argv);
     _exit(127);
 }
 
 void
 it_daemon_start(it_daemon *d, unsigned workers)
 {
-    it_daemon_start_data(d, workers, NULL);
+    it_daemon_start_data(d, workers, NULL, NULL);
 }
 
 void
@@ -95,7 +100,7 @@ it_daemon_kill9(it_daemon *d)
 }
 
 void
-it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir)
+it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
@@ -112,7 +117,7 @@ it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir)
     d->pid = fork();
     cr_assert(d->pid >= 0);
     if (d->pid == 0)
-        daemon_exec(d, workers, data_dir);
+        daemon_exec(d, workers, data_dir, extra);
     for (int i = 0; i < 200; i++) { // 10 s
         st_client *c = NULL;
         st_client_opts o = {.timeout_ms = 1000};

@@ -27,8 +27,9 @@ typedef struct it_daemon {
 void it_daemon_start(it_daemon *d, unsigned workers);
 
 // it_daemon_start_data is it_daemon_start with a write-ahead log in
-// data_dir (kept across restarts; the caller removes it).
-void it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir);
+// data_dir (kept across restarts; the caller removes it) and one extra flag
+// (NULL: none).
+void it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const char *extra);
 
 // it_daemon_kill9 kills the daemon with SIGKILL, as a power cut would, and
 // removes its temporary directory (not its data directory).
