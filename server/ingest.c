@@ -3,6 +3,7 @@
 #include "server/ingest.h"
 
 #include <inttypes.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,18 +30,27 @@ struct st_ingest {
     uint32_t count;
     ingest_loop *loops;
     atomic_bool stopping;
+    atomic_uint calling; // loops inside nng_recv_aio (see ingest_recv)
     atomic_int_fast64_t last_log_ms;
     uint64_t logged_rejects;
 };
 
+// ingest_recv queues the next receive, unless the door is stopping. The
+// announce-then-check handshake with st_ingest_stop keeps this call out of
+// nng while the socket is being closed (nng 1.5.2 can panic on that race;
+// see rpc_enter in rpc.c).
 static void
 ingest_recv(ingest_loop *l)
 {
-    if (atomic_load_explicit(&l->ingest->stopping, memory_order_acquire)) {
+    st_ingest *in = l->ingest;
+    atomic_fetch_add(&in->calling, 1);
+    if (atomic_load(&in->stopping)) {
+        atomic_fetch_sub(&in->calling, 1);
         atomic_store_explicit(&l->finished, true, memory_order_release);
         return;
     }
-    nng_recv_aio(l->ingest->sock, l->aio);
+    nng_recv_aio(in->sock, l->aio);
+    atomic_fetch_sub(&in->calling, 1);
 }
 
 // ingest_log says, at most every ten seconds, how many ingested events and
@@ -145,7 +155,9 @@ st_ingest_stop(st_ingest *in)
 {
     if (in == NULL)
         return;
-    atomic_store_explicit(&in->stopping, true, memory_order_release);
+    atomic_store(&in->stopping, true);
+    while (atomic_load(&in->calling) != 0) // see ingest_recv
+        sched_yield();
     if (nng_socket_id(in->sock) > 0)
         nng_close(in->sock);
     for (int waited_ms = 0; waited_ms < 10000; waited_ms++) {

@@ -10,6 +10,7 @@
 // before freeing anything.
 #include "server/rpc.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,7 +40,32 @@ struct st_rpc {
     uint32_t count;
     rpc_ctx *ctxs;
     atomic_bool stopping;
+    atomic_uint calling; // threads inside nng_ctx_send/recv (see rpc_enter)
 };
+
+// rpc_enter guards a call into nng on a context against st_rpc_stop closing
+// the socket at the same moment: nng 1.5.2 can then lock a mutex it already
+// destroyed and panic (seen: a reply sent by a worker thread during
+// shutdown). A caller announces itself, then checks `stopping`; the stopper
+// sets `stopping`, then waits for the announced callers to leave before it
+// closes. With sequentially consistent atomics one of the two always sees
+// the other. False: stopping, do not call nng.
+static bool
+rpc_enter(st_rpc *rpc)
+{
+    atomic_fetch_add(&rpc->calling, 1);
+    if (!atomic_load(&rpc->stopping))
+        return true;
+    atomic_fetch_sub(&rpc->calling, 1);
+    return false;
+}
+
+static void
+rpc_leave(st_rpc *rpc)
+{
+    unsigned before = atomic_fetch_sub(&rpc->calling, 1);
+    ST_ASSERT(before > 0);
+}
 
 static void
 rpc_finish(rpc_ctx *c)
@@ -50,12 +76,13 @@ rpc_finish(rpc_ctx *c)
 static void
 rpc_recv(rpc_ctx *c)
 {
-    if (atomic_load_explicit(&c->rpc->stopping, memory_order_acquire)) {
+    if (!rpc_enter(c->rpc)) {
         rpc_finish(c);
         return;
     }
     c->state = RPC_RECV;
     nng_ctx_recv(c->ctx, c->aio);
+    rpc_leave(c->rpc);
 }
 
 // rpc_reply_cb runs once the Response is ready, on a worker thread or in the
@@ -76,9 +103,15 @@ rpc_reply_cb(void *arg, st_request *req)
     }
     st_request_pack(req, nng_msg_body(m));
     st_request_reset(req);
+    if (!rpc_enter(c->rpc)) { // shutting down: the reply has nowhere to go
+        nng_msg_free(m);
+        rpc_finish(c);
+        return;
+    }
     c->state = RPC_SEND;
     nng_aio_set_msg(c->aio, m);
     nng_ctx_send(c->ctx, c->aio);
+    rpc_leave(c->rpc);
 }
 
 static void
@@ -167,7 +200,9 @@ st_rpc_stop(st_rpc *rpc)
 {
     if (rpc == NULL)
         return;
-    atomic_store_explicit(&rpc->stopping, true, memory_order_release);
+    atomic_store(&rpc->stopping, true);
+    while (atomic_load(&rpc->calling) != 0) // see rpc_enter
+        sched_yield();
     if (nng_socket_id(rpc->sock) > 0)
         nng_close(rpc->sock);
     // Contexts inside the shards finish as soon as their workers release
