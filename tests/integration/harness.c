@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,9 @@ it_path(const char *rel)
 static void
 daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
 {
+    // If the test process dies (a Criterion time-out kills it), the daemon
+    // goes with it: a test never leaves a server behind.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     char workers_s[16], log[256];
     snprintf(workers_s, sizeof workers_s, "%u", workers);
     snprintf(log, sizeof log, "%s/daemon.log", d->dir);
