@@ -104,6 +104,30 @@ worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
     return ST_OK;
 }
 
+// worker_replay_progress prints a progress line at most once a second while
+// a long replay runs: entries, rate, how far through the log, and an ETA.
+static void
+worker_replay_progress(void *arg, uint64_t done, uint64_t total)
+{
+    st_worker *w = arg;
+    uint64_t now = mono_ms();
+    if (w->replay_said_ms == 0) {
+        w->replay_start_ms = w->replay_said_ms = now;
+        return;
+    }
+    if (now - w->replay_said_ms < 1000 || total == 0)
+        return;
+    w->replay_said_ms = now;
+    double secs = (double)(now - w->replay_start_ms) / 1000.0;
+    double frac = (double)done / (double)total;
+    double eta = frac > 0 ? secs / frac - secs : 0;
+    fprintf(stderr,
+            "stocktwind: worker %u: replaying its log: %" PRIu64 " entries (%.0f/s), %.0f%% of "
+            "%.0f MiB, about %.0f s to go\n",
+            w->id, w->replayed, secs > 0 ? (double)w->replayed / secs : 0, 100.0 * frac,
+            (double)total / 1048576.0, eta);
+}
+
 // worker_log_open opens this worker's log under data_dir and replays it into
 // the (empty) state.
 static st_err
@@ -122,6 +146,8 @@ worker_log_open(st_worker *w, const st_shards_config *config)
         .replay_from_lsn = 1,
         .replay_cb = worker_replay_cb,
         .replay_arg = w,
+        .progress_cb = worker_replay_progress,
+        .progress_arg = w,
     };
     st_wal_recovery rec;
     memset(&rec, 0, sizeof rec);
@@ -135,6 +161,9 @@ worker_log_open(st_worker *w, const st_shards_config *config)
     }
     if (rec.torn || rec.corrupt)
         fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, rec.message);
+    if (w->replay_said_ms != w->replay_start_ms) // it said something: close the story
+        fprintf(stderr, "stocktwind: worker %u: replayed %" PRIu64 " entries in %.1f s\n", w->id,
+                w->replayed, (double)(mono_ms() - w->replay_start_ms) / 1000.0);
     w->last_lsn = w->durable_lsn = rec.last_lsn;
     st_free(w->replay_arena);
     w->replay_arena = NULL;

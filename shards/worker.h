@@ -114,6 +114,8 @@ typedef struct st_worker {
     uint8_t *replay_arena;     // ST_SHARDS_REPLAY_ARENA bytes, during replay
     size_t replay_used;
     uint64_t replayed;
+    uint64_t replay_start_ms; // progress lines (worker_replay_progress)
+    uint64_t replay_said_ms;
     char error[512];           // why replay or the log failed
     char message[ST_APPLY_MESSAGE_MAX];
 
