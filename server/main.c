@@ -194,7 +194,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     st_server *server;
-    char err[512];
+    char err[2048];
     if (st_server_start(&cfg, &server, err, sizeof err) != ST_OK) {
         fprintf(stderr, "stocktwind: %s\n", err);
         return 1;

@@ -55,7 +55,7 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.sync = cfg->sync;
     sc.sync_interval_ms = cfg->sync_interval_ms;
     sc.truncate_corrupt = cfg->truncate_corrupt;
-    char why[512] = "";
+    char why[1024] = "";
     sc.error = why;
     sc.error_len = sizeof why;
     st_err rc = st_shards_create(&sc, &s->shards);

@@ -120,6 +120,55 @@ st_shards_req_lsn(st_shards_req *req, uint64_t lsn)
     }
 }
 
+typedef struct init_job {
+    st_shards *shards;
+    const st_shards_config *config;
+    uint32_t worker;
+    st_err err;
+} init_job;
+
+static void *
+init_main(void *arg)
+{
+    init_job *job = arg;
+    job->err = st_worker_init(&job->shards->workers[job->worker], job->shards, job->worker,
+                              job->config);
+    return NULL;
+}
+
+// shards_init_workers initializes every worker, each on its own thread, so
+// that replaying the workers' logs at start runs in parallel (each replay
+// touches only its worker's state, outbox and, under its lock, the
+// directory). The first failing worker's reason goes to config->error.
+static st_err
+shards_init_workers(st_shards *shards, const st_shards_config *config)
+{
+    uint32_t n = shards->worker_count;
+    init_job *jobs = st_calloc(n, sizeof(*jobs));
+    pthread_t *threads = st_calloc(n, sizeof(*threads));
+    bool *started = st_calloc(n, sizeof(*started));
+    for (uint32_t i = 0; i < n; i++) {
+        jobs[i] = (init_job){.shards = shards, .config = config, .worker = i};
+        started[i] = pthread_create(&threads[i], NULL, init_main, &jobs[i]) == 0;
+        if (!started[i])
+            init_main(&jobs[i]); // no thread to spare: replay this one here
+    }
+    st_err err = ST_OK;
+    for (uint32_t i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(threads[i], NULL);
+        if (jobs[i].err != ST_OK && err == ST_OK) {
+            err = jobs[i].err;
+            data_error(config, "%s", shards->workers[i].error[0] ? shards->workers[i].error
+                                                                 : st_err_str(err));
+        }
+    }
+    st_free(started);
+    st_free(threads);
+    st_free(jobs);
+    return err;
+}
+
 st_err
 st_shards_create(const st_shards_config *config, st_shards **shards_out)
 {
@@ -145,11 +194,9 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
         if (err != ST_OK)
             goto fail;
     }
-    for (uint32_t i = 0; i < shards->worker_count; i++) {
-        err = st_worker_init(&shards->workers[i], shards, i, config);
-        if (err != ST_OK)
-            goto fail;
-    }
+    err = shards_init_workers(shards, config);
+    if (err != ST_OK)
+        goto fail;
     for (uint32_t i = 0; i < shards->worker_count; i++) {
         st_worker *w = &shards->workers[i];
         if (pthread_create(&w->thread, NULL, st_worker_main, w) != 0) {

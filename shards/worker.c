@@ -154,9 +154,8 @@ worker_log_open(st_worker *w, const st_shards_config *config)
     w->error[0] = '\0';
     st_err err = st_wal_open(&wc, &w->wal, &rec);
     if (err != ST_OK) {
-        if (config->error != NULL && config->error_len > 0)
-            snprintf(config->error, config->error_len, "%s",
-                     w->error[0] != '\0' ? w->error : rec.message);
+        if (w->error[0] == '\0') // the replay callback's reason, else the log's
+            snprintf(w->error, sizeof w->error, "%s", rec.message);
         return err;
     }
     if (rec.torn || rec.corrupt)

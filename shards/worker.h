@@ -116,7 +116,7 @@ typedef struct st_worker {
     uint64_t replayed;
     uint64_t replay_start_ms; // progress lines (worker_replay_progress)
     uint64_t replay_said_ms;
-    char error[512];           // why replay or the log failed
+    char error[ST_WAL_PATH_MAX + 512]; // why replay or the log failed
     char message[ST_APPLY_MESSAGE_MAX];
 
     // Feed output collected since the last flush.
