@@ -72,10 +72,11 @@ run_cli(struct run *r, const char *input, ...)
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    cr_assert(WIFEXITED(status), "stocktwin did not exit normally");
-    r->code = WEXITSTATUS(status);
     slurp(out, r->out);
     slurp(err, r->err);
+    cr_assert(WIFEXITED(status), "stocktwin did not exit normally (signal %d); stderr: %s",
+              WIFSIGNALED(status) ? WTERMSIG(status) : 0, r->err);
+    r->code = WEXITSTATUS(status);
     unlink(in);
 }
 

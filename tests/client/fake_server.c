@@ -1,6 +1,9 @@
 // fake_server.c - see fake_server.h.
 #include "fake_server.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -33,13 +36,24 @@ struct fake_server {
 
 static atomic_int fake_counter;
 
+// fake_url picks a loopback TCP port that was free a moment ago. Not an
+// ipc:// path: closing sockets dialed over ipc:// can deadlock or panic in
+// nng 1.5.2 (nanomsg/nng#1543, #1813), which made these tests flaky under
+// load. `path` is left empty (nothing to remove).
 void
 fake_url(char *url, size_t url_len, char *path, size_t path_len)
 {
-    int n = atomic_fetch_add(&fake_counter, 1);
-    snprintf(path, path_len, "/tmp/stocktwin-test-%d-%d.ipc", (int)getpid(), n);
-    snprintf(url, url_len, "ipc://%s", path);
-    unlink(path);
+    (void)atomic_fetch_add(&fake_counter, 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    FAKE_CHECK(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    FAKE_CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    FAKE_CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    snprintf(url, url_len, "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    if (path_len > 0)
+        path[0] = '\0';
 }
 
 nng_msg *
