@@ -1,8 +1,7 @@
 // fake_server.c - see fake_server.h.
 #include "fake_server.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include "support/free_port.h"
 
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -44,14 +43,9 @@ void
 fake_url(char *url, size_t url_len, char *path, size_t path_len)
 {
     (void)atomic_fetch_add(&fake_counter, 1);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    FAKE_CHECK(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    FAKE_CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    FAKE_CHECK(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    snprintf(url, url_len, "tcp://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+    unsigned port = st_test_free_port();
+    FAKE_CHECK(port != 0);
+    snprintf(url, url_len, "tcp://127.0.0.1:%u", port);
     if (path_len > 0)
         path[0] = '\0';
 }

@@ -1,6 +1,8 @@
 // harness.c - see harness.h.
 #include "harness.h"
 
+#include "support/free_port.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,16 +28,9 @@ sleep_ms(long ms)
 unsigned
 it_free_port(void)
 {
-    // Ask the kernel for a free loopback port, then let it go: the daemon
-    // binds it a moment later (SO_REUSEADDR on its side makes that safe).
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    unsigned port = st_test_free_port();
+    cr_assert(port != 0, "no free loopback port");
+    return port;
 }
 
 static int
@@ -103,6 +98,19 @@ it_daemon_kill9(it_daemon *d)
     d->dir[0] = '\0';
 }
 
+// doors_listen tells whether the ingest and feed doors accept connections
+// too: the RPC door answering does not mean the others are up yet.
+static bool
+doors_listen(const it_daemon *d)
+{
+    st_push *p = NULL;
+    st_sub *s = NULL;
+    bool ok = st_push_open(d->ingest, NULL, &p) == 0 && st_sub_open(d->feed, "", &s) == 0;
+    st_push_close(p);
+    st_sub_close(s);
+    return ok;
+}
+
 void
 it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
 {
@@ -130,7 +138,7 @@ it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const
             int st = st_client_stats(c, &r);
             st_client_response_free(r);
             st_client_close(c);
-            if (st == 0)
+            if (st == 0 && doors_listen(d))
                 return;
         }
         int status;

@@ -3,6 +3,8 @@
 // round trip, refusals that leave the server serving, the feed's framing,
 // the ingest door, start-up failures, and the demo.
 #include <criterion/criterion.h>
+
+#include "support/free_port.h"
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -24,18 +26,12 @@ static st_server *server;
 static char url_rpc[128], url_ingest[128], url_feed[128];
 static int url_n;
 
-// free_port returns a loopback TCP port that was free a moment ago.
 static unsigned
 free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    unsigned port = st_test_free_port();
+    cr_assert(port != 0, "no free loopback port");
+    return port;
 }
 
 static void
