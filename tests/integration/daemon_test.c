@@ -232,7 +232,7 @@ Test(integration, feed_publishes_low_stock_alert)
                  "{\"order_id\":\"feed\",\"sku\":\"SKU-1\"}}", 2 * round + 2);
         cr_assert_eq(it_send_one(client_, json), STOCKTWIN__STATUS__STATUS_OK);
     }
-    st_sub_close(sub);
+    it_sub_close(sub);
     cr_assert(seen, "a LOW_STOCK alert arrived on the feed");
 }
 
