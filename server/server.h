@@ -1,7 +1,7 @@
 // server.h - stocktwind as a library: start the shards and the three doors
 // (RPC, ingest, feed) and optionally the demo; stop them again. main.c is a
 // thin shell of flags and signals around this, and tests run whole servers
-// in-process through it on private ipc:// URLs.
+// in-process through it on private URLs (loopback ports or ipc:// paths).
 //
 // Ownership: st_server_start() returns a server the caller stops with
 // st_server_stop(), which frees it. The config's strings are copied.
