@@ -165,8 +165,9 @@ msg_copy(st_outbox_msg *msg, const st_event *event)
     }
 }
 
-// st_outbox_stage copies one outbox event of the current batch; it is
-// delivered by st_outbox_flush once the batch is released (durable).
+// st_outbox_stage copies one outbox event of the batch being filled; the
+// batch's slot takes it when sealed, and it is delivered by st_outbox_flush
+// once the slot is released (durable).
 void
 st_outbox_stage(st_worker *w, const st_event *event)
 {
@@ -176,6 +177,22 @@ st_outbox_stage(st_worker *w, const st_event *event)
     msg_copy(msg, event);
     msg->target = st_shards_route(w->shards, msg->warehouse);
     list_append(&w->outbox.send, msg);
+}
+
+// st_outbox_splice moves every message of `from` to the end of `to`.
+void
+st_outbox_splice(st_msg_list *to, st_msg_list *from)
+{
+    ST_ASSERT((to->head == NULL) == (to->tail == NULL));
+    ST_ASSERT((from->head == NULL) == (from->tail == NULL));
+    if (from->head == NULL)
+        return;
+    if (to->tail != NULL)
+        to->tail->next = from->head;
+    else
+        to->head = from->head;
+    to->tail = from->tail;
+    from->head = from->tail = NULL;
 }
 
 // st_outbox_flush pushes pending messages, then this batch's, into their

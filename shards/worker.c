@@ -7,11 +7,15 @@
 //   2. apply: outbox messages, then each job's events routed here (catalog
 //      events are applied by every worker; worker 0 reports their status) or
 //      its query callback, collecting alerts, changes and outbox events;
-//   3. commit (the WAL's place, see worker_commit);
-//   4. release the jobs strictly in drain order (the last job of a request
-//      to be released runs its done callback);
-//   5. publish the feed, hand consumed messages back, deliver the outbox.
-// When both rings are empty it spins briefly, then parks (worker_park).
+//   3. seal the batch: end the log's batch (one write and one linked
+//      fdatasync for all of it: group commit) without waiting for it;
+//   4. release every sealed batch the log now reports durable, oldest first:
+//      the jobs strictly in drain order (the last job of a request to be
+//      released runs its done callback), then the feed, the consumed
+//      messages handed back, and the outbox delivered.
+// So the worker applies batch N+1 while batch N's fdatasync is in flight
+// (see "The pipeline" below). When both rings are empty and nothing waits for
+// the disk it spins briefly, then parks (worker_park).
 //
 // Ownership: the worker owns everything in st_worker; jobs are borrowed from
 // the submitter between pop and release.
@@ -180,8 +184,10 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     if (err != ST_OK)
         return err;
     w->out = st_calloc(1, sizeof(*w->out));
-    w->alerts = st_calloc(ST_SHARDS_FEED_ALERTS_MAX, sizeof(*w->alerts));
-    w->changes = st_calloc(ST_SHARDS_FEED_CHANGES_MAX, sizeof(*w->changes));
+    for (uint32_t i = 0; i < ST_SHARDS_PIPELINE; i++) {
+        w->slots[i].alerts = st_calloc(ST_SHARDS_FEED_ALERTS_MAX, sizeof(st_alert));
+        w->slots[i].changes = st_calloc(ST_SHARDS_FEED_CHANGES_MAX, sizeof(st_change));
+    }
     st_ring_init(&w->jobs, shards->ring_size);
     st_ring_init(&w->inbox, 2 * ST_SHARDS_OUTBOX_POOL);
     st_outbox_init(&w->outbox, id);
@@ -216,8 +222,11 @@ st_worker_deinit(st_worker *w)
     st_ring_deinit(&w->inbox);
     st_ring_deinit(&w->jobs);
     sem_destroy(&w->wake);
-    st_free(w->changes);
-    st_free(w->alerts);
+    for (uint32_t i = 0; i < ST_SHARDS_PIPELINE; i++) {
+        ST_ASSERT(w->slots[i].job_count == 0 && w->slots[i].received_count == 0);
+        st_free(w->slots[i].changes);
+        st_free(w->slots[i].alerts);
+    }
     st_free(w->out);
     st_state_destroy(w->state);
     w->state = NULL;
@@ -306,27 +315,34 @@ worker_park(st_worker *w)
     ST_ASSERT(!atomic_load(&w->sleeping));
 }
 
-static void worker_commit(st_worker *w);
-static void worker_feed_flush(st_worker *w);
+static void worker_log_room(st_worker *w);
+static void worker_feed_overflow(st_worker *w, st_worker_slot *slot);
 
-// Appends one apply's alerts and changes to the feed buffers. If they would
-// overflow, what was applied so far is committed and published first, so the
-// feed stays bounded and never runs ahead of the log.
+static st_worker_slot *
+worker_filling(st_worker *w)
+{
+    ST_ASSERT(w->sealed < ST_SHARDS_PIPELINE);
+    return &w->slots[(w->head + w->sealed) % ST_SHARDS_PIPELINE];
+}
 
+// Appends one apply's alerts and changes to the filling slot's feed. If they
+// would overflow it, what was applied so far is made durable and published
+// first (worker_feed_overflow), so the feed stays bounded and never runs
+// ahead of the log.
 static void
 worker_feed_collect(st_worker *w, const st_apply_out *out)
 {
+    st_worker_slot *slot = worker_filling(w);
     ST_ASSERT(out->alert_count <= ST_APPLY_ALERTS_MAX);
     ST_ASSERT(out->change_count <= ST_APPLY_CHANGES_MAX);
-    if (w->alert_count + out->alert_count > ST_SHARDS_FEED_ALERTS_MAX ||
-        w->change_count + out->change_count > ST_SHARDS_FEED_CHANGES_MAX) {
-        worker_commit(w);
-        worker_feed_flush(w);
-    }
-    memcpy(&w->alerts[w->alert_count], out->alerts, out->alert_count * sizeof(st_alert));
-    w->alert_count += out->alert_count;
-    memcpy(&w->changes[w->change_count], out->changes, out->change_count * sizeof(st_change));
-    w->change_count += out->change_count;
+    if (slot->alert_count + out->alert_count > ST_SHARDS_FEED_ALERTS_MAX ||
+        slot->change_count + out->change_count > ST_SHARDS_FEED_CHANGES_MAX)
+        worker_feed_overflow(w, slot);
+    memcpy(&slot->alerts[slot->alert_count], out->alerts, out->alert_count * sizeof(st_alert));
+    slot->alert_count += out->alert_count;
+    memcpy(&slot->changes[slot->change_count], out->changes,
+           out->change_count * sizeof(st_change));
+    slot->change_count += out->change_count;
 }
 
 static void
@@ -390,9 +406,10 @@ worker_absorb(st_worker *w, const st_event *event, st_err err)
 // worker_apply applies one event and, when it changed the state (OK or
 // STALE), appends its LogEntry to the log. Room in the log is reserved
 // first, because applying cannot be undone: an event the log cannot take is
-// refused unapplied (ST_UNAVAILABLE, *message says why). A full batch buffer
-// is not a refusal: the worker commits what it has, waits for it to be
-// durable, and goes on. *message points at the sentence of a refusal.
+// refused unapplied (ST_UNAVAILABLE, *message says why). Full batch buffers
+// are not a refusal: the worker waits for the log to free one
+// (worker_log_room) and goes on. *message points at the sentence of a
+// refusal.
 static st_err
 worker_apply(st_worker *w, const st_event *event, const char **message)
 {
@@ -404,7 +421,7 @@ worker_apply(st_worker *w, const st_event *event, const char **message)
     ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
     st_err err = st_wal_reserve(w->wal, (uint32_t)len);
     while (err == ST_BUSY) {
-        worker_commit(w);
+        worker_log_room(w);
         err = st_wal_reserve(w->wal, (uint32_t)len);
     }
     if (err != ST_OK) {
@@ -512,11 +529,12 @@ worker_run_job(st_worker *w, st_shards_job *job)
 static void
 worker_receive(st_worker *w)
 {
-    ST_ASSERT(w->received_count == 0); // the previous batch handed them back
+    st_worker_slot *slot = worker_filling(w);
+    ST_ASSERT(slot->received_count == 0); // its last release handed them back
     st_outbox_msg *msg;
-    while (w->received_count < ST_SHARDS_INBOX_DRAIN_MAX &&
+    while (slot->received_count < ST_SHARDS_INBOX_DRAIN_MAX &&
            (msg = st_ring_pop(&w->inbox)) != NULL) {
-        w->received[w->received_count++] = msg;
+        slot->received[slot->received_count++] = msg;
         const st_event *event = &msg->event;
         if (!st_state_has_warehouse(w->state, event->warehouse)) {
             fprintf(stderr,
@@ -534,59 +552,147 @@ worker_receive(st_worker *w)
     }
 }
 
-// worker_commit makes everything applied so far durable before the batch's
-// replies, feed and outbox are released: it ends the log's batch (one write
-// and, in fsync mode, one linked fdatasync for every event of every job
-// drained: group commit) and waits for the log to report it durable.
-// Waiting here is the simple first step: the worker does not yet apply the
-// next batch while this one syncs (DESIGN.md section 6; see the README).
+// ---------------------------------------------------------------------------
+// The pipeline
+//
+// A batch's replies (query replies too), feed and outbox messages may leave
+// only once the log has made durable every entry they could have seen; the
+// worker does not wait for that. Each loop iteration fills the slot after the
+// sealed ones, then seals it (worker_seal): st_wal_commit ends the log's
+// batch, which the log submits at once (a write and a linked fdatasync) or as
+// soon as the submission in flight completes, and the slot keeps the last LSN
+// it appended. Every iteration, worker_release polls the log and releases the
+// sealed slots whose LSN is durable, oldest first. So batch N+1 is validated
+// and applied while batch N's fdatasync is in flight, and every fdatasync
+// covers everything applied while the previous one ran (group commit).
+//
+// Bounded: with every slot sealed, the worker waits for the oldest one
+// (worker_wait_oldest) before it drains more jobs, and while its jobs wait
+// the submitters' rings fill and answer BUSY. A memory-only worker (no log)
+// has last_lsn == durable_lsn == 0: each slot is released in the iteration
+// that sealed it.
+
+// worker_poll learns from the log how far it is durable and gives batch mode
+// its clock.
 static void
-worker_commit(st_worker *w)
+worker_poll(st_worker *w)
 {
-    if (w->wal == NULL || w->durable_lsn >= w->last_lsn)
+    if (w->wal == NULL)
         return;
-    if (st_wal_commit(w->wal) != ST_OK)
+    if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
+        st_wal_tick(w->wal, mono_ms()) != ST_OK)
         worker_wal_failed(w);
-    uint32_t spins = 0;
-    while (w->durable_lsn < w->last_lsn) {
-        if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
-            st_wal_tick(w->wal, mono_ms()) != ST_OK) {
-            worker_wal_failed(w);
-            continue;
-        }
-        if (++spins > 64)
+}
+
+// Publishes a slot's feed (its events are durable).
+static void
+worker_feed_flush(st_worker *w, st_worker_slot *slot)
+{
+    st_shards *shards = w->shards;
+    ST_ASSERT(slot->alert_count <= ST_SHARDS_FEED_ALERTS_MAX);
+    ST_ASSERT(slot->change_count <= ST_SHARDS_FEED_CHANGES_MAX);
+    if (shards->feed_cb != NULL && (slot->alert_count != 0 || slot->change_count != 0)) {
+        st_feed_batch batch = {
+            .worker = w->id,
+            .alert_count = slot->alert_count,
+            .change_count = slot->change_count,
+            .alerts = slot->alerts,
+            .changes = slot->changes,
+        };
+        shards->feed_cb(shards->feed_arg, &batch);
+    }
+    slot->alert_count = 0;
+    slot->change_count = 0;
+}
+
+// Releases one durable slot: the jobs strictly in drain order, then the
+// feed, the consumed messages back to their pools, and the staged messages
+// to their targets (behind those of earlier slots).
+static void
+worker_release_slot(st_worker *w, st_worker_slot *slot)
+{
+    ST_ASSERT(slot->lsn <= w->durable_lsn || w->wal == NULL);
+    ST_ASSERT(slot->job_count <= ST_SHARDS_DRAIN_MAX);
+    for (uint32_t i = 0; i < slot->job_count; i++)
+        st_shards_req_release(slot->jobs[i]->req); // may free the job: not touched after
+    slot->job_count = 0;
+    worker_feed_flush(w, slot);
+    for (uint32_t i = 0; i < slot->received_count; i++)
+        st_outbox_consumed(w->shards, slot->received[i]);
+    slot->received_count = 0;
+    st_outbox_splice(&w->outbox.send, &slot->send);
+    st_outbox_flush(w);
+}
+
+// worker_release releases every sealed slot the log reports durable.
+static void
+worker_release(st_worker *w)
+{
+    worker_poll(w);
+    while (w->sealed != 0 && w->slots[w->head].lsn <= w->durable_lsn) {
+        worker_release_slot(w, &w->slots[w->head]);
+        w->head = (w->head + 1) % ST_SHARDS_PIPELINE;
+        w->sealed--;
+    }
+}
+
+// worker_seal ends the filling slot: it takes the outbox messages the batch
+// staged and the last LSN it appended, and the log's batch goes out.
+static void
+worker_seal(st_worker *w)
+{
+    st_worker_slot *slot = worker_filling(w);
+    slot->lsn = w->last_lsn;
+    st_outbox_splice(&slot->send, &w->outbox.send);
+    if (w->wal != NULL && st_wal_commit(w->wal) != ST_OK)
+        worker_wal_failed(w);
+    w->sealed++;
+}
+
+// worker_wait_oldest waits until the oldest sealed slot is released, giving
+// the core away between polls (the fdatasync takes ~0.1 ms to milliseconds).
+static void
+worker_wait_oldest(st_worker *w)
+{
+    ST_ASSERT(w->sealed != 0);
+    uint32_t sealed = w->sealed, spins = 0;
+    while (w->sealed == sealed) {
+        worker_release(w);
+        if (w->sealed == sealed && ++spins > 64)
             sched_yield();
     }
 }
 
-// worker_wal_tick lets batch mode sync on time while the worker is idle.
+// worker_log_room runs when every log buffer is full or in flight in the
+// middle of a batch: the part of the batch applied so far goes out, and the
+// worker waits for the log to free a buffer, releasing the sealed slots that
+// become durable meanwhile.
 static void
-worker_wal_tick(st_worker *w)
+worker_log_room(st_worker *w)
 {
-    if (w->wal == NULL || w->shards->sync != ST_SHARDS_SYNC_BATCH)
-        return;
-    if (st_wal_tick(w->wal, mono_ms()) != ST_OK || st_wal_poll(w->wal, NULL) != ST_OK)
+    if (st_wal_commit(w->wal) != ST_OK)
         worker_wal_failed(w);
+    worker_release(w);
+    sched_yield();
 }
 
+// worker_feed_overflow makes the filling slot's feed room: everything
+// applied so far is made durable, the sealed slots are released (their feed
+// goes first), and the slot's feed is published. Its jobs stay: their later
+// events are not applied yet.
 static void
-worker_feed_flush(st_worker *w)
+worker_feed_overflow(st_worker *w, st_worker_slot *slot)
 {
-    st_shards *shards = w->shards;
-    ST_ASSERT(w->alert_count <= ST_SHARDS_FEED_ALERTS_MAX);
-    ST_ASSERT(w->change_count <= ST_SHARDS_FEED_CHANGES_MAX);
-    if (shards->feed_cb != NULL && (w->alert_count != 0 || w->change_count != 0)) {
-        st_feed_batch batch = {
-            .worker = w->id,
-            .alert_count = w->alert_count,
-            .change_count = w->change_count,
-            .alerts = w->alerts,
-            .changes = w->changes,
-        };
-        shards->feed_cb(shards->feed_arg, &batch);
-    }
-    w->alert_count = 0;
-    w->change_count = 0;
+    if (w->wal != NULL && st_wal_commit(w->wal) != ST_OK)
+        worker_wal_failed(w);
+    uint32_t spins = 0;
+    do {
+        worker_release(w);
+        if (++spins > 64)
+            sched_yield();
+    } while (w->wal != NULL && w->durable_lsn < w->last_lsn);
+    ST_ASSERT(w->sealed == 0);
+    worker_feed_flush(w, slot);
 }
 
 // Marks what job would have produced as ST_UNAVAILABLE: the runtime is
@@ -609,23 +715,16 @@ worker_fail_job(st_worker *w, st_shards_job *job)
     }
 }
 
-// Runs one loop iteration's batch from apply to outbox delivery.
+// Runs one loop iteration's batch: the outbox messages received, then the
+// drained jobs, applied into the filling slot, which is then sealed.
 static void
-worker_run_batch(st_worker *w)
+worker_run_batch(st_worker *w, st_worker_slot *slot)
 {
-    ST_ASSERT(w->batch_count <= ST_SHARDS_DRAIN_MAX);
+    ST_ASSERT(slot->job_count <= ST_SHARDS_DRAIN_MAX);
     worker_receive(w);
-    for (uint32_t i = 0; i < w->batch_count; i++)
-        worker_run_job(w, w->batch[i]);
-    worker_commit(w);
-    for (uint32_t i = 0; i < w->batch_count; i++)
-        st_shards_req_release(w->batch[i]->req); // may free the job: not touched after
-    w->batch_count = 0;
-    worker_feed_flush(w);
-    for (uint32_t i = 0; i < w->received_count; i++)
-        st_outbox_consumed(w->shards, w->received[i]);
-    w->received_count = 0;
-    st_outbox_flush(w);
+    for (uint32_t i = 0; i < slot->job_count; i++)
+        worker_run_job(w, slot->jobs[i]);
+    worker_seal(w);
 }
 
 void *
@@ -638,14 +737,19 @@ st_worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     st_outbox_flush(w); // what replay staged (see worker_replay_cb)
     while (!atomic_load(&w->shards->stop)) {
-        st_shards_job *job;
-        w->batch_count = 0;
         w->now_ms = wall_ms();
-        worker_wal_tick(w);
-        while (w->batch_count < ST_SHARDS_DRAIN_MAX && (job = st_ring_pop(&w->jobs)) != NULL)
-            w->batch[w->batch_count++] = job;
-        if (w->batch_count != 0 || st_ring_depth(&w->inbox) != 0) {
-            worker_run_batch(w);
+        worker_release(w);
+        if (w->sealed == ST_SHARDS_PIPELINE)
+            worker_wait_oldest(w);
+        st_worker_slot *slot = worker_filling(w);
+        ST_ASSERT(slot->job_count == 0 && slot->received_count == 0);
+        st_shards_job *job;
+        while (slot->job_count < ST_SHARDS_DRAIN_MAX && (job = st_ring_pop(&w->jobs)) != NULL)
+            slot->jobs[slot->job_count++] = job;
+        if (slot->job_count != 0 || st_ring_depth(&w->inbox) != 0) {
+            worker_run_batch(w, slot);
+        } else if (w->sealed != 0) {
+            sched_yield(); // nothing new: the disk has the next move
         } else if (w->outbox.pending.head != NULL) {
             st_outbox_flush(w); // a target's inbox was full: let it drain
             sched_yield();
@@ -653,7 +757,10 @@ st_worker_main(void *arg)
             worker_park(w);
         }
     }
-    // Stopping: what is still in the ring completes unprocessed, in order.
+    // Stopping: the sealed batches are released once durable, then what is
+    // still in the ring completes unprocessed, in order.
+    while (w->sealed != 0)
+        worker_wait_oldest(w);
     st_shards_job *job;
     while ((job = st_ring_pop(&w->jobs)) != NULL) {
         worker_fail_job(w, job);

@@ -31,6 +31,10 @@
 #define ST_SHARDS_FEED_ALERTS_MAX 1024u
 #define ST_SHARDS_FEED_CHANGES_MAX 1024u
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
+// Batches a worker may have applied and not yet released (waiting for the
+// log): one filling, the others with their write and fdatasync in flight or
+// queued behind it. Matches the log's batch buffers (ST_WAL_BATCHES_DEFAULT).
+#define ST_SHARDS_PIPELINE 4u
 // The largest LogEntry one event can make: ids are bounded (ST_ID_LEN_MAX,
 // ST_TEXT_LEN_MAX) and so are RFID tags, so 64 KiB has ample headroom.
 #define ST_SHARDS_ENTRY_MAX (64u * 1024u)
@@ -71,10 +75,26 @@ typedef struct st_outbox {
     st_outbox_msg *pool;      // ST_SHARDS_OUTBOX_POOL messages
     st_outbox_msg *free_list; // owner only
     st_ring returns;          // consumed messages of this pool, from any worker
-    st_msg_list send;         // staged by this batch, delivered after release
+    st_msg_list send;         // staged by the batch being filled (then its slot's)
     st_msg_list pending;      // target inbox was full: retried every iteration
     uint64_t heap_messages;   // how often the pool ran dry for an internal event
 } st_outbox;
+
+// One batch of a worker's loop, from apply to release: the jobs it drained,
+// the outbox messages it received, what it staged for other workers and the
+// feed it produced. Released as a whole, in order, once `lsn` is durable.
+typedef struct st_worker_slot {
+    uint64_t lsn; // the last log entry the batch appended (or saw, for queries)
+    uint32_t job_count;
+    st_shards_job *jobs[ST_SHARDS_DRAIN_MAX];
+    uint32_t received_count;
+    st_outbox_msg *received[ST_SHARDS_INBOX_DRAIN_MAX];
+    st_msg_list send; // outbox messages staged by the batch
+    uint32_t alert_count;
+    uint32_t change_count;
+    st_alert *alerts;   // ST_SHARDS_FEED_ALERTS_MAX
+    st_change *changes; // ST_SHARDS_FEED_CHANGES_MAX
+} st_worker_slot;
 
 typedef struct st_worker {
     struct st_shards *shards;
@@ -96,11 +116,13 @@ typedef struct st_worker {
     uint64_t events_duplicate;
     uint64_t queries;
 
-    // The batch in progress.
-    uint32_t batch_count;
-    st_shards_job *batch[ST_SHARDS_DRAIN_MAX];
-    uint32_t received_count;
-    st_outbox_msg *received[ST_SHARDS_INBOX_DRAIN_MAX];
+    // Applied batches, oldest first, waiting to be released once the log
+    // says they are durable (see worker.c, "The pipeline"): slots[head] is
+    // the oldest sealed one, `sealed` of them are sealed, and
+    // slots[(head + sealed) % ST_SHARDS_PIPELINE] is the one being filled.
+    st_worker_slot slots[ST_SHARDS_PIPELINE];
+    uint32_t head;
+    uint32_t sealed;
     st_outbox outbox;
 
     // The write-ahead log (NULL: memory only). last_lsn is the last entry
@@ -119,11 +141,6 @@ typedef struct st_worker {
     char error[ST_WAL_PATH_MAX + 512]; // why replay or the log failed
     char message[ST_APPLY_MESSAGE_MAX];
 
-    // Feed output collected since the last flush.
-    uint32_t alert_count;
-    uint32_t change_count;
-    st_alert *alerts;   // ST_SHARDS_FEED_ALERTS_MAX
-    st_change *changes; // ST_SHARDS_FEED_CHANGES_MAX
 } st_worker;
 
 struct st_shards {
@@ -159,6 +176,7 @@ void st_outbox_deinit(st_outbox *ob);
 bool st_outbox_ready(st_outbox *ob);
 void st_outbox_stage(st_worker *w, const st_event *event);
 void st_outbox_flush(st_worker *w);
+void st_outbox_splice(st_msg_list *to, st_msg_list *from);
 void st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg);
 void st_outbox_free_heap(st_outbox_msg *msg);
 
