@@ -199,3 +199,54 @@ cli_print_stats(const Stocktwin__Response *resp)
                w->queue_capacity);
     }
 }
+
+void
+cli_print_digest(const Stocktwin__Response *resp)
+{
+    const Stocktwin__DigestResult *r = resp->digest;
+    printf("digest %016" PRIx64 "  at lsn %" PRIu64 ", %u warehouses, %zu workers\n", r->digest,
+           resp->lsn, r->warehouses, r->n_workers);
+    printf("catalog %016" PRIx64 "\n", r->catalog_digest);
+    printf("%6s  %20s  %s\n", "WORKER", "DURABLE LSN", "WAREHOUSES DIGEST");
+    for (size_t i = 0; i < r->n_workers; i++) {
+        const Stocktwin__WorkerDigest *w = r->workers[i];
+        printf("%6u  %20" PRIu64 "  %016" PRIx64 "\n", w->worker, w->durable_lsn,
+               w->warehouses_digest);
+    }
+}
+
+// cli_add_hex puts "<key>_hex": 16 hex digits of `v` into `obj`.
+static void
+cli_add_hex(cJSON *obj, const char *key, uint64_t v)
+{
+    char name[64], hex[17];
+    snprintf(name, sizeof name, "%s_hex", key);
+    snprintf(hex, sizeof hex, "%016" PRIx64, v);
+    cJSON_AddStringToObject(obj, name, hex);
+}
+
+void
+cli_print_digest_json(const Stocktwin__Response *resp)
+{
+    const Stocktwin__DigestResult *r = resp->digest;
+    cJSON *root = st_pbjson_from_message(&resp->base);
+    cJSON *d = root ? cJSON_GetObjectItem(root, "digest") : NULL;
+    cJSON *workers = d ? cJSON_GetObjectItem(d, "workers") : NULL;
+    if (d == NULL || cJSON_GetArraySize(workers) != (int)r->n_workers) {
+        fputs("stocktwin: out of memory\n", stderr);
+        cJSON_Delete(root);
+        return;
+    }
+    cli_add_hex(d, "digest", r->digest);
+    cli_add_hex(d, "catalog_digest", r->catalog_digest);
+    for (size_t i = 0; i < r->n_workers; i++) {
+        cli_add_hex(cJSON_GetArrayItem(workers, (int)i), "warehouses_digest",
+                    r->workers[i]->warehouses_digest);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    if (text != NULL) {
+        puts(text);
+        free(text);
+    }
+    cJSON_Delete(root);
+}

@@ -18,6 +18,11 @@ void cli_print_sku(const Stocktwin__Response *resp);
 void cli_print_twin(const Stocktwin__Response *resp);
 void cli_print_alerts(const Stocktwin__Response *resp);
 void cli_print_stats(const Stocktwin__Response *resp);
+void cli_print_digest(const Stocktwin__Response *resp);
+
+// cli_print_digest_json - a digest reply as one JSON line (pbjson mapping),
+// each 64-bit digest with a "<name>_hex" copy of 16 hex digits beside it.
+void cli_print_digest_json(const Stocktwin__Response *resp);
 
 // cli_print_alert_line - one alert on one line (alerts --follow).
 void cli_print_alert_line(const Stocktwin__Alert *a);

@@ -386,6 +386,8 @@ st_query_result_case(const Stocktwin__Query *q)
         return STOCKTWIN__RESPONSE__RESULT_ALERTS;
     case STOCKTWIN__QUERY__KIND_STATS:
         return STOCKTWIN__RESPONSE__RESULT_STATS;
+    case STOCKTWIN__QUERY__KIND_DIGEST:
+        return STOCKTWIN__RESPONSE__RESULT_DIGEST;
     default:
         return 0;
     }
@@ -617,5 +619,15 @@ st_client_stats(st_client *c, Stocktwin__Response **resp_out)
     Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
     q.kind_case = STOCKTWIN__QUERY__KIND_STATS;
     q.stats = &sq;
+    return st_client_query(c, &q, resp_out);
+}
+
+int
+st_client_digest(st_client *c, Stocktwin__Response **resp_out)
+{
+    Stocktwin__DigestQuery dq = STOCKTWIN__DIGEST_QUERY__INIT;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_DIGEST;
+    q.digest = &dq;
     return st_client_query(c, &q, resp_out);
 }

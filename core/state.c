@@ -229,6 +229,16 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
     return err;
 }
 
+uint64_t
+st_state_warehouses_digest(const st_state *s)
+{
+    ST_ASSERT(s != NULL);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < s->whs_n; i++)
+        sum += st_state_warehouse_digest(s, st_str(s, s->whs[i]->id));
+    return sum;
+}
+
 void
 st_state_stats_get(const st_state *s, st_state_stats *stats_out)
 {

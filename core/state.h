@@ -74,6 +74,13 @@ uint64_t st_state_digest(const st_state *state);
 uint64_t st_state_warehouse_digest(const st_state *state, const char *warehouse);
 uint64_t st_state_catalog_digest(const st_state *state);
 
+// st_state_warehouses_digest is the sum (mod 2^64) of the warehouse digests of
+// every warehouse this state owns (0 if none): st_state_digest() minus the
+// catalog digest. A runtime that splits warehouses over several states (one
+// per worker) adds one catalog digest to the sum of these, and gets the digest
+// a single state fed the same events would have, whatever the split.
+uint64_t st_state_warehouses_digest(const st_state *state);
+
 // st_state_network_on_hand sums on_hand + in_transit_out over every warehouse
 // of the state: the quantity conservation of DESIGN.md §3 is checked on it.
 int64_t st_state_network_units(const st_state *state);

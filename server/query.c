@@ -145,6 +145,35 @@ stats_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
     s->status = ST_OK;
 }
 
+// A worker's part of a digest, pushed as the slot's one item: the catalog
+// digest is computed by worker 0 only (every worker holds the same catalog),
+// and each worker sums the digests of the warehouses it owns.
+typedef struct digest_part {
+    Stocktwin__WorkerDigest pb;
+    uint64_t catalog;    // worker 0 only; 0 elsewhere
+    uint32_t warehouses; // owned by this worker
+} digest_part;
+
+static void
+digest_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    ST_ASSERT(s->count == 0);
+    st_state_stats stats;
+    st_state_stats_get(state, &stats);
+    digest_part *part = st_arena_alloc(&s->arena, sizeof *part);
+    stocktwin__worker_digest__init(&part->pb);
+    part->pb.worker = info->worker;
+    part->pb.durable_lsn = info->durable_lsn;
+    part->pb.applied_lsn = info->applied_lsn;
+    part->pb.warehouses_digest = st_state_warehouses_digest(state);
+    part->catalog = info->worker == 0 ? st_state_catalog_digest(state) : 0;
+    part->warehouses = stats.warehouses;
+    slot_push(s, part);
+    s->status = ST_OK;
+}
+
 // --- merging, in the done callback ---
 
 // gather concatenates the items of every slot that ran into the request's
@@ -362,6 +391,36 @@ stats_done(void *arg)
     st_request_finish(r);
 }
 
+// digest_done adds the parts up: worker 0's catalog digest plus every
+// worker's warehouses, mod 2^64, which is what one state holding everything
+// would hash to (core/state.h), whatever the worker count.
+static void
+digest_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    uint32_t nw = r->svc->workers;
+    Stocktwin__DigestResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__digest_result__init(res);
+    res->workers = st_arena_alloc(&r->arena, nw * sizeof *res->workers);
+    for (uint32_t w = 0; w < nw; w++) {
+        st_query_slot *s = &r->slots[w];
+        // Not busy: every worker ran its callback, which left one part.
+        ST_ASSERT(s->ran && s->status == ST_OK && s->count == 1);
+        digest_part *part = s->items[0];
+        ST_ASSERT(part->pb.worker == w && (w == 0 || part->catalog == 0));
+        res->workers[res->n_workers++] = &part->pb;
+        res->catalog_digest += part->catalog;
+        res->digest += part->pb.warehouses_digest;
+        res->warehouses += part->warehouses;
+    }
+    res->digest += res->catalog_digest;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_DIGEST;
+    r->resp.digest = res;
+    st_request_finish(r);
+}
+
 // id_ok checks a required id of a query; on failure the request is answered.
 static bool
 id_ok(st_request *r, const char *what, const char *id, bool required)
@@ -418,8 +477,12 @@ st_query_run(st_request *r, const Stocktwin__Query *q)
     case STOCKTWIN__QUERY__KIND_STATS:
         st_shards_query(sh, &r->req, NULL, stats_cb, r, stats_done, r);
         return;
+    case STOCKTWIN__QUERY__KIND_DIGEST:
+        st_shards_query(sh, &r->req, NULL, digest_cb, r, digest_done, r);
+        return;
     default:
-        st_request_fail(r, ST_MALFORMED, "the query has no kind (twin, inventory, sku, alerts, stats)");
+        st_request_fail(r, ST_MALFORMED,
+                        "the query has no kind (twin, inventory, sku, alerts, stats, digest)");
         return;
     }
 }

@@ -158,6 +158,11 @@ ST_CLIENT_API int st_client_twin(st_client *c, const char *id, const char *wareh
 ST_CLIENT_API int st_client_alerts(st_client *c, const char *warehouse, uint32_t limit,
                                    Stocktwin__Response **resp_out);
 ST_CLIENT_API int st_client_stats(st_client *c, Stocktwin__Response **resp_out);
+// st_client_digest - the state digest: on 0, resp->digest holds the hash of
+// the whole state (equal on two servers that applied the same events, whatever
+// their worker counts), the catalog's, and per worker its durable LSN and the
+// digest of its warehouses. Costs the server one pass over its whole state.
+ST_CLIENT_API int st_client_digest(st_client *c, Stocktwin__Response **resp_out);
 
 // st_client_response_free - frees a reply from resp_out. NULL is a no-op.
 ST_CLIENT_API void st_client_response_free(Stocktwin__Response *resp);

@@ -3,9 +3,11 @@
 // server said no, 2 usage, 3 unreachable).
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,4 +160,73 @@ Test(integration_cli, send_reports_bad_lines)
     cr_assert(it_stock(c, "wh-a", "SKU-2", &s));
     st_client_close(c);
     cr_assert_eq(s.on_hand, 3, "the valid line was applied");
+}
+
+// digest_field reads the exact decimal value of the first "<key>":<digits>
+// in JSON text (cJSON keeps numbers as doubles, which cannot hold 64 bits).
+static unsigned long long
+digest_field(const char *json, const char *key)
+{
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = strstr(json, pattern);
+    while (at != NULL && !isdigit((unsigned char)at[strlen(pattern)]))
+        at = strstr(at + 1, pattern);
+    cr_assert(at != NULL, "no number %s in %s", key, json);
+    return strtoull(at + strlen(pattern), NULL, 10);
+}
+
+// `stocktwin digest` prints the digest as 16 hex digits with one line per
+// worker; --json has the exact number and a hex copy of it; both agree with
+// the library's answer, and a change of quantity moves the digest.
+Test(integration_cli, digest_table_and_json)
+{
+    static char out[1 << 14];
+    st_client *c = it_client(&daemon_);
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_digest(c, &r), 0, "%s", st_client_last_error(c));
+    cr_assert_eq(r->result_case, STOCKTWIN__RESPONSE__RESULT_DIGEST);
+    unsigned long long want = r->digest->digest;
+    cr_assert_eq(r->digest->n_workers, 2);
+    cr_assert_eq(r->digest->warehouses, 2);
+    st_client_response_free(r);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", want);
+
+    cr_assert_eq(cli(NULL, out, sizeof out, "digest", NULL, NULL, NULL, NULL, NULL), 0, "%s", out);
+    char table_hex[17] = "";
+    cr_assert_eq(sscanf(out, "digest %16[0-9a-f]", table_hex), 1, "table: %s", out);
+    cr_assert_str_eq(table_hex, hex, "table: %s", out);
+    cr_assert(strstr(out, "WORKER") != NULL && strstr(out, "DURABLE LSN") != NULL, "%s", out);
+    cr_assert(strstr(out, "\n     0 ") != NULL && strstr(out, "\n     1 ") != NULL,
+              "one line per worker: %s", out);
+
+    cr_assert_eq(cli(NULL, out, sizeof out, "--json", "digest", NULL, NULL, NULL, NULL), 0);
+    cJSON *root = cJSON_Parse(out);
+    cr_assert(root != NULL, "digest --json prints JSON: %s", out);
+    const cJSON *d = cJSON_GetObjectItem(root, "digest");
+    cr_assert(cJSON_IsObject(d), "%s", out);
+    cr_assert_str_eq(cJSON_GetObjectItem(d, "digest_hex")->valuestring, hex);
+    cr_assert_eq(digest_field(out, "digest"), want, "the exact digest: %s", out);
+    const cJSON *workers = cJSON_GetObjectItem(d, "workers");
+    cr_assert_eq(cJSON_GetArraySize(workers), 2);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *w = cJSON_GetArrayItem(workers, i);
+        cr_assert_eq(cJSON_GetObjectItem(w, "worker")->valueint, i);
+        cr_assert(cJSON_IsNumber(cJSON_GetObjectItem(w, "durable_lsn")), "%s", out);
+        cr_assert_eq(strlen(cJSON_GetObjectItem(w, "warehouses_digest_hex")->valuestring), 16);
+    }
+    cJSON_Delete(root);
+
+    cr_assert_eq(it_send_one(c, "{\"source\":\"digest\",\"seq\":1,\"warehouse\":\"wh-c\","
+                                "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,"
+                                "\"to_location\":\"stor\"}}"),
+                 STOCKTWIN__STATUS__STATUS_OK);
+    st_client_close(c);
+    cr_assert_eq(cli(NULL, out, sizeof out, "digest", NULL, NULL, NULL, NULL, NULL), 0);
+    cr_assert_eq(sscanf(out, "digest %16[0-9a-f]", table_hex), 1, "table: %s", out);
+    cr_assert_str_neq(table_hex, hex, "a quantity changed, so did the digest");
+    cr_assert_eq(cli(NULL, out, sizeof out, "digest", "extra", NULL, NULL, NULL, NULL), 2);
+    cr_assert_eq(cli(NULL, out, sizeof out, "digest", "--help", NULL, NULL, NULL, NULL), 0);
+    cr_assert(strstr(out, "usage: stocktwin digest") != NULL, "%s", out);
 }

@@ -1,15 +1,28 @@
 // crash_test.c - nothing acknowledged is ever lost: stocktwind with a
 // write-ahead log (--data, sync fsync) is killed with SIGKILL at random
 // moments while several clients write to it, and restarted, many times over.
-// After each restart every acknowledged event must be there.
+// After each restart every acknowledged event must be there, and the
+// recovered state must be exactly a replay of the acknowledged events.
 //
 // How that is checked exactly: each writer sends one RECEIVE of one unit at
-// a time, from its own source, to its own warehouse, and counts what was
-// acknowledged. Only the event in flight at the kill is unknown; after the
-// restart the writer sends it again (same source and seq: the daemon answers
-// DUPLICATE if it was applied, OK if not). Then on_hand must equal exactly
-// the number of distinct events sent: one lost acknowledged event, or one
-// applied twice, and the count is off.
+// a time, from its own source, and remembers the one event whose answer never
+// came (the kill took it). After each restart the writers first send that
+// event again with the same (source, seq): the daemon answers DUPLICATE if it
+// had made it durable, OK if not. So the set of events applied is exactly
+// the set the writers generated, and:
+//   - the daemon's state digest (the DigestQuery) must equal the digest of a
+//     fresh core st_state, in this process, fed the same events: the setup,
+//     then each writer's events in its own order;
+//   - at the end, on_hand must equal exactly the number of events sent.
+// One lost acknowledged event, or one applied twice, and both are off.
+//
+// The oracle applies writer after writer, while the daemon interleaved them.
+// Writers 0 and 2 both receive into (wh-a, SKU-2, recv); that gives the same
+// state in any order because receipts commute here: each adds one unit to
+// the same bin, no writer event carries a time (event_time_ms 0, so the
+// record's last event time is 0 whoever came last), SKU-2's reorder point is
+// 0 and stock only grows (no LOW_STOCK edge), and duplicate windows are per
+// source. Writer 1 owns wh-c alone.
 //
 // ST_CRASH_CYCLES sets the number of cycles (default 20; the slow variant
 // runs 100); ST_SEED the random kill times (printed).
@@ -23,17 +36,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/event.h"
+#include "core/state.h"
 #include "harness.h"
 
 #define WRITERS 3
 
 static const char *const writer_wh[WRITERS] = {"wh-a", "wh-c", "wh-a"};
+static const char *const writer_source[WRITERS] = {"writer-0", "writer-1", "writer-2"};
 
 typedef struct writer {
     int id;
     const it_daemon *d;
-    uint64_t next_seq;  // the next seq to send; seqs < next_seq were sent
-    uint64_t unknown;   // a seq sent whose answer never came, or 0
+    uint64_t next_seq; // the next seq to send; seqs < next_seq were sent
+    uint64_t unknown;  // a seq sent whose answer never came, or 0
+    uint64_t replayed; // seqs <= replayed are applied to the oracle
     atomic_bool stop;
 } writer;
 
@@ -44,21 +61,148 @@ sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-// send_receive sends RECEIVE seq of writer w; returns the event's status,
-// or -1 when no answer came (the daemon died with it in flight).
+// Room for the protobuf form of the few event kinds this test sends.
+typedef struct pb_event {
+    Stocktwin__Event event;
+    Stocktwin__ProductUpsert product;
+    Stocktwin__WarehouseUpsert warehouse;
+    Stocktwin__ZoneUpsert zone;
+    Stocktwin__StockMovement movement;
+} pb_event;
+
+static char *
+str(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+// to_pb writes `e` as the wire Event the daemon gets, field for field, so
+// that the oracle and the daemon are fed the same events. Only the kinds this
+// test uses; the strings stay e's.
+static Stocktwin__Event *
+to_pb(const st_event *e, pb_event *x)
+{
+    Stocktwin__Event *pb = &x->event;
+    stocktwin__event__init(pb);
+    pb->source = str(e->source);
+    pb->seq = e->seq;
+    pb->event_time_ms = e->event_time_ms;
+    pb->warehouse = str(e->warehouse);
+    pb->kind_case = (Stocktwin__Event__KindCase)e->kind;
+    switch (e->kind) {
+    case ST_EV_PRODUCT_UPSERT:
+        stocktwin__product_upsert__init(&x->product);
+        x->product.sku = str(e->u.product_upsert.sku);
+        x->product.name = str(e->u.product_upsert.name);
+        x->product.unit_weight_mg = e->u.product_upsert.unit_weight_mg;
+        x->product.category = str(e->u.product_upsert.category);
+        x->product.unit_cost_cents = e->u.product_upsert.unit_cost_cents;
+        x->product.reorder_point = e->u.product_upsert.reorder_point;
+        pb->product_upsert = &x->product;
+        break;
+    case ST_EV_WAREHOUSE_UPSERT:
+        stocktwin__warehouse_upsert__init(&x->warehouse);
+        x->warehouse.name = str(e->u.warehouse_upsert.name);
+        x->warehouse.location = str(e->u.warehouse_upsert.location);
+        x->warehouse.total_capacity = e->u.warehouse_upsert.total_capacity;
+        pb->warehouse_upsert = &x->warehouse;
+        break;
+    case ST_EV_ZONE_UPSERT:
+        stocktwin__zone_upsert__init(&x->zone);
+        x->zone.zone_id = str(e->u.zone_upsert.zone_id);
+        x->zone.name = str(e->u.zone_upsert.name);
+        x->zone.type = (Stocktwin__ZoneType)e->u.zone_upsert.type;
+        pb->zone_upsert = &x->zone;
+        break;
+    case ST_EV_MOVEMENT:
+        stocktwin__stock_movement__init(&x->movement);
+        x->movement.kind = (Stocktwin__MovementKind)e->u.movement.kind;
+        x->movement.sku = str(e->u.movement.sku);
+        x->movement.qty = e->u.movement.qty;
+        x->movement.from_location = str(e->u.movement.from_location);
+        x->movement.to_location = str(e->u.movement.to_location);
+        x->movement.delta = e->u.movement.delta;
+        x->movement.reason = str(e->u.movement.reason);
+        pb->movement = &x->movement;
+        break;
+    default:
+        cr_assert_fail("to_pb: kind %d is not used by this test", (int)e->kind);
+    }
+    return pb;
+}
+
+// oracle_apply applies one event to the expected state; it must be accepted.
+static void
+oracle_apply(st_state *expect, const st_event *e)
+{
+    static st_apply_out out;
+    st_err err = st_state_apply(expect, e, &out);
+    cr_assert_eq(err, ST_OK, "the oracle refused %s seq %llu: %s", e->source,
+                 (unsigned long long)e->seq, out.message);
+}
+
+// The network: products SKU-1 and SKU-2 (reorder point 0), warehouses wh-a
+// and wh-c with zones recv and stor, 100 of SKU-1 in wh-a's stor.
+#define SETUP(seq_, wh_, kind_, member_, ...)                                                      \
+    {.kind = (kind_), .source = "setup", .seq = (seq_), .event_time_ms = 1000,                     \
+     .warehouse = (wh_), .u.member_ = {__VA_ARGS__}}
+
+static const st_event setup_events[] = {
+    SETUP(1, NULL, ST_EV_PRODUCT_UPSERT, product_upsert, .sku = "SKU-1", .name = "Widget",
+          .unit_weight_mg = 250000, .reorder_point = 10),
+    SETUP(2, NULL, ST_EV_PRODUCT_UPSERT, product_upsert, .sku = "SKU-2", .name = "Gadget",
+          .unit_weight_mg = 1000),
+    SETUP(3, "wh-a", ST_EV_WAREHOUSE_UPSERT, warehouse_upsert, .name = "A"),
+    SETUP(4, "wh-c", ST_EV_WAREHOUSE_UPSERT, warehouse_upsert, .name = "C"),
+    SETUP(5, "wh-a", ST_EV_ZONE_UPSERT, zone_upsert, .zone_id = "recv", .type = ST_ZONE_RECEIVING),
+    SETUP(6, "wh-a", ST_EV_ZONE_UPSERT, zone_upsert, .zone_id = "stor", .type = ST_ZONE_STORAGE),
+    SETUP(7, "wh-c", ST_EV_ZONE_UPSERT, zone_upsert, .zone_id = "recv", .type = ST_ZONE_RECEIVING),
+    SETUP(8, "wh-c", ST_EV_ZONE_UPSERT, zone_upsert, .zone_id = "stor", .type = ST_ZONE_STORAGE),
+    SETUP(9, "wh-a", ST_EV_MOVEMENT, movement, .kind = ST_MOVE_RECEIVE, .sku = "SKU-1", .qty = 100,
+          .to_location = "stor"),
+};
+#define SETUP_EVENTS (sizeof setup_events / sizeof setup_events[0])
+
+// setup sends the network in one batch and applies it to the oracle.
+static void
+setup(st_client *c, st_state *expect)
+{
+    pb_event pb[SETUP_EVENTS];
+    Stocktwin__Event *ptrs[SETUP_EVENTS];
+    for (size_t i = 0; i < SETUP_EVENTS; i++)
+        ptrs[i] = to_pb(&setup_events[i], &pb[i]);
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_submit(c, ptrs, SETUP_EVENTS, &r), 0, "%s", st_client_last_error(c));
+    for (size_t i = 0; i < SETUP_EVENTS; i++) {
+        cr_assert_eq(r->statuses[i]->status, STOCKTWIN__STATUS__STATUS_OK, "setup event %zu: %s", i,
+                     r->statuses[i]->message);
+        oracle_apply(expect, &setup_events[i]);
+    }
+    st_client_response_free(r);
+}
+
+// writer_event is seq of writer w: one unit of SKU-2 received into recv.
+static st_event
+writer_event(const writer *w, uint64_t seq)
+{
+    return (st_event){
+        .kind = ST_EV_MOVEMENT,
+        .source = writer_source[w->id],
+        .seq = seq,
+        .warehouse = writer_wh[w->id],
+        .u.movement = {.kind = ST_MOVE_RECEIVE, .sku = "SKU-2", .qty = 1, .to_location = "recv"}};
+}
+
+// send_receive sends seq of writer w; returns the event's status, or -1 when
+// no answer came (the daemon died with it in flight).
 static int
 send_receive(st_client *c, const writer *w, uint64_t seq)
 {
-    char json[256];
-    snprintf(json, sizeof json,
-             "{\"source\":\"writer-%d\",\"seq\":%llu,\"warehouse\":\"%s\",\"movement\":"
-             "{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,\"to_location\":\"recv\"}}",
-             w->id, (unsigned long long)seq, writer_wh[w->id]);
-    Stocktwin__Event *e = NULL;
-    cr_assert_eq(st_event_from_json(json, &e), 0);
+    st_event e = writer_event(w, seq);
+    pb_event x;
+    Stocktwin__Event *pb = to_pb(&e, &x);
     Stocktwin__Response *r = NULL;
-    int st = st_client_submit(c, &e, 1, &r);
-    st_event_free(e);
+    int st = st_client_submit(c, &pb, 1, &r);
     int status = st == 0 ? (int)r->statuses[0]->status : -1;
     st_client_response_free(r);
     return status;
@@ -71,12 +215,7 @@ write_until_killed(void *arg)
     st_client_opts o = {.timeout_ms = 3000, .resend_ms = -1};
     st_client *c = NULL;
     cr_assert_eq(st_client_open(w->d->rpc, &o, &c), 0);
-    if (w->unknown != 0) { // settle the one left over from the last kill
-        int st = send_receive(c, w, w->unknown);
-        cr_assert(st == STOCKTWIN__STATUS__STATUS_OK || st == STOCKTWIN__STATUS__STATUS_DUPLICATE,
-                  "resent seq %llu: status %d", (unsigned long long)w->unknown, st);
-        w->unknown = 0;
-    }
+    cr_assert_eq(w->unknown, 0, "settled before the writers start");
     while (!atomic_load(&w->stop)) {
         uint64_t seq = w->next_seq++;
         int st = send_receive(c, w, seq);
@@ -88,6 +227,49 @@ write_until_killed(void *arg)
     }
     st_client_close(c);
     return NULL;
+}
+
+// settle runs after a restart, before the writers start again: each writer's
+// unanswered event is sent again (OK: it had been lost unacknowledged;
+// DUPLICATE: it had been made durable, its ack lost), so every event a writer
+// generated is now applied exactly once; the oracle takes the writers' new
+// events; and the daemon's digest must be the oracle's.
+static void
+settle(st_client *c, writer *w, st_state *expect, int cycle, unsigned seed)
+{
+    for (int i = 0; i < WRITERS; i++) {
+        if (w[i].unknown != 0) {
+            int st = send_receive(c, &w[i], w[i].unknown);
+            cr_assert(
+                st == STOCKTWIN__STATUS__STATUS_OK || st == STOCKTWIN__STATUS__STATUS_DUPLICATE,
+                "resent seq %llu of writer %d: status %d", (unsigned long long)w[i].unknown, i, st);
+            w[i].unknown = 0;
+        }
+        for (uint64_t seq = w[i].replayed + 1; seq < w[i].next_seq; seq++) {
+            st_event e = writer_event(&w[i], seq);
+            oracle_apply(expect, &e);
+        }
+        w[i].replayed = w[i].next_seq - 1;
+    }
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_digest(c, &r), 0, "digest: %s", st_client_last_error(c));
+    unsigned long long have = r->digest->digest, want = st_state_digest(expect);
+    // Quiet (every reply so far was released once durable), so each worker's
+    // durable LSN is also the last entry its part covers; every worker has
+    // logged the catalog.
+    uint64_t lsn_max = 0;
+    cr_assert_eq(r->digest->n_workers, 2);
+    for (size_t i = 0; i < r->digest->n_workers; i++) {
+        cr_assert_gt(r->digest->workers[i]->durable_lsn, 0);
+        if (r->digest->workers[i]->durable_lsn > lsn_max)
+            lsn_max = r->digest->workers[i]->durable_lsn;
+    }
+    cr_assert_eq(r->lsn, lsn_max, "the reply's LSN is the highest worker's");
+    st_client_response_free(r);
+    cr_assert_eq(have, want,
+                 "after restart %d the daemon's digest %016llx is not the replay's %016llx "
+                 "(seed %u)",
+                 cycle, have, want, seed);
 }
 
 static int64_t
@@ -105,17 +287,19 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
     srand(seed);
     char data[] = "/tmp/stocktwin-crash-XXXXXX";
     cr_assert(mkdtemp(data) != NULL);
+    st_state *expect = NULL;
+    cr_assert_eq(st_state_create(NULL, &expect), ST_OK);
     writer w[WRITERS];
     for (int i = 0; i < WRITERS; i++)
         w[i] = (writer){.id = i, .next_seq = 1};
     it_daemon d;
     for (int cycle = 0; cycle < cycles; cycle++) {
         it_daemon_start_data(&d, 2, data, NULL);
-        if (cycle == 0) {
-            st_client *c = it_client(&d);
-            it_setup_network(c);
-            st_client_close(c);
-        }
+        st_client *c = it_client(&d);
+        if (cycle == 0)
+            setup(c, expect);
+        settle(c, w, expect, cycle, seed);
+        st_client_close(c);
         pthread_t t[WRITERS];
         for (int i = 0; i < WRITERS; i++) {
             w[i].d = &d;
@@ -129,20 +313,17 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
             pthread_join(t[i], NULL);
         }
     }
-    // The last restart: settle what was in flight, then count.
+    // The last restart: settle what was in flight, compare digests, count.
     it_daemon_start_data(&d, 2, data, NULL);
     st_client *c = it_client(&d);
+    settle(c, w, expect, cycles, seed);
     int64_t sent = 0;
-    for (int i = 0; i < WRITERS; i++) {
-        if (w[i].unknown != 0) {
-            int st = send_receive(c, &w[i], w[i].unknown);
-            cr_assert(st == STOCKTWIN__STATUS__STATUS_OK || st == STOCKTWIN__STATUS__STATUS_DUPLICATE);
-        }
+    for (int i = 0; i < WRITERS; i++)
         sent += (int64_t)w[i].next_seq - 1;
-    }
     int64_t have = on_hand(c, "wh-a") + on_hand(c, "wh-c");
     st_client_close(c);
     it_daemon_stop(&d);
+    st_state_destroy(expect);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", data);
     cr_assert_eq(system(cmd), 0);
