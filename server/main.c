@@ -44,6 +44,9 @@ usage(FILE *f)
             "  --sync-interval MS  batch mode's fdatasync period, 1..60000 [1000]\n"
             "  --truncate-corrupt  start even if a log has a corrupt record, cutting the log\n"
             "                    there (what follows is lost; the default is to refuse)\n"
+            "  --fault-control FILE  for tests only: with --data, the logs inject the disk\n"
+            "                    faults FILE sets (space, prealloc_space, fail_sync,\n"
+            "                    delay_ms, stuck; see docs/WAL.md) instead of using io_uring\n"
             "  --demo            load a demo network and simulate its devices\n"
             "  --demo-rate N     simulated events per second, 1..100000 [%u]\n"
             "  --quiet           print nothing but errors\n"
@@ -85,7 +88,22 @@ on_signal(int sig)
 }
 
 enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DATA, OPT_SYNC, OPT_SYNC_INTERVAL, OPT_TRUNCATE_CORRUPT, OPT_DEMO,
-       OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION };
+       OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FAULT_CONTROL, OPT_SEGMENT_BYTES };
+
+// check_flags rejects combinations that parse but make no sense; 0 or 2.
+static int
+check_flags(const st_server_config *cfg)
+{
+    if (cfg->fault_control != NULL && (cfg->data_dir == NULL || cfg->sync == ST_SHARDS_SYNC_NONE)) {
+        fprintf(stderr, "stocktwind: --fault-control needs --data and a log (--sync fsync or batch)\n");
+        return 2;
+    }
+    if (cfg->segment_bytes % 4096 != 0) {
+        fprintf(stderr, "stocktwind: --segment-bytes wants a multiple of 4096\n");
+        return 2;
+    }
+    return 0;
+}
 
 // parse_flags fills *cfg; returns 0 to go on, 2 for bad flags, -1 when
 // --help or --version answered already.
@@ -103,6 +121,9 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         {"sync", required_argument, NULL, OPT_SYNC},
         {"sync-interval", required_argument, NULL, OPT_SYNC_INTERVAL},
         {"truncate-corrupt", no_argument, NULL, OPT_TRUNCATE_CORRUPT},
+        {"fault-control", required_argument, NULL, OPT_FAULT_CONTROL},
+        // Hidden, for tests: small log segments, so that a test rolls them.
+        {"segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -151,6 +172,14 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
                 return 2;
             break;
         case OPT_TRUNCATE_CORRUPT: cfg->truncate_corrupt = true; break;
+        case OPT_FAULT_CONTROL: cfg->fault_control = optarg; break;
+        case OPT_SEGMENT_BYTES: {
+            uint32_t bytes = 0;
+            if (!parse_u32("--segment-bytes", optarg, 4096, 1u << 30, &bytes))
+                return 2;
+            cfg->segment_bytes = bytes;
+            break;
+        }
         case OPT_DEMO: cfg->demo = true; break;
         case OPT_DEMO_RATE:
             if (!parse_u32("--demo-rate", optarg, 1, 100000, &cfg->demo_rate))
@@ -172,7 +201,7 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         fprintf(stderr, "stocktwind: unexpected argument '%s'; try 'stocktwind --help'\n", argv[optind]);
         return 2;
     }
-    return 0;
+    return check_flags(cfg);
 }
 
 int

@@ -41,6 +41,8 @@ typedef struct st_server_config {
     st_shards_sync sync;       // fsync (default), batch or none
     uint32_t sync_interval_ms; // batch mode; 0: 1000
     bool truncate_corrupt;     // cut a corrupt log at the damage (the operator's call)
+    uint64_t segment_bytes;    // log segment size; 0: the log's default (64 MiB)
+    const char *fault_control; // tests only: logs inject faults this file sets (shards.h)
     bool quiet;               // no startup line, live view or log lines
     FILE *out;                // where the startup line and demo go; NULL: stdout
 } st_server_config;

@@ -70,6 +70,9 @@ typedef struct st_shards_config {
     uint32_t sync_interval_ms; // batch mode; 0 = 1000
     uint64_t segment_bytes;    // 0 = the log's default (64 MiB)
     bool truncate_corrupt;     // cut a corrupt log at the damage instead of refusing
+    // For tests only: every worker's log uses a fault-injecting io driven by
+    // this control file instead of io_uring (see st_wal_config). NULL: none.
+    const char *fault_control;
     // Receives a sentence saying why create failed (corruption: file, offset
     // and LSN). May be NULL.
     char *error;
@@ -87,6 +90,7 @@ typedef struct st_shards_worker_info {
     uint32_t queue_depth;
     uint32_t queue_capacity;
     uint64_t durable_lsn; // of this worker's log (0 without one)
+    uint64_t applied_lsn; // the last entry applied to the state the callback sees
 } st_shards_worker_info;
 
 typedef void (*st_shards_done_cb)(void *arg);

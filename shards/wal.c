@@ -908,11 +908,17 @@ st_wal_truncate_before(st_wal *wal, uint64_t lsn)
 
 // ---------------------------------------------------------------------------
 // Recovery. Runs once in st_wal_open, before the worker serves: it may block.
+// The same scan, with `wal` NULL, is the read-only st_wal_scan (the section
+// at the end of the file): one validator for both, so that an offline check
+// and the next start of the daemon can never disagree about a log.
 
 typedef struct wal_scan {
-    st_wal *wal;
+    st_wal *wal; // NULL: read-only (st_wal_scan): nothing is cut, removed or kept
     const st_wal_config *cfg;
     st_wal_recovery *rec;
+    const char *dir; // <data>/wal-<worker>, checked to leave room for a file name
+    uint32_t worker_id;
+    uint32_t kept;   // segments kept (a read-only scan: that recovery would keep)
     uint64_t *names; // first LSNs of the segment files, ascending
     uint32_t count;
     uint8_t *buf; // image of the segment being looked at
@@ -945,14 +951,57 @@ parse_name(const char *name, uint64_t *lsn_out)
     return v > 0;
 }
 
+// scan_path, scan_open and scan_close give the scan its files: through the
+// log's io when recovering, read-only POSIX calls for st_wal_scan (O_NOATIME
+// where the owner allows it: the scan does not even touch access times).
+static void
+scan_path(const wal_scan *s, uint64_t first_lsn, char *buf, uint32_t size)
+{
+    int n = snprintf(buf, size, "%s/%020" PRIu64 ".seg", s->dir, first_lsn);
+    ST_ASSERT(n > 0 && (uint32_t)n < size); // the directory length was checked
+}
+
+static int
+scan_open(const wal_scan *s, const char *path, int *fd_out)
+{
+    if (s->wal != NULL)
+        return s->wal->io->vt->open(s->wal->io, path, false, fd_out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+    if (fd < 0 && errno == EPERM)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    *fd_out = fd;
+    return fd < 0 ? -errno : 0;
+}
+
+static void
+scan_close(const wal_scan *s, int fd)
+{
+    if (s->wal != NULL)
+        s->wal->io->vt->close(s->wal->io, fd);
+    else
+        close(fd);
+}
+
+// scan_keep records that segment i is kept, its data ending at `end_off`.
+static void
+scan_keep(wal_scan *s, uint32_t i, uint64_t size, uint64_t end_off)
+{
+    if (s->wal != NULL)
+        seg_push(s->wal, s->names[i], size, -1);
+    s->kept++;
+    s->end_off = end_off;
+    s->rec->bytes += end_off;
+}
+
 static st_err
 scan_list(wal_scan *s)
 {
-    DIR *d = opendir(s->wal->dir);
+    DIR *d = opendir(s->dir);
     if (d == NULL) {
-        snprintf(s->rec->message, sizeof(s->rec->message), "wal: cannot list %s: %s", s->wal->dir,
-                 strerror(errno));
-        return ST_IO;
+        int e = errno;
+        snprintf(s->rec->message, sizeof(s->rec->message), "wal: cannot list %s: %s", s->dir,
+                 strerror(e));
+        return s->wal == NULL && e == ENOENT ? ST_NOT_FOUND : ST_IO;
     }
     uint32_t cap = 0;
     struct dirent *e;
@@ -972,6 +1021,7 @@ scan_list(wal_scan *s)
     closedir(d);
     if (s->count > 0)
         qsort(s->names, s->count, sizeof(s->names[0]), cmp_u64);
+    s->rec->file_bytes = s->bytes_total;
     return ST_OK;
 }
 
@@ -980,9 +1030,9 @@ static st_err
 scan_read(wal_scan *s, uint32_t i, int *fd_out, uint64_t *size_out)
 {
     char path[ST_WAL_PATH_MAX];
-    seg_path(s->wal, s->names[i], path, sizeof(path));
+    scan_path(s, s->names[i], path, sizeof(path));
     int fd = -1;
-    int rc = s->wal->io->vt->open(s->wal->io, path, false, &fd);
+    int rc = scan_open(s, path, &fd);
     struct stat st;
     if (rc == 0 && fstat(fd, &st) != 0)
         rc = -errno;
@@ -1014,7 +1064,7 @@ scan_read(wal_scan *s, uint32_t i, int *fd_out, uint64_t *size_out)
     return ST_OK;
 fail:
     if (fd >= 0)
-        s->wal->io->vt->close(s->wal->io, fd);
+        scan_close(s, fd);
     snprintf(s->rec->message, sizeof(s->rec->message), "wal: cannot read %s: %s", path,
              strerror(-rc));
     return ST_IO;
@@ -1047,7 +1097,7 @@ scan_later_follows(wal_scan *s, uint32_t i, bool *out)
         st_err err = scan_read(s, j, &fd, &size);
         if (err != ST_OK)
             return err;
-        s->wal->io->vt->close(s->wal->io, fd);
+        scan_close(s, fd);
         *out = scan_follows(s, size, WAL_HEADER_BYTES);
     }
     return ST_OK;
@@ -1085,9 +1135,26 @@ scan_records(wal_scan *s, uint64_t size, uint64_t *off_out)
     return ST_OK;
 }
 
+// scan_torn_read_only reports the torn tail at offset `off` of segment i
+// (0: its header) as recovery would cut it, and changes nothing.
+static void
+scan_torn_read_only(wal_scan *s, uint32_t i, uint64_t off)
+{
+    ST_ASSERT(s->wal == NULL && i < s->count);
+    st_wal_recovery *rec = s->rec;
+    uint32_t later = s->count - i - 1;
+    rec->segments_removed = later + (off == 0 ? 1u : 0u);
+    rec->torn = true;
+    snprintf(rec->message, sizeof(rec->message),
+             "wal: torn tail in %s at byte offset %" PRIu64 " (lsn %" PRIu64 "): the next open "
+             "cuts it there and removes %" PRIu32 " later file(s); nothing was changed",
+             rec->cut_path, off, s->expected, later);
+}
+
 // scan_stop decides what the first invalid spot (offset `off` of segment i,
 // 0 for a bad header) is: corruption if anything valid follows, else a torn
-// tail. It cuts the log there unless it refuses. Takes ownership of fd.
+// tail. It cuts the log there unless it refuses, or the scan is read-only.
+// Takes ownership of fd.
 static st_err
 scan_stop(wal_scan *s, uint32_t i, int fd, uint64_t size, uint64_t off)
 {
@@ -1097,18 +1164,25 @@ scan_stop(wal_scan *s, uint32_t i, int fd, uint64_t size, uint64_t off)
     st_err err = ST_OK;
     if (!corrupt)
         err = scan_later_follows(s, i, &corrupt);
-    seg_path(wal, s->names[i], rec->cut_path, sizeof(rec->cut_path));
+    scan_path(s, s->names[i], rec->cut_path, sizeof(rec->cut_path));
     rec->cut_offset = off;
     rec->cut_lsn = s->expected;
     rec->corrupt = corrupt;
     if (err != ST_OK)
         goto fail;
+    if (wal == NULL && off > 0)
+        scan_keep(s, i, size, off); // read-only: count the log up to the bad spot
     if (corrupt && !s->cfg->truncate_corrupt) {
         snprintf(rec->message, sizeof(rec->message),
                  "wal: corrupt log: %s byte offset %" PRIu64 " (lsn %" PRIu64 ") is invalid but "
-                 "valid records follow; refusing to open (truncate_corrupt cuts it there)",
-                 rec->cut_path, off, s->expected);
+                 "valid records follow; %s (truncate_corrupt cuts it there)",
+                 rec->cut_path, off, s->expected,
+                 wal != NULL ? "refusing to open" : "st_wal_open refuses it");
         err = ST_MALFORMED;
+        goto fail;
+    }
+    if (wal == NULL) {
+        scan_torn_read_only(s, i, off);
         goto fail;
     }
     int rc = 0;
@@ -1119,12 +1193,11 @@ scan_stop(wal_scan *s, uint32_t i, int fd, uint64_t size, uint64_t off)
         rec->segments_removed++;
     } else {
         rc = wal->io->vt->truncate(wal->io, fd, off);
-        seg_push(wal, s->names[i], size, -1);
-        s->end_off = off;
+        scan_keep(s, i, size, off);
     }
     for (uint32_t j = i + 1; j < s->count && rc == 0; j++) {
         char path[ST_WAL_PATH_MAX];
-        seg_path(wal, s->names[j], path, sizeof(path));
+        scan_path(s, s->names[j], path, sizeof(path));
         rc = wal->io->vt->unlink(wal->io, path);
         rec->segments_removed++;
     }
@@ -1144,7 +1217,7 @@ scan_stop(wal_scan *s, uint32_t i, int fd, uint64_t size, uint64_t off)
              s->expected, rec->segments_removed - (off == 0 ? 1u : 0u));
 fail:
     if (fd >= 0)
-        wal->io->vt->close(wal->io, fd);
+        scan_close(s, fd);
     return err;
 }
 
@@ -1152,7 +1225,6 @@ fail:
 static st_err
 scan_run(wal_scan *s)
 {
-    st_wal *wal = s->wal;
     s->expected = s->count > 0 ? s->names[0] : 1;
     for (uint32_t i = 0; i < s->count; i++) {
         int fd = -1;
@@ -1160,19 +1232,18 @@ scan_run(wal_scan *s)
         st_err err = scan_read(s, i, &fd, &size);
         if (err != ST_OK)
             return err;
-        if (s->names[i] == s->expected && header_valid(s->buf, size, wal->worker_id, s->expected)) {
+        if (s->names[i] == s->expected && header_valid(s->buf, size, s->worker_id, s->expected)) {
             err = scan_records(s, size, &off);
             if (err != ST_OK) {
-                wal->io->vt->close(wal->io, fd);
+                scan_close(s, fd);
                 return err;
             }
             // A zero length word (or no room for one more record) is the end
             // of this segment's data, unless something valid comes after it.
             bool end = off + WAL_RECORD_HEADER_BYTES > size || get_u32(s->buf + off) == 0;
             if (end && !scan_follows(s, size, off)) {
-                wal->io->vt->close(wal->io, fd);
-                seg_push(wal, s->names[i], size, -1);
-                s->end_off = off;
+                scan_close(s, fd);
+                scan_keep(s, i, size, off);
                 continue;
             }
         }
@@ -1242,6 +1313,12 @@ open_dirs(st_wal *wal, const st_wal_config *cfg, st_wal_recovery *rec)
         wal->io = cfg->io;
         return ST_OK;
     }
+    if (cfg->fault_control != NULL) { // tests: st_wal_close destroys it
+        st_wal_io_fault_create(&wal->io);
+        wal->io_owned = true;
+        return st_wal_io_fault_control(wal->io, cfg->fault_control, rec->message,
+                                       sizeof(rec->message));
+    }
     int e = 0;
     if (st_wal_io_uring_create(0, &wal->io, &e) != ST_OK) {
         snprintf(rec->message, sizeof(rec->message), "wal: io_uring unavailable: %s", strerror(e));
@@ -1284,7 +1361,7 @@ open_files(st_wal *wal, const st_wal_config *cfg, st_wal_recovery *rec)
     st_err err = open_dirs(wal, cfg, rec);
     if (err != ST_OK)
         return err;
-    wal_scan s = {.wal = wal, .cfg = cfg, .rec = rec};
+    wal_scan s = {.wal = wal, .cfg = cfg, .rec = rec, .dir = wal->dir, .worker_id = wal->worker_id};
     err = scan_list(&s);
     if (err == ST_OK)
         err = scan_run(&s);
@@ -1356,4 +1433,49 @@ st_wal_close(st_wal *wal)
     if (wal->io_owned)
         st_wal_io_destroy(wal->io);
     st_free(wal);
+}
+
+// ---------------------------------------------------------------------------
+// Read-only scan (st_wal_scan): the recovery scan above with no log behind
+// it. scan_* see `wal` NULL and then open files O_RDONLY, never cut, remove
+// or sync, and only report what recovery would do.
+
+st_err
+st_wal_scan(const st_wal_scan_config *cfg, st_wal_recovery *rec_out)
+{
+    ST_ASSERT(cfg != NULL && cfg->data_dir != NULL);
+    st_wal_recovery rec_local;
+    st_wal_recovery *rec = rec_out != NULL ? rec_out : &rec_local;
+    memset(rec, 0, sizeof(*rec));
+    char dir[ST_WAL_PATH_MAX];
+    int n = snprintf(dir, sizeof(dir), "%s/wal-%" PRIu32, cfg->data_dir, cfg->worker_id);
+    if (n < 0 || n >= (int)(sizeof(dir) - WAL_NAME_DIGITS - 6)) {
+        snprintf(rec->message, sizeof(rec->message), "wal: bad config: data_dir is too long");
+        return ST_INVALID_ARGUMENT;
+    }
+    // Only what the scan reads of a config: no io, truncate_corrupt false.
+    st_wal_config scan_cfg = {
+        .data_dir = cfg->data_dir,
+        .worker_id = cfg->worker_id,
+        .replay_from_lsn = cfg->from_lsn,
+        .replay_cb = cfg->record_cb,
+        .replay_arg = cfg->record_arg,
+        .progress_cb = cfg->progress_cb,
+        .progress_arg = cfg->progress_arg,
+    };
+    wal_scan s = {.cfg = &scan_cfg, .rec = rec, .dir = dir, .worker_id = cfg->worker_id};
+    st_err err = scan_list(&s);
+    if (err == ST_OK)
+        err = scan_run(&s);
+    st_free(s.names);
+    st_free(s.buf);
+    rec->segments = s.kept;
+    if (err == ST_OK && !rec->torn)
+        snprintf(rec->message, sizeof(rec->message),
+                 "wal: %s: %" PRIu64 " records (lsn %" PRIu64 "..%" PRIu64 ") in %" PRIu32
+                 " segment(s)",
+                 dir, rec->records, rec->first_lsn, rec->last_lsn, rec->segments);
+    ST_ASSERT(err != ST_OK || !rec->corrupt);
+    ST_ASSERT(rec->records == 0 || rec->last_lsn - rec->first_lsn + 1 == rec->records);
+    return err;
 }

@@ -67,6 +67,10 @@ typedef struct st_wal_config {
     uint32_t batches;          // 0: ST_WAL_BATCHES_DEFAULT; buffers (>= 2)
     uint32_t sync_interval_ms; // batch mode; 0: ST_WAL_SYNC_INTERVAL_MS_DEFAULT
     st_wal_io *io;             // borrowed; NULL: an io_uring io owned by the log
+    // For tests only: with io NULL, the log owns a fault-injecting io (the
+    // real POSIX calls) whose faults follow this control file instead of
+    // io_uring (st_wal_io_fault_control; the path is copied). NULL: none.
+    const char *fault_control;
     // Open a log with a corrupt record anyway, cutting it (and everything
     // after it) off: for an operator who has no replica to copy from.
     bool truncate_corrupt;
@@ -94,6 +98,9 @@ typedef struct st_wal_recovery {
     uint64_t cut_offset;                 // byte offset of the cut in that file
     uint64_t cut_lsn;                    // LSN the bad record should have had
     char message[ST_WAL_PATH_MAX + 256]; // one line saying all of the above
+    uint64_t bytes;      // log data kept: headers and framed records up to each
+                         // kept segment's end of data (or the cut)
+    uint64_t file_bytes; // size of all segment files found (preallocation included)
 } st_wal_recovery;
 
 typedef struct st_wal_stats {
@@ -186,5 +193,39 @@ void st_wal_stats_get(const st_wal *wal, st_wal_stats *out);
 // `first_lsn` of worker `worker_id` into buf; false if it does not fit.
 bool st_wal_segment_path(const char *data_dir, uint32_t worker_id, uint64_t first_lsn, char *buf,
                          uint32_t size);
+
+// ---------------------------------------------------------------------------
+// Read-only scan: offline tools (`stocktwin wal verify|dump`).
+
+typedef struct st_wal_scan_config {
+    const char *data_dir; // the log is <data_dir>/wal-<worker_id>/
+    uint32_t worker_id;
+    // Records with lsn >= from_lsn are delivered to record_cb, in LSN order,
+    // as they are validated (NULL: none). A non-ST_OK return stops the scan
+    // with that code (rec_out->message says where).
+    uint64_t from_lsn;
+    st_wal_replay_cb record_cb;
+    void *record_arg;
+    st_wal_progress_cb progress_cb; // NULL: none
+    void *progress_arg;
+} st_wal_scan_config;
+
+// st_wal_scan reads the log of cfg->worker_id exactly as st_wal_open's
+// recovery does (the same validator, every byte) but READ-ONLY: files are
+// opened O_RDONLY, and nothing is truncated, removed, created or written, so
+// it is safe on a copy, a backup or a stopped daemon's directory. (On a
+// running daemon's log it may see a torn tail that is only still being
+// written.) It fills *rec_out (may be NULL) with what recovery would find:
+// records, first/last LSN, bytes, `segments` that recovery would keep (with
+// corruption: those up to the bad spot) and `segments_removed` that it would
+// remove, a torn tail (rec->torn: not an error, the next open cuts it) or
+// corruption (rec->corrupt) with file, byte offset and LSN, and a one-line
+// message. Returns ST_OK (a torn tail included), ST_MALFORMED for
+// corruption, ST_NOT_FOUND when <data_dir>/wal-<worker_id> does not exist,
+// ST_INVALID_ARGUMENT for a data_dir too long, ST_IO, or record_cb's code.
+// Memory: one segment's image at a time, never the whole log. Payloads
+// handed to record_cb are borrowed for the call. Blocks on reads.
+// Thread: any; it shares nothing with an open st_wal.
+st_err st_wal_scan(const st_wal_scan_config *cfg, st_wal_recovery *rec_out);
 
 #endif

@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -227,21 +230,53 @@ st_wal_io_destroy(st_wal_io *io)
 }
 
 // ---------------------------------------------------------------------------
-// Fault injection. Ops run synchronously at submit (or at release of a stuck
-// disk) and their completions wait in a fixed queue until reaped, so a test
-// decides exactly when the log learns about them.
+// Fault injection. Every submission is queued with a due time (its submit
+// time plus the injected delay) and executed with the real POSIX calls once
+// it is due and the disk is not stuck, strictly in submission order; its
+// completions then wait in a fixed queue until reaped. With no delay and no
+// stuck disk that happens inside submit, so a module test decides exactly
+// when the log learns about them. A control file (st_wal_io_fault_control)
+// lets another process set the faults while the owner runs.
+
+#define FAULT_CONTROL_BYTES_MAX 4096u
+#define FAULT_CONTROL_POLL_NS 1000000ull // reap looks at the control file at most every 1 ms
+#define FAULT_WAIT_SLICE_NS 2000000ull   // a waiting reap sleeps at most 2 ms at a time
+#define FAULT_DELAY_MS_MAX 60000u
+#define FAULT_NS_PER_MS 1000000ull
+
+_Static_assert(FAULT_WAIT_SLICE_NS >= FAULT_CONTROL_POLL_NS, "a waiting reap sees every change");
+_Static_assert((uint64_t)FAULT_DELAY_MS_MAX * FAULT_NS_PER_MS < UINT64_MAX / 4, "due times fit");
+
+// The faults a control file sets; whatever it does not name is off.
+typedef struct fault_settings {
+    uint64_t space;
+    uint64_t prealloc_space;
+    int sync_err;
+    uint32_t delay_ms;
+    bool stuck;
+} fault_settings;
 
 typedef struct st_wal_io_fault {
     st_wal_io base;
-    uint64_t space; // bytes writes may still store; UINT64_MAX: unlimited
-    int sync_err;   // errno every sync fails with; 0: none
+    uint64_t space;          // bytes writes may still store; UINT64_MAX: unlimited
+    uint64_t prealloc_space; // bytes preallocate may still reserve; UINT64_MAX: unlimited
+    int sync_err;            // errno every sync fails with; 0: none
+    uint64_t delay_ns;       // a submission executes no earlier than this after submit
     bool stuck;
-    st_wal_io_op held[ST_WAL_IO_FAULT_CQES_MAX]; // submissions of a stuck disk
-    bool held_linked[ST_WAL_IO_FAULT_CQES_MAX];  // op was linked to the previous
+    // Submitted ops not executed yet, oldest first: a stuck disk's, or ones
+    // whose delay has not passed.
+    st_wal_io_op held[ST_WAL_IO_FAULT_CQES_MAX];
+    bool held_linked[ST_WAL_IO_FAULT_CQES_MAX]; // op was linked to the previous
+    uint64_t held_due_ns[ST_WAL_IO_FAULT_CQES_MAX];
     uint32_t held_count;
     st_wal_io_cqe cqes[ST_WAL_IO_FAULT_CQES_MAX]; // ring of completions
     uint32_t cqe_head, cqe_count;
     st_wal_io_fault_stats stats;
+    // The control file, NULL: none. control_st is the file as last applied.
+    char *control_path;
+    struct stat control_st;
+    bool control_exists;
+    uint64_t control_checked_ns;
 } st_wal_io_fault;
 
 static st_wal_io_fault *
@@ -250,6 +285,23 @@ fault_of(st_wal_io *io)
     ST_ASSERT(io != NULL);
     st_wal_io_fault *f = (st_wal_io_fault *)io;
     return f;
+}
+
+static uint64_t
+fault_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void
+fault_sleep_until(uint64_t due_ns)
+{
+    struct timespec ts = {.tv_sec = (time_t)(due_ns / 1000000000ull),
+                          .tv_nsec = (long)(due_ns % 1000000000ull)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
 }
 
 static int
@@ -315,26 +367,261 @@ fault_run(st_wal_io_fault *f, const st_wal_io_op *ops, const bool *linked_to_pre
     }
 }
 
+// fault_advance executes the held ops that are due, oldest first, unless the
+// disk is stuck. The ops of one submission share their due time, so a chain
+// is never split; a later submission never overtakes an earlier one.
+static void
+fault_advance(st_wal_io_fault *f, uint64_t now_ns)
+{
+    uint32_t k = 0;
+    while (!f->stuck && k < f->held_count && f->held_due_ns[k] <= now_ns)
+        k++;
+    if (k == 0)
+        return;
+    ST_ASSERT(!f->held_linked[0]);
+    fault_run(f, f->held, f->held_linked, k);
+    uint32_t rest = f->held_count - k;
+    memmove(f->held, f->held + k, rest * sizeof(f->held[0]));
+    memmove(f->held_linked, f->held_linked + k, rest * sizeof(f->held_linked[0]));
+    memmove(f->held_due_ns, f->held_due_ns + k, rest * sizeof(f->held_due_ns[0]));
+    f->held_count = rest;
+    f->stats.held = rest;
+}
+
+// ---------------------------------------------------------------------------
+// The control file: one fault per line, `key value`, '#' starts a comment.
+
+// parse_whole reads all of `s` as a decimal number in [0, max].
+static bool
+parse_whole(const char *s, uint64_t max, uint64_t *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool
+parse_bytes(const char *s, uint64_t *out)
+{
+    if (strcmp(s, "unlimited") == 0) {
+        *out = UINT64_MAX;
+        return true;
+    }
+    return parse_whole(s, UINT64_MAX - 1, out);
+}
+
+static bool
+parse_errno(const char *s, int *out)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } names[] = {{"EIO", EIO}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"EROFS", EROFS}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].value;
+            return true;
+        }
+    }
+    uint64_t v;
+    if (!parse_whole(s, 4095, &v))
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+// fault_parse_line applies one line (comment already cut) to *s; false if
+// it is not a known `key value` pair.
+static bool
+fault_parse_line(const char *line, fault_settings *s)
+{
+    char key[32], val[32], extra[2];
+    int n = sscanf(line, "%31s %31s %1s", key, val, extra);
+    if (n <= 0)
+        return true; // blank
+    if (n != 2)
+        return false;
+    uint64_t v;
+    if (strcmp(key, "space") == 0)
+        return parse_bytes(val, &s->space);
+    if (strcmp(key, "prealloc_space") == 0)
+        return parse_bytes(val, &s->prealloc_space);
+    if (strcmp(key, "fail_sync") == 0)
+        return parse_errno(val, &s->sync_err);
+    if (strcmp(key, "delay_ms") == 0 && parse_whole(val, FAULT_DELAY_MS_MAX, &v)) {
+        s->delay_ms = (uint32_t)v;
+        return true;
+    }
+    if (strcmp(key, "stuck") == 0 && parse_whole(val, 1, &v)) {
+        s->stuck = v == 1;
+        return true;
+    }
+    return false;
+}
+
+// fault_parse reads the control text (NUL-terminated, modified) into *s.
+static bool
+fault_parse(char *text, fault_settings *s, char *why, size_t why_len)
+{
+    *s = (fault_settings){.space = UINT64_MAX, .prealloc_space = UINT64_MAX};
+    char *p = text;
+    for (unsigned line = 1; *p != '\0'; line++) {
+        char *end = strchr(p, '\n');
+        char *next = end != NULL ? end + 1 : p + strlen(p);
+        if (end != NULL)
+            *end = '\0';
+        char *hash = strchr(p, '#');
+        if (hash != NULL)
+            *hash = '\0';
+        if (!fault_parse_line(p, s)) {
+            snprintf(why, why_len,
+                     "line %u: '%s' is not one of space BYTES|unlimited, prealloc_space "
+                     "BYTES|unlimited, fail_sync ERRNO|0, delay_ms 0..%u, stuck 0|1",
+                     line, p, FAULT_DELAY_MS_MAX);
+            return false;
+        }
+        p = next;
+    }
+    return true;
+}
+
+// fault_read reads the control file at `path` into *s; a missing file means
+// no faults. -errno of the read, or 1 when it does not parse (why says).
+static int
+fault_read(const char *path, fault_settings *s, char *why, size_t why_len)
+{
+    static const fault_settings none = {.space = UINT64_MAX, .prealloc_space = UINT64_MAX};
+    char text[FAULT_CONTROL_BYTES_MAX + 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        *s = none;
+        return 0;
+    }
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    int rc = 0;
+    while (len < sizeof(text) - 1) {
+        ssize_t n = read(fd, text + len, sizeof(text) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -errno;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (rc != 0)
+        return rc;
+    text[len] = '\0';
+    if (len == sizeof(text) - 1) {
+        snprintf(why, why_len, "larger than %u bytes", FAULT_CONTROL_BYTES_MAX);
+        return 1;
+    }
+    return fault_parse(text, s, why, why_len) ? 0 : 1;
+}
+
+static void
+fault_apply(st_wal_io_fault *f, const fault_settings *s)
+{
+    ST_ASSERT(s->delay_ms <= FAULT_DELAY_MS_MAX && s->sync_err >= 0);
+    f->space = s->space;
+    f->prealloc_space = s->prealloc_space;
+    f->sync_err = s->sync_err;
+    f->delay_ns = (uint64_t)s->delay_ms * FAULT_NS_PER_MS;
+    f->stuck = s->stuck; // the caller's fault_advance releases what was held
+}
+
+static bool
+fault_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+// fault_control_poll re-reads the control file if it changed since it was
+// last applied (identity, size, mtime or ctime). `force` looks at once;
+// otherwise at most every FAULT_CONTROL_POLL_NS. A file that does not parse
+// changes nothing and is reported on stderr (this is a test facility; the
+// owner has no other channel while it runs).
+static void
+fault_control_poll(st_wal_io_fault *f, uint64_t now_ns, bool force)
+{
+    if (f->control_path == NULL)
+        return;
+    if (!force && now_ns - f->control_checked_ns < FAULT_CONTROL_POLL_NS)
+        return;
+    f->control_checked_ns = now_ns;
+    struct stat st;
+    bool exists = stat(f->control_path, &st) == 0;
+    if (exists == f->control_exists && (!exists || fault_same_file(&st, &f->control_st)))
+        return;
+    f->control_exists = exists;
+    if (exists)
+        f->control_st = st;
+    fault_settings s;
+    char why[256] = "";
+    int rc = fault_read(f->control_path, &s, why, sizeof(why));
+    if (rc != 0) {
+        fprintf(stderr, "stocktwin: fault control %s: %s; faults unchanged\n", f->control_path,
+                rc < 0 ? strerror(-rc) : why);
+        return;
+    }
+    fault_apply(f, &s);
+}
+
+// ---------------------------------------------------------------------------
+// The fault io's operations.
+
 static int
 fault_submit(st_wal_io *io, const st_wal_io_op *ops, uint32_t count, bool linked)
 {
     st_wal_io_fault *f = fault_of(io);
     ST_ASSERT(count > 0 && count <= ST_WAL_IO_OPS_MAX);
+    uint64_t now = fault_now_ns();
+    fault_control_poll(f, now, true);
+    fault_advance(f, now);
     if (f->cqe_count + f->held_count + count > ST_WAL_IO_FAULT_CQES_MAX)
         return -EBUSY;
-    bool chain[ST_WAL_IO_OPS_MAX];
-    for (uint32_t i = 0; i < count; i++)
-        chain[i] = linked && i > 0;
-    if (!f->stuck) {
-        fault_run(f, ops, chain, count);
-        return 0;
-    }
     for (uint32_t i = 0; i < count; i++) {
         f->held[f->held_count] = ops[i];
-        f->held_linked[f->held_count] = chain[i];
+        f->held_linked[f->held_count] = linked && i > 0;
+        f->held_due_ns[f->held_count] = now + f->delay_ns;
         f->held_count++;
     }
     f->stats.held = f->held_count;
+    fault_advance(f, now);
+    return 0;
+}
+
+// fault_reap_wait sleeps until a completion is there. Without a control file
+// nobody can release a stuck disk, and with nothing held nothing can
+// complete: waiting would never end (-EAGAIN). With one, a stuck disk is
+// waited out, as a real one would be.
+static int
+fault_reap_wait(st_wal_io_fault *f)
+{
+    while (f->cqe_count == 0) {
+        if (f->held_count == 0 || (f->stuck && f->control_path == NULL))
+            return -EAGAIN;
+        uint64_t now = fault_now_ns();
+        uint64_t until = f->stuck ? now + FAULT_WAIT_SLICE_NS : f->held_due_ns[0];
+        if (f->control_path != NULL && until > now + FAULT_WAIT_SLICE_NS)
+            until = now + FAULT_WAIT_SLICE_NS;
+        if (until > now)
+            fault_sleep_until(until);
+        now = fault_now_ns();
+        fault_control_poll(f, now, false);
+        fault_advance(f, now);
+    }
     return 0;
 }
 
@@ -343,9 +630,14 @@ fault_reap(st_wal_io *io, st_wal_io_cqe *out, uint32_t max, bool wait)
 {
     st_wal_io_fault *f = fault_of(io);
     ST_ASSERT(out != NULL && max > 0);
-    // Nobody else can release a stuck disk: waiting would never end.
-    if (wait && f->cqe_count == 0)
-        return -EAGAIN;
+    uint64_t now = fault_now_ns();
+    fault_control_poll(f, now, false);
+    fault_advance(f, now);
+    if (wait) {
+        int rc = fault_reap_wait(f);
+        if (rc < 0)
+            return rc;
+    }
     uint32_t n = 0;
     while (n < max && f->cqe_count > 0) {
         out[n++] = f->cqes[f->cqe_head];
@@ -358,16 +650,26 @@ fault_reap(st_wal_io *io, st_wal_io_cqe *out, uint32_t max, bool wait)
 static void
 fault_destroy(st_wal_io *io)
 {
-    st_free(fault_of(io));
+    st_wal_io_fault *f = fault_of(io);
+    st_free(f->control_path);
+    st_free(f);
 }
 
+// fault_preallocate models both kinds of full disk: a file system that
+// allocates on write (`space`) refuses once nothing is left, and a
+// preallocating one (`prealloc_space`) charges the whole reservation here,
+// so writes into it never fail for want of space.
 static int
 fault_preallocate(st_wal_io *io, int fd, uint64_t bytes)
 {
     st_wal_io_fault *f = fault_of(io);
-    if (f->space == 0)
+    fault_control_poll(f, fault_now_ns(), true);
+    if (f->space == 0 || (f->prealloc_space != UINT64_MAX && f->prealloc_space < bytes))
         return -ENOSPC;
-    return posix_preallocate(io, fd, bytes);
+    int rc = posix_preallocate(io, fd, bytes);
+    if (rc == 0 && f->prealloc_space != UINT64_MAX)
+        f->prealloc_space -= bytes;
+    return rc;
 }
 
 static const st_wal_io_vtable fault_vtable = {
@@ -389,6 +691,7 @@ st_wal_io_fault_create(st_wal_io **out)
     st_wal_io_fault *f = st_calloc(1, sizeof(*f));
     f->base.vt = &fault_vtable;
     f->space = UINT64_MAX;
+    f->prealloc_space = UINT64_MAX;
     *out = &f->base;
     ST_ASSERT((*out)->vt->submit == fault_submit);
     return ST_OK;
@@ -401,10 +704,42 @@ fault_checked(st_wal_io *io)
     return (st_wal_io_fault *)io;
 }
 
+st_err
+st_wal_io_fault_control(st_wal_io *io, const char *path, char *why, size_t why_len)
+{
+    st_wal_io_fault *f = fault_checked(io);
+    ST_ASSERT(path != NULL && why != NULL && why_len > 0);
+    // Look before reading: a change in between is then seen by the next poll.
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    fault_settings s;
+    char reason[256] = "";
+    int rc = fault_read(path, &s, reason, sizeof(reason));
+    if (rc != 0) {
+        snprintf(why, why_len, "fault control %s: %s", path, rc < 0 ? strerror(-rc) : reason);
+        return rc < 0 ? ST_IO : ST_INVALID_ARGUMENT;
+    }
+    st_free(f->control_path);
+    f->control_path = st_strndup(path, strlen(path));
+    f->control_exists = exists;
+    if (exists)
+        f->control_st = st;
+    f->control_checked_ns = fault_now_ns();
+    fault_apply(f, &s);
+    fault_advance(f, f->control_checked_ns);
+    return ST_OK;
+}
+
 void
 st_wal_io_fault_set_space(st_wal_io *io, uint64_t bytes)
 {
     fault_checked(io)->space = bytes;
+}
+
+void
+st_wal_io_fault_set_prealloc_space(st_wal_io *io, uint64_t bytes)
+{
+    fault_checked(io)->prealloc_space = bytes;
 }
 
 void
@@ -415,16 +750,18 @@ st_wal_io_fault_fail_sync(st_wal_io *io, int err)
 }
 
 void
+st_wal_io_fault_set_delay(st_wal_io *io, uint32_t delay_ms)
+{
+    ST_ASSERT(delay_ms <= FAULT_DELAY_MS_MAX);
+    fault_checked(io)->delay_ns = (uint64_t)delay_ms * FAULT_NS_PER_MS;
+}
+
+void
 st_wal_io_fault_stick(st_wal_io *io, bool stuck)
 {
     st_wal_io_fault *f = fault_checked(io);
     f->stuck = stuck;
-    if (stuck || f->held_count == 0)
-        return;
-    uint32_t count = f->held_count;
-    f->held_count = 0;
-    f->stats.held = 0;
-    fault_run(f, f->held, f->held_linked, count);
+    fault_advance(f, fault_now_ns());
 }
 
 void

@@ -6,9 +6,14 @@
 // completions. Two implementations:
 //   - st_wal_io_uring_create(): the real one, io_uring (writes, fdatasync via
 //     IORING_FSYNC_DATASYNC, IOSQE_IO_LINK chains). Submitting never blocks.
-//   - st_wal_io_fault_create(): plain POSIX calls executed at submit time with
-//     injected faults (disk full after N bytes, failing fdatasync, a stuck disk
-//     that holds completions until released), deterministic, for tests.
+//   - st_wal_io_fault_create(): the same POSIX calls with injected faults
+//     (disk full for writes or for preallocation, failing fdatasync, a slow
+//     disk that delays every submission, a stuck disk that holds submissions
+//     until released), deterministic, for tests. Without delay or stuck disk
+//     a submission executes inside submit; its completions wait until
+//     reaped. The faults are set through the functions below, or by a
+//     control file that another process rewrites (st_wal_io_fault_control:
+//     stocktwind --fault-control).
 // Open, preallocate, truncate, unlink, close and directory fsync are
 // synchronous: they run at open/recovery and at a segment roll (once per
 // segment), never per record.
@@ -22,6 +27,7 @@
 #define ST_SHARDS_WAL_IO_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -76,7 +82,8 @@ typedef struct st_wal_io_vtable {
     int (*submit)(st_wal_io *io, const st_wal_io_op *ops, uint32_t count, bool linked);
     // reap stores up to `max` completions in `out` and returns their number;
     // with `wait` it blocks until at least one is there. Returns -EAGAIN when
-    // waiting could never end (a stuck fault disk), or another -errno.
+    // waiting could never end (a stuck fault disk without control file), or
+    // another -errno.
     int (*reap)(st_wal_io *io, st_wal_io_cqe *out, uint32_t max, bool wait);
     void (*destroy)(st_wal_io *io);
 } st_wal_io_vtable;
@@ -100,24 +107,55 @@ void st_wal_io_destroy(st_wal_io *io);
 
 // Fault controls; `io` must come from st_wal_io_fault_create.
 //
-// st_wal_io_fault_set_space lets writes store `bytes` more bytes; the write
-// that crosses the limit stores what fits and completes short, later writes
-// fail with -ENOSPC, and preallocate fails with -ENOSPC once nothing is left.
-// UINT64_MAX (the initial value) means unlimited: "space returns".
+// st_wal_io_fault_set_space lets writes store `bytes` more bytes (a file
+// system that allocates on write: copy-on-write, thin provisioning); the
+// write that crosses the limit stores what fits and completes short, later
+// writes fail with -ENOSPC, and preallocate fails with -ENOSPC once nothing
+// is left. UINT64_MAX (the initial value) means unlimited: "space returns".
 void st_wal_io_fault_set_space(st_wal_io *io, uint64_t bytes);
+// st_wal_io_fault_set_prealloc_space models a preallocating file system with
+// `bytes` free: each preallocate charges its whole size and fails with
+// -ENOSPC (allocating nothing) when that is more than what is left; writes
+// into preallocated space never fail for want of it. UINT64_MAX (the initial
+// value): unlimited. Freed files give nothing back: set it again.
+void st_wal_io_fault_set_prealloc_space(st_wal_io *io, uint64_t bytes);
 // st_wal_io_fault_fail_sync makes every following fdatasync/fsync complete with
 // -err (0 turns the fault off). The data stays written, as with a real EIO.
 void st_wal_io_fault_fail_sync(st_wal_io *io, int err);
+// st_wal_io_fault_set_delay makes every following submission execute (and so
+// complete) no earlier than `delay_ms` (<= 60000) after its submit, in
+// submission order: a slow disk. Submit still returns at once; a reap that
+// waits sleeps until the oldest one is due.
+void st_wal_io_fault_set_delay(st_wal_io *io, uint32_t delay_ms);
 // st_wal_io_fault_stick holds every following submission unexecuted and
 // uncompleted (a stuck disk); st_wal_io_fault_stick(io, false) releases them,
-// executing them in order.
+// executing the due ones in order at once.
 void st_wal_io_fault_stick(st_wal_io *io, bool stuck);
+
+// st_wal_io_fault_control makes the faults follow the text file at `path`
+// (copied), one `key value` per line, '#' starting a comment:
+//     space BYTES|unlimited           st_wal_io_fault_set_space
+//     prealloc_space BYTES|unlimited  st_wal_io_fault_set_prealloc_space
+//     fail_sync EIO|ENOSPC|EDQUOT|EROFS|<errno>|0   st_wal_io_fault_fail_sync
+//     delay_ms 0..60000               st_wal_io_fault_set_delay
+//     stuck 0|1                       st_wal_io_fault_stick
+// A key the file does not name is off (unlimited, 0); a missing file means
+// no faults. The file is read now, then again whenever its identity, size,
+// mtime or ctime changed: looked at on every submit and preallocate, and at
+// most every millisecond in reap. Each read sets every fault anew (space
+// counters start again from the file's values). Write it to a temporary name
+// and rename it over the old one, so that a reader never sees half of it. A
+// file that does not parse later is reported on stderr and changes nothing.
+// With a control file a waiting reap waits out a stuck disk (it polls the
+// file) instead of returning -EAGAIN. Errors: ST_INVALID_ARGUMENT (the file
+// does not parse) or ST_IO (it cannot be read), with a sentence in why.
+st_err st_wal_io_fault_control(st_wal_io *io, const char *path, char *why, size_t why_len);
 
 typedef struct st_wal_io_fault_stats {
     uint64_t writes;
     uint64_t write_bytes; // bytes actually stored
     uint64_t syncs;       // fdatasync and fsync calls that succeeded
-    uint32_t held;        // ops held by a stuck disk
+    uint32_t held;        // ops submitted but not executed: stuck or not yet due
 } st_wal_io_fault_stats;
 
 void st_wal_io_fault_stats_get(const st_wal_io *io, st_wal_io_fault_stats *out);

@@ -147,6 +147,7 @@ worker_log_open(st_worker *w, const st_shards_config *config)
         .segment_bytes = config->segment_bytes,
         .sync_interval_ms = config->sync_interval_ms,
         .truncate_corrupt = config->truncate_corrupt,
+        .fault_control = config->fault_control,
         .replay_from_lsn = 1,
         .replay_cb = worker_replay_cb,
         .replay_arg = w,
@@ -356,25 +357,32 @@ worker_stage_outbox(st_worker *w)
 
 // worker_wal_failed handles a log that failed after events were applied to
 // the state: they are not durable and must never be acknowledged. A full
-// disk is retried (the log rewrites from its last durable point) until space
-// returns; anything else ends the process, as PostgreSQL's PANIC does, so
-// that recovery rebuilds the state from what is durable.
+// disk is retryable: the worker marks the log full, refuses new events
+// unapplied with ST_UNAVAILABLE and the reason (worker_apply), keeps
+// answering what does not wait for the log, and has the log rewrite from
+// its last durable point every ST_SHARDS_FULL_RETRY_MS (worker_poll) until
+// space returns. Anything else ends the process, as PostgreSQL's PANIC
+// does, so that recovery rebuilds the state from what is durable.
 static void
 worker_wal_failed(st_worker *w)
 {
     int e = 0;
     const char *why = st_wal_last_error(w->wal, &e);
     if (e == ENOSPC || e == EDQUOT || e == 0) {
-        (void)st_wal_retry(w->wal); // still full: it fails again, and we come back
-        static _Atomic uint64_t said_ms;
         uint64_t now = mono_ms();
-        if (now - atomic_load(&said_ms) > 10000) {
+        bool said = w->wal_full;
+        snprintf(w->wal_why, sizeof w->wal_why, "%s", why[0] != '\0' ? why : "the disk is full");
+        w->wal_full = true;
+        w->wal_errno = e;
+        w->wal_retry_ms = now + ST_SHARDS_FULL_RETRY_MS;
+        static _Atomic uint64_t said_ms;
+        if (!said && now - atomic_load(&said_ms) > 10000) {
             atomic_store(&said_ms, now);
-            fprintf(stderr, "stocktwind: worker %u: %s; replies wait until space returns\n", w->id,
-                    why);
+            fprintf(stderr,
+                    "stocktwind: worker %u: %s; new events are refused (UNAVAILABLE) and "
+                    "applied ones wait until space returns\n",
+                    w->id, w->wal_why);
         }
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
         return;
     }
     fprintf(stderr,
@@ -416,6 +424,13 @@ worker_apply(st_worker *w, const st_event *event, const char **message)
     *message = w->out->message;
     if (w->wal == NULL)
         return st_state_apply(w->state, event, w->out);
+    if (w->wal_full) {
+        snprintf(w->message, sizeof w->message,
+                 "the log cannot take the event (writing it: %s); retry later",
+                 w->wal_errno != 0 ? strerror(w->wal_errno) : "a short write, the disk is full");
+        *message = w->message;
+        return ST_UNAVAILABLE;
+    }
     st_codec_entry meta = {.lsn = w->last_lsn + 1, .epoch = 1, .ingest_time_ms = w->now_ms};
     size_t len = st_codec_entry_size(event, &meta, w->scratch);
     ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
@@ -499,6 +514,7 @@ worker_info(const st_worker *w, st_shards_worker_info *info)
     info->queue_depth = st_ring_depth(&w->jobs);
     info->queue_capacity = st_ring_capacity(&w->jobs);
     info->durable_lsn = w->durable_lsn;
+    info->applied_lsn = w->last_lsn;
     ST_ASSERT(info->worker < w->shards->worker_count);
 }
 
@@ -579,6 +595,12 @@ worker_poll(st_worker *w)
 {
     if (w->wal == NULL)
         return;
+    if (w->wal_full) {
+        if (mono_ms() < w->wal_retry_ms)
+            return;
+        w->wal_full = false;
+        (void)st_wal_retry(w->wal); // a failure shows in the poll below
+    }
     if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
         st_wal_tick(w->wal, mono_ms()) != ST_OK)
         worker_wal_failed(w);
@@ -716,14 +738,28 @@ worker_fail_job(st_worker *w, st_shards_job *job)
 }
 
 // Runs one loop iteration's batch: the outbox messages received, then the
-// drained jobs, applied into the filling slot, which is then sealed.
+// drained jobs, applied into the filling slot, which is then sealed. The one
+// exception to release in order: while the disk is full, a write job whose
+// events were all refused unapplied (worker_apply) saw nothing that waits
+// for the log, so it is released at once instead of behind the batches the
+// full disk holds.
 static void
 worker_run_batch(st_worker *w, st_worker_slot *slot)
 {
     ST_ASSERT(slot->job_count <= ST_SHARDS_DRAIN_MAX);
     worker_receive(w);
-    for (uint32_t i = 0; i < slot->job_count; i++)
-        worker_run_job(w, slot->jobs[i]);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < slot->job_count; i++) {
+        st_shards_job *job = slot->jobs[i];
+        bool full = w->wal_full && job->req->query_cb == NULL;
+        uint64_t lsn = w->last_lsn;
+        worker_run_job(w, job);
+        if (full && w->wal_full && w->last_lsn == lsn)
+            st_shards_req_release(job->req); // all refused unapplied: nothing to wait for
+        else
+            slot->jobs[kept++] = job;
+    }
+    slot->job_count = kept;
     worker_seal(w);
 }
 

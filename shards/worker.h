@@ -31,6 +31,7 @@
 #define ST_SHARDS_FEED_ALERTS_MAX 1024u
 #define ST_SHARDS_FEED_CHANGES_MAX 1024u
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
+#define ST_SHARDS_FULL_RETRY_MS 50u // a full disk: how often the log tries again
 // Batches a worker may have applied and not yet released (waiting for the
 // log): one filling, the others with their write and fdatasync in flight or
 // queued behind it. Matches the log's batch buffers (ST_WAL_BATCHES_DEFAULT).
@@ -130,6 +131,13 @@ typedef struct st_worker {
     st_wal *wal;
     uint64_t last_lsn;
     uint64_t durable_lsn;
+    // The disk is full (a retryable failure of the log): new events are
+    // refused unapplied until the log's rewrite, tried again at
+    // wal_retry_ms, succeeds (see worker_wal_failed).
+    bool wal_full;
+    int wal_errno;
+    uint64_t wal_retry_ms;
+    char wal_why[ST_WAL_PATH_MAX + 256];
     int64_t now_ms;            // the batch's ingest time (wall clock)
     st_codec_scratch *scratch; // LogEntry being built
     uint8_t *entry;            // ST_SHARDS_ENTRY_MAX bytes: its packed form

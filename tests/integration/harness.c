@@ -52,7 +52,7 @@ it_path(const char *rel)
 }
 
 static void
-daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
+daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const char *const *extra)
 {
     // If the test process dies (a Criterion time-out kills it), the daemon
     // goes with it: a test never leaves a server behind.
@@ -66,15 +66,16 @@ daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const ch
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    char *argv[16] = {"stocktwind", "--rpc", (char *)d->rpc, "--ingest", (char *)d->ingest,
-                      "--feed", (char *)d->feed, "--workers", workers_s, "--quiet"};
+    char *argv[13 + IT_EXTRA_FLAGS_MAX] = {"stocktwind", "--rpc", (char *)d->rpc, "--ingest",
+                                           (char *)d->ingest, "--feed", (char *)d->feed,
+                                           "--workers", workers_s, "--quiet"};
     int n = 10;
     if (data_dir != NULL) {
         argv[n++] = "--data";
         argv[n++] = (char *)data_dir;
     }
-    if (extra != NULL)
-        argv[n++] = (char *)extra;
+    for (int i = 0; extra != NULL && i < IT_EXTRA_FLAGS_MAX && extra[i] != NULL; i++)
+        argv[n++] = (char *)extra[i];
     argv[n] = NULL;
     execv(it_path("server/stocktwind"), argv);
     _exit(127);
@@ -151,6 +152,54 @@ it_sub_close(st_sub *s)
 void
 it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const char *extra)
 {
+    const char *flags[] = {extra, NULL};
+    it_daemon_start_flags(d, workers, data_dir, flags);
+}
+
+bool
+it_daemon_wait_exit(it_daemon *d, int timeout_ms, int *status_out)
+{
+    cr_assert(d->pid > 0, "no daemon running");
+    for (int waited = 0;; waited += 10) {
+        int status = 0;
+        pid_t got = waitpid(d->pid, &status, WNOHANG);
+        cr_assert(got >= 0, "waitpid: %s", strerror(errno));
+        if (got == d->pid) {
+            d->pid = 0;
+            if (status_out != NULL)
+                *status_out = status;
+            return true;
+        }
+        if (waited >= timeout_ms)
+            return false;
+        sleep_ms(10);
+    }
+}
+
+size_t
+it_daemon_log(const it_daemon *d, char *buf, size_t cap)
+{
+    cr_assert(cap > 0 && d->dir[0] != '\0');
+    char path[256];
+    snprintf(path, sizeof path, "%s/daemon.log", d->dir);
+    size_t n = 0;
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        n = fread(buf, 1, cap - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+void
+it_daemon_start_flags(it_daemon *d, unsigned workers, const char *data_dir,
+                      const char *const *extra)
+{
+    size_t count = 0;
+    while (extra != NULL && extra[count] != NULL)
+        count++;
+    cr_assert(count <= IT_EXTRA_FLAGS_MAX, "at most %d extra flags", IT_EXTRA_FLAGS_MAX);
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
     cr_assert(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));

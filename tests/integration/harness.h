@@ -31,6 +31,22 @@ void it_daemon_start(it_daemon *d, unsigned workers);
 // (NULL: none).
 void it_daemon_start_data(it_daemon *d, unsigned workers, const char *data_dir, const char *extra);
 
+// it_daemon_start_flags is it_daemon_start_data with several extra flags: a
+// NULL-terminated list of at most IT_EXTRA_FLAGS_MAX strings (NULL: none).
+#define IT_EXTRA_FLAGS_MAX 16
+void it_daemon_start_flags(it_daemon *d, unsigned workers, const char *data_dir,
+                           const char *const *extra);
+
+// it_daemon_wait_exit waits up to timeout_ms for the daemon to exit by itself.
+// true: it did, *status_out (may be NULL) has its wait status, d->pid is 0,
+// and its directory (daemon.log) stays until it_daemon_kill9 removes it.
+bool it_daemon_wait_exit(it_daemon *d, int timeout_ms, int *status_out);
+
+// it_daemon_log copies what the daemon wrote to stdout and stderr so far
+// (the start of it, at most cap - 1 bytes) into buf, NUL-terminated, and
+// returns its length.
+size_t it_daemon_log(const it_daemon *d, char *buf, size_t cap);
+
 // it_daemon_kill9 kills the daemon with SIGKILL, as a power cut would, and
 // removes its temporary directory (not its data directory).
 void it_daemon_kill9(it_daemon *d);

@@ -4,6 +4,7 @@
 // after recovery every appended record is there exactly once.
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,4 +348,247 @@ Test(wal_fault, random_faults_lose_nothing_durable, .timeout = 120)
     cr_assert_eq(durable(wal), appended);
     st_wal_close(wal);
     reopen_expect(pseed, appended);
+}
+
+// ---------------------------------------------------------------------------
+// A slow disk, a preallocating full disk, and the control file that lets
+// stocktwind --fault-control set the faults from outside.
+
+static uint64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+// write_control replaces the control file at once (a temporary renamed over it).
+static void
+write_control(const char *path, const char *text)
+{
+    char tmp[320];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    cr_assert(f != NULL);
+    cr_assert(fputs(text, f) >= 0 && fclose(f) == 0);
+    cr_assert_eq(rename(tmp, path), 0);
+}
+
+Test(wal_fault, delay_holds_completions_until_due)
+{
+    wt_replay r;
+    st_wal *wal = open_log(&r, 21, ST_WAL_SYNC_FSYNC);
+    st_wal_io_fault_set_delay(io, 40);
+    uint64_t t0 = mono_ms();
+    wt_append_n(wal, 21, 5);
+    cr_assert_eq(st_wal_commit(wal), ST_OK, "submitting to a slow disk does not wait");
+    cr_assert_lt(mono_ms() - t0, 40, "commit blocked on the slow disk");
+    uint64_t d = 99;
+    cr_assert_eq(st_wal_poll(wal, &d), ST_OK);
+    cr_assert_eq(d, 0, "durable before the disk's delay passed");
+    st_wal_io_fault_stats fs;
+    st_wal_io_fault_stats_get(io, &fs);
+    cr_assert_eq(fs.writes, 0, "the write waits for its due time");
+    cr_assert_gt(fs.held, 0);
+    cr_assert_eq(st_wal_wait(wal), ST_OK, "a waiting reap sleeps until the delay passed");
+    cr_assert_geq(mono_ms() - t0, 40, "completed before the delay");
+    cr_assert_eq(durable(wal), 5);
+    st_wal_io_fault_stats_get(io, &fs);
+    cr_assert_eq(fs.held, 0);
+    cr_assert_eq(fs.writes, 1);
+
+    // A delay and a stuck disk together: released, the ops still wait for
+    // their due time.
+    st_wal_io_fault_stick(io, true);
+    wt_append_n(wal, 21, 3);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    st_wal_io_fault_stick(io, false);
+    cr_assert_eq(st_wal_poll(wal, &d), ST_OK);
+    cr_assert_eq(d, 5);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_eq(durable(wal), 8);
+    st_wal_io_fault_set_delay(io, 0);
+    st_wal_close(wal);
+    reopen_expect(21, 8);
+}
+
+// A preallocating file system with no space: writes into the segment that
+// was allocated go on; only the next segment cannot be made, which refuses
+// the append without failing the log. Each segment charges its whole size.
+Test(wal_fault, prealloc_space_refuses_only_the_next_segment)
+{
+    st_wal_config cfg;
+    wt_replay r = {.seed = 22};
+    wt_config(&cfg, dir, io, &r);
+    cfg.batches = 16;
+    st_wal *wal = NULL;
+    cr_assert_eq(st_wal_open(&cfg, &wal, NULL), ST_OK);
+    st_wal_io_fault_set_prealloc_space(io, cfg.segment_bytes); // room for one more segment
+    uint8_t buf[WT_PAYLOAD_MAX];
+    uint64_t lsn = 0;
+    st_err err;
+    for (;;) {
+        uint64_t got;
+        err = st_wal_append(wal, buf, wt_payload(22, lsn + 1, buf), &got);
+        if (err != ST_OK)
+            break;
+        lsn = got;
+        if (lsn % 16 == 0) {
+            cr_assert_eq(st_wal_commit(wal), ST_OK);
+            cr_assert_eq(poll_all(wal), ST_OK, "writes into a preallocated segment never fail");
+        }
+    }
+    cr_assert_eq(err, ST_IO);
+    int e;
+    const char *msg = st_wal_last_error(wal, &e);
+    cr_assert_eq(e, ENOSPC, "%s", msg);
+    cr_assert(strstr(msg, "cannot create segment") != NULL, "%s", msg);
+    cr_assert_eq(wt_seg_count(dir), 2, "one roll had room, the next did not");
+    st_wal_stats st;
+    st_wal_stats_get(wal, &st);
+    cr_assert(!st.failed);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_eq(durable(wal), lsn);
+    st_wal_io_fault_set_prealloc_space(io, UINT64_MAX);
+    uint64_t got;
+    cr_assert_eq(st_wal_append(wal, buf, wt_payload(22, lsn + 1, buf), &got), ST_OK);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_close(wal);
+    reopen_expect(22, got);
+}
+
+Test(wal_fault, control_file_sets_and_changes_the_faults)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/fault.ctl", dir);
+    char why[256] = "";
+    write_control(path, "# a comment, then a blank line\n\nstuck 1   # held\n");
+    cr_assert_eq(st_wal_io_fault_control(io, path, why, sizeof(why)), ST_OK, "%s", why);
+    wt_replay r;
+    st_wal *wal = open_log(&r, 23, ST_WAL_SYNC_FSYNC);
+    wt_append_n(wal, 23, 4);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    cr_assert_eq(poll_all(wal), ST_OK);
+    cr_assert_eq(durable(wal), 0, "the file's stuck disk holds the write");
+
+    write_control(path, "stuck 0\n");
+    for (int i = 0; i < 1000 && durable(wal) != 4; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        st_wal_poll(wal, NULL);
+    }
+    cr_assert_eq(durable(wal), 4, "a changed file releases the disk");
+
+    // Submit looks at the file every time: the next batch sees the fault.
+    write_control(path, "fail_sync EIO\n");
+    wt_append_n(wal, 23, 2);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    uint64_t d;
+    cr_assert_eq(st_wal_poll(wal, &d), ST_IO);
+    int e;
+    st_wal_last_error(wal, &e);
+    cr_assert_eq(e, EIO);
+    cr_assert_eq(d, 4);
+    st_wal_close(wal);
+}
+
+// With a control file nobody in the process has to release a stuck disk: a
+// waiting reap polls the file, as a thread would wait on a real stuck disk.
+typedef struct unstick_arg {
+    const char *path;
+    long after_ms;
+} unstick_arg;
+
+static void *
+unstick_main(void *arg)
+{
+    unstick_arg *u = arg;
+    struct timespec ts = {u->after_ms / 1000, (u->after_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    write_control(u->path, "stuck 0\n");
+    return NULL;
+}
+
+Test(wal_fault, control_file_wait_outlasts_a_stuck_disk)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/fault.ctl", dir);
+    char why[256] = "";
+    write_control(path, "stuck 1\n");
+    cr_assert_eq(st_wal_io_fault_control(io, path, why, sizeof(why)), ST_OK, "%s", why);
+    wt_replay r;
+    st_wal *wal = open_log(&r, 24, ST_WAL_SYNC_FSYNC);
+    wt_append_n(wal, 24, 3);
+    unstick_arg u = {.path = path, .after_ms = 100};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, unstick_main, &u), 0);
+    uint64_t t0 = mono_ms();
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_geq(mono_ms() - t0, 90, "durable while the disk was stuck");
+    cr_assert_eq(durable(wal), 3);
+    pthread_join(t, NULL);
+    st_wal_close(wal);
+    reopen_expect(24, 3);
+}
+
+Test(wal_fault, control_file_that_does_not_parse)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/fault.ctl", dir);
+    char why[256] = "";
+    // A missing file means no faults.
+    cr_assert_eq(st_wal_io_fault_control(io, path, why, sizeof(why)), ST_OK, "%s", why);
+    const char *bad[] = {"space lots\n", "delay_ms 60001\n", "stuck 2\n", "fail_sync EWHAT\n",
+                         "delay_ms 5 6\n", "speed 1\n", "\nstuck\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_control(path, bad[i]);
+        why[0] = '\0';
+        cr_assert_eq(st_wal_io_fault_control(io, path, why, sizeof(why)), ST_INVALID_ARGUMENT,
+                     "accepted %s", bad[i]);
+        cr_assert(strstr(why, "line ") != NULL && strstr(why, path) != NULL, "%s", why);
+    }
+    cr_assert(strstr(why, "line 2") != NULL, "counts lines: %s", why);
+
+    // A file that goes bad while in use changes nothing.
+    write_control(path, "space 100\nprealloc_space unlimited\nfail_sync 5\ndelay_ms 0\nstuck 0\n");
+    cr_assert_eq(st_wal_io_fault_control(io, path, why, sizeof(why)), ST_OK, "%s", why);
+    write_control(path, "stuck one\n");
+    wt_replay r;
+    st_wal *wal = open_log(&r, 25, ST_WAL_SYNC_FSYNC);
+    wt_append_n(wal, 25, 1);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    cr_assert_eq(poll_all(wal), ST_IO, "the old fail_sync 5 still holds");
+    int e;
+    st_wal_last_error(wal, &e);
+    cr_assert_eq(e, 5);
+    st_wal_close(wal);
+}
+
+// st_wal_config.fault_control: the log makes, uses and frees a fault io of
+// its own (what every worker of stocktwind --fault-control does).
+Test(wal_fault, config_fault_control_gives_the_log_its_own_fault_io)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/fault.ctl", dir);
+    write_control(path, "prealloc_space 0\n");
+    st_wal_config cfg;
+    wt_replay r = {.seed = 26};
+    wt_config(&cfg, dir, NULL, &r);
+    cfg.fault_control = path;
+    st_wal *wal = NULL;
+    st_wal_recovery rec;
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_IO, "no space for the first segment");
+    cr_assert(strstr(rec.message, "No space left on device") != NULL, "%s", rec.message);
+
+    write_control(path, "bogus\n");
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_INVALID_ARGUMENT);
+    cr_assert(strstr(rec.message, "fault control") != NULL, "%s", rec.message);
+
+    write_control(path, "delay_ms 5\n");
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_OK, "%s", rec.message);
+    wt_append_n(wal, 26, 10);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    cr_assert_eq(durable(wal), 10);
+    st_wal_close(wal);
+    reopen_expect(26, 10);
 }
