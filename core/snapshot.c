@@ -1,0 +1,453 @@
+// snapshot.c - a state's image: st_state_save writes it through a callback,
+// st_state_load rebuilds a state from it, validating every byte.
+//
+// The image is the model's tables nearly as they lie in memory (records refer
+// to each other by index and to strings by interned id, so they need no
+// rewriting); the indexes (st_map) are rebuilt on load. Pure: the caller
+// does the I/O (a file, a socket to a follower) and adds its own framing and
+// checksum (shards/ owns the snapshot file).
+//
+// Byte layout, native endianness (the header says which build wrote it):
+//
+//   header   "STSNAPv1" (8 bytes)
+//            u32 layout id: sizeof of every record type below, hashed
+//            u32 alerts_kept of the writer (informative)
+//   strings  u32 count (ids 1..count-1 follow; id 0 is "")
+//            per id: u32 len, len bytes (no NUL)
+//   catalog  u32 n + n st_product, u32 n + n st_supplier,
+//            u32 n + n st_source (catalog duplicate windows), u64 alerts_raised
+//   u32 warehouse count, then per warehouse:
+//            u32 id, name, location, outbox_source; i64 total_capacity,
+//            last_event_ms; u64 outbox_seq, alert_seq, resv_created
+//            tables, each u32 n + n records: st_loc, st_device, st_stock,
+//            st_bin, st_resv, st_po, st_xfer, st_lead, u32 stock_of,
+//            st_source (duplicate windows)
+//            u32 alerts, then per alert (oldest first): u32 kind, sku id,
+//            location id, device id; i64 event_time_ms, expected, actual;
+//            u64 alert_seq
+//   trailer  "STSNAPend"
+//
+// Validity: st_state_load refuses (ST_MALFORMED, with a sentence) an image
+// that is short, has a different layout id, a string table with a repeat,
+// an interned id, table index or count out of range, or a warehouse twice.
+// It never trusts a count before checking that many bytes are there.
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "core/model.h"
+#include "core/snapshot.h"
+
+#define SNAP_MAGIC "STSNAPv1"
+#define SNAP_END "STSNAPend"
+
+static uint32_t
+snap_layout_id(void)
+{
+    const uint32_t sizes[] = {
+        sizeof(st_product), sizeof(st_supplier), sizeof(st_source), sizeof(st_loc),
+        sizeof(st_device),  sizeof(st_stock),    sizeof(st_bin),    sizeof(st_resv),
+        sizeof(st_po),      sizeof(st_xfer),     sizeof(st_lead),   1u, // version of this file
+    };
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        h = (h ^ sizes[i]) * 16777619u;
+    return h;
+}
+
+// --- save --------------------------------------------------------------------
+
+typedef struct snap_out {
+    st_snap_write_cb cb;
+    void *arg;
+    bool ok;
+} snap_out;
+
+static void
+put(snap_out *o, const void *buf, size_t len)
+{
+    if (o->ok && len != 0)
+        o->ok = o->cb(o->arg, buf, len);
+}
+
+static void
+put_u32(snap_out *o, uint32_t v)
+{
+    put(o, &v, sizeof v);
+}
+
+static void
+put_u64(snap_out *o, uint64_t v)
+{
+    put(o, &v, sizeof v);
+}
+
+static void
+put_table(snap_out *o, const void *items, uint32_t n, size_t elem)
+{
+    put_u32(o, n);
+    put(o, items, (size_t)n * elem);
+}
+
+static void
+save_wh(const st_state *s, const st_wh *wh, snap_out *o)
+{
+    put_u32(o, wh->id);
+    put_u32(o, wh->name);
+    put_u32(o, wh->location);
+    put_u32(o, wh->outbox_source);
+    put_u64(o, (uint64_t)wh->total_capacity);
+    put_u64(o, (uint64_t)wh->last_event_ms);
+    put_u64(o, wh->outbox_seq);
+    put_u64(o, wh->alert_seq);
+    put_u64(o, wh->resv_created);
+    put_table(o, wh->locs, wh->locs_n, sizeof *wh->locs);
+    put_table(o, wh->devs, wh->devs_n, sizeof *wh->devs);
+    put_table(o, wh->stocks, wh->stocks_n, sizeof *wh->stocks);
+    put_table(o, wh->bins, wh->bins_n, sizeof *wh->bins);
+    put_table(o, wh->resvs, wh->resvs_n, sizeof *wh->resvs);
+    put_table(o, wh->pos, wh->pos_n, sizeof *wh->pos);
+    put_table(o, wh->xfers, wh->xfers_n, sizeof *wh->xfers);
+    put_table(o, wh->leads, wh->leads_n, sizeof *wh->leads);
+    put_table(o, wh->stock_of, wh->stock_of_n, sizeof *wh->stock_of);
+    put_table(o, wh->dedup.items, wh->dedup.count, sizeof *wh->dedup.items);
+    put_u32(o, wh->ring_count);
+    for (uint32_t k = 0; k < wh->ring_count; k++) {
+        const st_alert *a = &wh->ring[(wh->ring_head + k) % s->cfg.alerts_kept];
+        put_u32(o, (uint32_t)a->kind);
+        put_u32(o, st_find_str(s, a->sku));
+        put_u32(o, st_find_str(s, a->location));
+        put_u32(o, st_find_str(s, a->device));
+        put_u64(o, (uint64_t)a->event_time_ms);
+        put_u64(o, (uint64_t)a->expected);
+        put_u64(o, (uint64_t)a->actual);
+        put_u64(o, a->alert_seq);
+    }
+}
+
+bool
+st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
+{
+    ST_ASSERT(s != NULL && cb != NULL);
+    snap_out o = {.cb = cb, .arg = arg, .ok = true};
+    put(&o, SNAP_MAGIC, 8);
+    put_u32(&o, snap_layout_id());
+    put_u32(&o, s->cfg.alerts_kept);
+    put_u32(&o, s->intern.count);
+    for (uint32_t id = 1; id < s->intern.count; id++) {
+        uint32_t len = st_intern_len(&s->intern, id);
+        put_u32(&o, len);
+        put(&o, st_intern_str(&s->intern, id), len);
+    }
+    put_table(&o, s->products, s->products_n, sizeof *s->products);
+    put_table(&o, s->suppliers, s->suppliers_n, sizeof *s->suppliers);
+    put_table(&o, s->catalog_dedup.items, s->catalog_dedup.count, sizeof *s->catalog_dedup.items);
+    put_u64(&o, s->alerts_raised);
+    put_u32(&o, s->whs_n);
+    for (uint32_t i = 0; i < s->whs_n; i++)
+        save_wh(s, s->whs[i], &o);
+    put(&o, SNAP_END, 9);
+    return o.ok;
+}
+
+// --- load --------------------------------------------------------------------
+
+typedef struct snap_in {
+    const uint8_t *p, *end;
+    st_state *s;
+    char *why;
+    size_t why_len;
+    bool ok;
+} snap_in;
+
+__attribute__((format(printf, 2, 3))) static void
+bad(snap_in *in, const char *fmt, ...)
+{
+    if (!in->ok)
+        return;
+    in->ok = false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->why, in->why_len, fmt, ap);
+    va_end(ap);
+}
+
+static bool
+take(snap_in *in, void *dst, size_t len)
+{
+    if (!in->ok)
+        return false;
+    if ((size_t)(in->end - in->p) < len) {
+        bad(in, "snapshot: the image ends early");
+        return false;
+    }
+    memcpy(dst, in->p, len);
+    in->p += len;
+    return true;
+}
+
+static uint32_t
+get_u32(snap_in *in)
+{
+    uint32_t v = 0;
+    take(in, &v, sizeof v);
+    return v;
+}
+
+static uint64_t
+get_u64(snap_in *in)
+{
+    uint64_t v = 0;
+    take(in, &v, sizeof v);
+    return v;
+}
+
+// get_table reads a count and that many records into a fresh array. `max`
+// bounds the count beyond what the remaining bytes allow.
+static void *
+get_table(snap_in *in, uint32_t *n_out, uint32_t *cap_out, size_t elem, uint32_t max,
+          const char *what)
+{
+    uint32_t n = get_u32(in);
+    *n_out = 0;
+    if (!in->ok)
+        return NULL;
+    if (n > max || (size_t)(in->end - in->p) / elem < n) {
+        bad(in, "snapshot: %u %s do not fit the image", n, what);
+        return NULL;
+    }
+    if (n == 0)
+        return NULL;
+    void *items = st_malloc((size_t)n * elem);
+    take(in, items, (size_t)n * elem);
+    *n_out = n;
+    if (cap_out != NULL)
+        *cap_out = n;
+    return items;
+}
+
+static bool
+id_ok(const snap_in *in, uint32_t id)
+{
+    return id < in->s->intern.count;
+}
+
+static bool
+idx_ok(uint32_t idx, uint32_t n)
+{
+    return idx < n || idx == ST_NONE;
+}
+
+static void
+check(snap_in *in, bool cond, const char *what, uint32_t wh, uint32_t i)
+{
+    if (!cond)
+        bad(in, "snapshot: warehouse %u: %s %u refers out of range", wh, what, i);
+}
+
+static void
+load_dedup(snap_in *in, st_dedup *d)
+{
+    d->items = get_table(in, &d->count, &d->cap, sizeof *d->items, UINT32_MAX, "sources");
+    for (uint32_t i = 0; in->ok && i < d->count; i++) {
+        if (!id_ok(in, d->items[i].id) || d->items[i].id == 0) {
+            bad(in, "snapshot: a duplicate window names string %u", d->items[i].id);
+            break;
+        }
+        st_map_put(&d->index, d->items[i].id, i);
+    }
+}
+
+// load_wh reads one warehouse into wh (created empty) and checks every index.
+static void
+load_wh(snap_in *in, st_wh *wh, uint32_t w)
+{
+    st_state *s = in->s;
+    wh->name = get_u32(in);
+    wh->location = get_u32(in);
+    wh->outbox_source = get_u32(in);
+    wh->total_capacity = (int64_t)get_u64(in);
+    wh->last_event_ms = (int64_t)get_u64(in);
+    wh->outbox_seq = get_u64(in);
+    wh->alert_seq = get_u64(in);
+    wh->resv_created = get_u64(in);
+    if (!id_ok(in, wh->name) || !id_ok(in, wh->location) || !id_ok(in, wh->outbox_source))
+        bad(in, "snapshot: warehouse %u names a string out of range", w);
+    wh->locs = get_table(in, &wh->locs_n, &wh->locs_cap, sizeof *wh->locs, UINT32_MAX, "locations");
+    wh->devs = get_table(in, &wh->devs_n, &wh->devs_cap, sizeof *wh->devs, UINT32_MAX, "devices");
+    wh->stocks = get_table(in, &wh->stocks_n, &wh->stocks_cap, sizeof *wh->stocks, UINT32_MAX,
+                           "stock records");
+    wh->bins = get_table(in, &wh->bins_n, &wh->bins_cap, sizeof *wh->bins, UINT32_MAX, "bins");
+    wh->resvs =
+        get_table(in, &wh->resvs_n, &wh->resvs_cap, sizeof *wh->resvs, UINT32_MAX, "reservations");
+    wh->pos = get_table(in, &wh->pos_n, &wh->pos_cap, sizeof *wh->pos, UINT32_MAX, "orders");
+    wh->xfers = get_table(in, &wh->xfers_n, &wh->xfers_cap, sizeof *wh->xfers, UINT32_MAX,
+                          "transfers");
+    wh->leads = get_table(in, &wh->leads_n, &wh->leads_cap, sizeof *wh->leads, UINT32_MAX,
+                          "lead-time samples");
+    // stock_of is sized by the catalog's capacity when it grew: slots past
+    // the products are ST_NONE.
+    wh->stock_of = get_table(in, &wh->stock_of_n, NULL, sizeof *wh->stock_of, UINT32_MAX,
+                             "catalog slots");
+    load_dedup(in, &wh->dedup);
+    for (uint32_t i = 0; in->ok && i < wh->locs_n; i++) {
+        const st_loc *l = &wh->locs[i];
+        check(in, id_ok(in, l->id) && l->id != 0 && id_ok(in, l->name), "location", w, i);
+        check(in, l->zone < wh->locs_n && idx_ok(l->product, s->products_n), "location", w, i);
+        st_map_put(&wh->loc_index, l->id, i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->devs_n; i++) {
+        const st_device *d = &wh->devs[i];
+        check(in, id_ok(in, d->id) && d->id != 0 && idx_ok(d->bound, wh->locs_n), "device", w, i);
+        st_map_put(&wh->dev_index, d->id, i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->stocks_n; i++) {
+        const st_stock *k = &wh->stocks[i];
+        check(in, k->product < s->products_n && idx_ok(k->first_bin, wh->bins_n), "stock record",
+              w, i);
+        check(in, k->product < wh->stock_of_n && wh->stock_of[k->product] == i, "stock record", w,
+              i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->stock_of_n; i++)
+        check(in,
+              idx_ok(wh->stock_of[i], wh->stocks_n) &&
+                  (i < s->products_n || wh->stock_of[i] == ST_NONE),
+              "catalog slot", w, i);
+    for (uint32_t i = 0; in->ok && i < wh->bins_n; i++) {
+        const st_bin *b = &wh->bins[i];
+        check(in, b->loc < wh->locs_n && b->stock < wh->stocks_n && idx_ok(b->next, wh->bins_n),
+              "bin", w, i);
+        st_map_put(&wh->bin_index, st_map_key2(b->loc, b->stock), i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->resvs_n; i++) {
+        const st_resv *r = &wh->resvs[i];
+        check(in, id_ok(in, r->order) && r->stock < wh->stocks_n, "reservation", w, i);
+        st_map_put(&wh->resv_index, st_map_key2(r->order, r->stock), i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->pos_n; i++) {
+        const st_po *p = &wh->pos[i];
+        check(in, id_ok(in, p->id) && id_ok(in, p->supplier) && p->stock < wh->stocks_n, "order",
+              w, i);
+        st_map_put(&wh->po_index, p->id, i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->xfers_n; i++) {
+        const st_xfer *x = &wh->xfers[i];
+        check(in, id_ok(in, x->id) && id_ok(in, x->peer) && x->stock < wh->stocks_n, "transfer", w,
+              i);
+        st_map_put(&wh->xfer_index, st_map_key2(x->inbound ? 1u : 0u, x->id), i);
+    }
+    for (uint32_t i = 0; in->ok && i < wh->leads_n; i++) {
+        check(in, id_ok(in, wh->leads[i].supplier), "lead-time sample", w, i);
+        st_map_put(&wh->lead_index, wh->leads[i].supplier, i);
+    }
+    // A bin chain visits each bin once: a cycle would hang every pick.
+    for (uint32_t i = 0, steps = 0; in->ok && i < wh->stocks_n; i++)
+        for (uint32_t b = wh->stocks[i].first_bin; in->ok && b != ST_NONE; b = wh->bins[b].next)
+            if (++steps > wh->bins_n || wh->bins[b].stock != i)
+                bad(in, "snapshot: warehouse %u: the bins of stock record %u do not chain", w, i);
+    uint32_t alerts = get_u32(in);
+    if (in->ok && alerts > wh->alert_seq) {
+        bad(in, "snapshot: warehouse %u keeps %u alerts of %llu raised", w, alerts,
+            (unsigned long long)wh->alert_seq);
+        return;
+    }
+    for (uint32_t k = 0; in->ok && k < alerts; k++) {
+        st_alert a = {.kind = (st_alert_kind)get_u32(in)};
+        uint32_t sku = get_u32(in), loc = get_u32(in), dev = get_u32(in);
+        a.event_time_ms = (int64_t)get_u64(in);
+        a.expected = (int64_t)get_u64(in);
+        a.actual = (int64_t)get_u64(in);
+        a.alert_seq = get_u64(in);
+        if (!in->ok)
+            break;
+        if (a.kind <= ST_ALERT_NONE || a.kind > ST_ALERT_OVER_CAPACITY || !id_ok(in, sku) ||
+            !id_ok(in, loc) || !id_ok(in, dev)) {
+            bad(in, "snapshot: warehouse %u: alert %u is not valid", w, k);
+            break;
+        }
+        a.warehouse = st_str(s, wh->id);
+        a.sku = st_str(s, sku);
+        a.location = st_str(s, loc);
+        a.device = st_str(s, dev);
+        // Keep the newest alerts_kept of them, as the ring would have.
+        uint32_t kept = s->cfg.alerts_kept;
+        wh->ring[(wh->ring_head + wh->ring_count) % kept] = a;
+        if (wh->ring_count < kept)
+            wh->ring_count++;
+        else
+            wh->ring_head = (wh->ring_head + 1) % kept;
+    }
+}
+
+st_err
+st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_len)
+{
+    ST_ASSERT(s != NULL && (image != NULL || len == 0) && why != NULL && why_len > 0);
+    ST_ASSERT(s->intern.count <= 1 && s->products_n == 0 && s->whs_n == 0); // empty
+    snap_in in = {.p = image, .end = (const uint8_t *)image + len, .s = s, .why = why,
+                  .why_len = why_len, .ok = true};
+    why[0] = '\0';
+    char magic[9] = {0};
+    take(&in, magic, 8);
+    if (in.ok && memcmp(magic, SNAP_MAGIC, 8) != 0)
+        bad(&in, "snapshot: not a stocktwin state image");
+    if (in.ok && get_u32(&in) != snap_layout_id())
+        bad(&in, "snapshot: written by a build with another record layout");
+    (void)get_u32(&in); // the writer's alerts_kept
+    uint32_t strings = get_u32(&in);
+    for (uint32_t id = 1; in.ok && id < strings; id++) {
+        uint32_t n = get_u32(&in);
+        if (in.ok && (n == 0 || n > ST_TEXT_LEN_MAX + ST_SOURCE_LEN_MAX ||
+                      (size_t)(in.end - in.p) < n)) {
+            bad(&in, "snapshot: string %u has a bad length %u", id, n);
+            break;
+        }
+        if (in.ok && st_intern_add(&s->intern, (const char *)in.p, n) != id)
+            bad(&in, "snapshot: string %u repeats an earlier one", id);
+        in.p += n;
+    }
+    s->products = get_table(&in, &s->products_n, &s->products_cap, sizeof *s->products,
+                            UINT32_MAX, "products");
+    for (uint32_t i = 0; in.ok && i < s->products_n; i++) {
+        const st_product *p = &s->products[i];
+        if (!id_ok(&in, p->sku) || p->sku == 0 || !id_ok(&in, p->name) ||
+            !id_ok(&in, p->category)) {
+            bad(&in, "snapshot: product %u names a string out of range", i);
+            break;
+        }
+        st_map_put(&s->product_index, p->sku, i);
+    }
+    s->suppliers = get_table(&in, &s->suppliers_n, &s->suppliers_cap, sizeof *s->suppliers,
+                             UINT32_MAX, "suppliers");
+    for (uint32_t i = 0; in.ok && i < s->suppliers_n; i++) {
+        if (!id_ok(&in, s->suppliers[i].id) || s->suppliers[i].id == 0 ||
+            !id_ok(&in, s->suppliers[i].name)) {
+            bad(&in, "snapshot: supplier %u names a string out of range", i);
+            break;
+        }
+        st_map_put(&s->supplier_index, s->suppliers[i].id, i);
+    }
+    load_dedup(&in, &s->catalog_dedup);
+    s->alerts_raised = get_u64(&in);
+    uint32_t whs = get_u32(&in);
+    if (in.ok && whs > s->cfg.warehouses_max)
+        bad(&in, "snapshot: %u warehouses, more than this state's limit %u", whs,
+            s->cfg.warehouses_max);
+    for (uint32_t w = 0; in.ok && w < whs; w++) {
+        uint32_t id = get_u32(&in);
+        if (!in.ok)
+            break;
+        if (!id_ok(&in, id) || id == 0 || st_map_get(&s->wh_index, id, &(uint32_t){0})) {
+            bad(&in, "snapshot: warehouse %u has a bad or repeated id", w);
+            break;
+        }
+        st_wh *wh = st_wh_create(s, st_str(s, id));
+        ST_ASSERT(wh->id == id);
+        load_wh(&in, wh, w);
+    }
+    char end[9] = {0};
+    if (take(&in, end, 9) && (memcmp(end, SNAP_END, 9) != 0 || in.p != in.end))
+        bad(&in, "snapshot: the image does not end where it should");
+    return in.ok ? ST_OK : ST_MALFORMED;
+}
