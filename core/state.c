@@ -253,3 +253,10 @@ st_state_stats_get(const st_state *s, st_state_stats *stats_out)
         stats_out->reservations += s->whs[i]->resvs_n;
     }
 }
+
+const char *
+st_state_warehouse_id(const st_state *s, uint32_t i)
+{
+    ST_ASSERT(s != NULL);
+    return i < s->whs_n ? st_str(s, s->whs[i]->id) : NULL;
+}

@@ -55,6 +55,11 @@ st_err st_state_apply(st_state *state, const st_event *event, st_apply_out *out)
 // st_state_has_warehouse tells whether this state owns warehouse `id`.
 bool st_state_has_warehouse(const st_state *state, const char *id);
 
+// st_state_warehouse_id returns the id of the state's i-th warehouse (in
+// creation order), or NULL when i >= the number of warehouses. The string
+// lives as long as the state.
+const char *st_state_warehouse_id(const st_state *state, uint32_t i);
+
 // st_state_verify checks every invariant of DESIGN.md §3 over the whole state
 // (on_hand = sum of bins >= 0, 0 <= reserved <= on_hand, reserved = sum of
 // reservations, inbound = open POs + open inbound transfers, in_transit_out =

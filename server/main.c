@@ -42,6 +42,11 @@ usage(FILE *f)
             "                    a power loss can lose the last --sync-interval ms) or\n"
             "                    none (no log at all) [fsync]\n"
             "  --sync-interval MS  batch mode's fdatasync period, 1..60000 [1000]\n"
+            "  --snapshot-mib N  with --data: a worker snapshots its state (a forked child\n"
+            "                    writes it; the worker stalls only for the fork) after N MiB\n"
+            "                    of log, 1..65536 [256]; then the log behind it is deleted\n"
+            "  --snapshot-interval MS  ... or after MS ms with anything logged [600000]\n"
+            "  --retain-entries N  log entries kept behind a snapshot, for followers [0]\n"
             "  --truncate-corrupt  start even if a log has a corrupt record, cutting the log\n"
             "                    there (what follows is lost; the default is to refuse)\n"
             "  --fault-control FILE  for tests only: with --data, the logs inject the disk\n"
@@ -88,7 +93,8 @@ on_signal(int sig)
 }
 
 enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DATA, OPT_SYNC, OPT_SYNC_INTERVAL, OPT_TRUNCATE_CORRUPT, OPT_DEMO,
-       OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FAULT_CONTROL, OPT_SEGMENT_BYTES };
+       OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FAULT_CONTROL, OPT_SEGMENT_BYTES,
+       OPT_SNAPSHOT_MIB, OPT_SNAPSHOT_INTERVAL, OPT_RETAIN_ENTRIES };
 
 // check_flags rejects combinations that parse but make no sense; 0 or 2.
 static int
@@ -124,6 +130,9 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         {"fault-control", required_argument, NULL, OPT_FAULT_CONTROL},
         // Hidden, for tests: small log segments, so that a test rolls them.
         {"segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES},
+        {"snapshot-mib", required_argument, NULL, OPT_SNAPSHOT_MIB},
+        {"snapshot-interval", required_argument, NULL, OPT_SNAPSHOT_INTERVAL},
+        {"retain-entries", required_argument, NULL, OPT_RETAIN_ENTRIES},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -178,6 +187,26 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
             if (!parse_u32("--segment-bytes", optarg, 4096, 1u << 30, &bytes))
                 return 2;
             cfg->segment_bytes = bytes;
+            break;
+        }
+        case OPT_SNAPSHOT_MIB: {
+            uint32_t mib = 0;
+            if (!parse_u32("--snapshot-mib", optarg, 1, 65536, &mib))
+                return 2;
+            cfg->snapshot_bytes = (uint64_t)mib << 20;
+            break;
+        }
+        case OPT_SNAPSHOT_INTERVAL: {
+            if (!parse_u32("--snapshot-interval", optarg, 1, 7u * 86400u * 1000u,
+                           &cfg->snapshot_interval_ms))
+                return 2;
+            break;
+        }
+        case OPT_RETAIN_ENTRIES: {
+            uint32_t n = 0;
+            if (!parse_u32("--retain-entries", optarg, 0, UINT32_MAX, &n))
+                return 2;
+            cfg->retain_entries = n;
             break;
         }
         case OPT_DEMO: cfg->demo = true; break;

@@ -55,6 +55,9 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.sync = cfg->sync;
     sc.sync_interval_ms = cfg->sync_interval_ms;
     sc.truncate_corrupt = cfg->truncate_corrupt;
+    sc.snapshot_bytes = cfg->snapshot_bytes;
+    sc.snapshot_interval_ms = cfg->snapshot_interval_ms;
+    sc.retain_entries = cfg->retain_entries;
     sc.segment_bytes = cfg->segment_bytes;
     sc.fault_control = cfg->fault_control;
     char why[1024] = "";

@@ -41,6 +41,9 @@ typedef struct st_server_config {
     st_shards_sync sync;       // fsync (default), batch or none
     uint32_t sync_interval_ms; // batch mode; 0: 1000
     bool truncate_corrupt;     // cut a corrupt log at the damage (the operator's call)
+    uint64_t snapshot_bytes;       // snapshot after this many log bytes; 0: 256 MiB
+    uint32_t snapshot_interval_ms; // or after this long; 0: 10 minutes
+    uint64_t retain_entries;       // log entries kept behind a snapshot
     uint64_t segment_bytes;    // log segment size; 0: the log's default (64 MiB)
     const char *fault_control; // tests only: logs inject faults this file sets (shards.h)
     bool quiet;               // no startup line, live view or log lines

@@ -186,6 +186,11 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
     shards->feed_arg = config->feed_arg;
     shards->sync = config->data_dir == NULL ? ST_SHARDS_SYNC_NONE : config->sync;
     shards->sync_interval_ms = config->sync_interval_ms;
+    shards->snapshot_bytes = config->snapshot_bytes ? config->snapshot_bytes : 256ull << 20;
+    shards->snapshot_interval_ms =
+        config->snapshot_interval_ms ? config->snapshot_interval_ms : 10u * 60u * 1000u;
+    shards->retain_entries = config->retain_entries;
+    shards->data_dir = config->data_dir;
     atomic_init(&shards->stop, false);
     shards->directory = st_directory_create(1024);
     shards->workers = st_calloc(shards->worker_count, sizeof(*shards->workers));

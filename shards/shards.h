@@ -70,6 +70,13 @@ typedef struct st_shards_config {
     uint32_t sync_interval_ms; // batch mode; 0 = 1000
     uint64_t segment_bytes;    // 0 = the log's default (64 MiB)
     bool truncate_corrupt;     // cut a corrupt log at the damage instead of refusing
+    // Snapshots (with a log): a worker snapshots its state once this many log
+    // bytes were appended since its last one (0 = 256 MiB), or after
+    // snapshot_interval_ms with anything appended (0 = 10 minutes); then its
+    // log keeps retain_entries entries before the snapshot (for followers).
+    uint64_t snapshot_bytes;
+    uint32_t snapshot_interval_ms;
+    uint64_t retain_entries;
     // For tests only: every worker's log uses a fault-injecting io driven by
     // this control file instead of io_uring (see st_wal_config). NULL: none.
     const char *fault_control;

@@ -24,6 +24,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,8 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "core/snapshot.h"
+#include "shards/snapshot.h"
 #include "shards/worker.h"
 
 static int64_t
@@ -132,14 +138,85 @@ worker_replay_progress(void *arg, uint64_t done, uint64_t total)
             (double)total / 1048576.0, eta);
 }
 
-// worker_log_open opens this worker's log under data_dir and replays it into
-// the (empty) state.
+// worker_snapshot_load starts the (empty) state from the worker's newest
+// valid snapshot, if there is one: its image, then the outbox events it had
+// in flight, staged again (a destination that has one answers DUPLICATE).
+// *lsn_out gets the snapshot's LSN (0: none).
+static st_err
+worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
+{
+    st_snapshot snap;
+    char why[1024];
+    *lsn_out = 0;
+    uint64_t t0 = mono_ms();
+    st_err err = st_snapshot_read_newest(w->shards->data_dir, w->id, &snap, why, sizeof why);
+    if (why[0] != '\0')
+        fprintf(stderr, "stocktwind: worker %u: skipped: %s\n", w->id, why);
+    if (err == ST_NOT_FOUND)
+        return ST_OK;
+    if (err != ST_OK) {
+        snprintf(w->error, sizeof w->error, "cannot read the snapshots of worker %u: %.700s", w->id,
+                 why);
+        return err;
+    }
+    err = st_state_load(w->state, snap.image, (size_t)snap.image_bytes, why, sizeof why);
+    if (err != ST_OK)
+        snprintf(w->error, sizeof w->error, "%.400s: %.400s", snap.path, why);
+    const uint8_t *p = snap.outbox;
+    for (uint32_t i = 0; err == ST_OK && i < snap.outbox_count; i++) {
+        uint32_t len;
+        memcpy(&len, p, sizeof len); // the reader checked the framing
+        ProtobufCAllocator alloc = {
+            .alloc = replay_alloc, .free = replay_free, .allocator_data = w};
+        st_event ev;
+        st_codec_entry meta;
+        w->replay_used = 0;
+        err = st_codec_entry_unpack(p + 4, len, &alloc, &ev, &meta, w->error, sizeof w->error);
+        if (err == ST_OK && ev.kind != ST_EV_TRANSFER_INBOUND && ev.kind != ST_EV_TRANSFER_ARRIVED) {
+            snprintf(w->error, sizeof w->error, "%s: outbox entry %u is not a transfer half",
+                     snap.path, i);
+            err = ST_MALFORMED;
+        }
+        if (err == ST_OK)
+            st_outbox_stage(w, &ev);
+        p += 4u + len;
+    }
+    if (err == ST_OK) {
+        for (uint32_t i = 0; st_state_warehouse_id(w->state, i) != NULL; i++)
+            st_directory_add(w->shards->directory, st_state_warehouse_id(w->state, i));
+        *lsn_out = snap.lsn;
+        fprintf(stderr,
+                "stocktwind: worker %u: loaded its snapshot at LSN %" PRIu64
+                " (%.1f MiB, %u outbox events) in %.2f s\n",
+                w->id, snap.lsn, (double)snap.image_bytes / 1048576.0, snap.outbox_count,
+                (double)(mono_ms() - t0) / 1000.0);
+    }
+    st_snapshot_free(&snap);
+    return err;
+}
+
+// worker_log_open starts the (empty) state from the newest snapshot, then
+// opens this worker's log under data_dir and replays what follows it.
 static st_err
 worker_log_open(st_worker *w, const st_shards_config *config)
 {
     w->scratch = st_calloc(1, sizeof(*w->scratch));
     w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
     w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
+    w->snap_buf = st_malloc(ST_SNAPSHOT_BUF_BYTES);
+    w->snap_hash = st_malloc(st_snapshot_hash_state_bytes());
+    w->snap_last_ms = mono_ms();
+    char dir[ST_WAL_PATH_MAX];
+    if (!st_snapshot_dir(config->data_dir, w->id, dir, sizeof dir) ||
+        (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
+        snprintf(w->error, sizeof w->error, "cannot create %s: %s", dir, strerror(errno));
+        return ST_IO;
+    }
+    uint64_t snap_lsn = 0;
+    st_err serr = worker_snapshot_load(w, &snap_lsn);
+    if (serr != ST_OK)
+        return serr;
+    w->snap_lsn = snap_lsn;
     st_wal_config wc = {
         .data_dir = config->data_dir,
         .worker_id = w->id,
@@ -148,7 +225,7 @@ worker_log_open(st_worker *w, const st_shards_config *config)
         .sync_interval_ms = config->sync_interval_ms,
         .truncate_corrupt = config->truncate_corrupt,
         .fault_control = config->fault_control,
-        .replay_from_lsn = 1,
+        .replay_from_lsn = snap_lsn + 1,
         .replay_cb = worker_replay_cb,
         .replay_arg = w,
         .progress_cb = worker_replay_progress,
@@ -168,6 +245,13 @@ worker_log_open(st_worker *w, const st_shards_config *config)
     if (w->replay_said_ms != w->replay_start_ms) // it said something: close the story
         fprintf(stderr, "stocktwind: worker %u: replayed %" PRIu64 " entries in %.1f s\n", w->id,
                 w->replayed, (double)(mono_ms() - w->replay_start_ms) / 1000.0);
+    if (rec.last_lsn < snap_lsn) {
+        snprintf(w->error, sizeof w->error,
+                 "worker %u: its snapshot stands for LSN %" PRIu64 " but its log ends at %" PRIu64
+                 ": the log lost entries the snapshot holds",
+                 w->id, snap_lsn, rec.last_lsn);
+        return ST_MALFORMED;
+    }
     w->last_lsn = w->durable_lsn = rec.last_lsn;
     st_free(w->replay_arena);
     w->replay_arena = NULL;
@@ -201,6 +285,8 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     return worker_log_open(w, config);
 }
 
+static void worker_snapshot_stop(st_worker *w);
+
 // st_worker_deinit frees what init made; it tolerates a half-initialized
 // worker (state NULL) so that create's cleanup path can call it.
 void
@@ -213,10 +299,13 @@ st_worker_deinit(st_worker *w)
         if (st_wal_wait(w->wal) != ST_OK)
             fprintf(stderr, "stocktwind: worker %u: closing the log: %s\n", w->id,
                     st_wal_last_error(w->wal, NULL));
+        worker_snapshot_stop(w);
         st_wal_close(w->wal);
         w->wal = NULL;
     }
     st_free(w->replay_arena);
+    st_free(w->snap_hash);
+    st_free(w->snap_buf);
     st_free(w->entry);
     st_free(w->scratch);
     st_outbox_deinit(&w->outbox);
@@ -453,6 +542,7 @@ worker_apply(st_worker *w, const st_event *event, const char **message)
         ST_ASSERT(logged == ST_OK && packed == len); // reserved above
         ST_ASSERT(lsn == meta.lsn);
         w->last_lsn = lsn;
+        w->snap_log_bytes += packed;
     }
     return err;
 }
@@ -737,6 +827,173 @@ worker_fail_job(st_worker *w, st_shards_job *job)
     }
 }
 
+// ---------------------------------------------------------------------------
+// Snapshots
+//
+// Once snapshot_bytes of log were appended since the last snapshot (or
+// snapshot_interval_ms passed with anything appended), the worker forks
+// between two batches, where its state is whole. The child has a
+// copy-on-write image of the process and writes the state as it was at
+// last_lsn to snap-<w>/<lsn>.tmp (shards/snapshot.c), with the outbox events
+// still in flight (taken from the pool: a message is in flight until its
+// receiver made it durable and handed it back), then exits. The worker
+// stalls only for the fork (measured: snap_stall_us_max) and polls the
+// child now and then. When the child succeeded and the log is durable up to
+// the snapshot's LSN, the worker renames the file into place, removes older
+// snapshots and deletes the log segments the snapshot covers, keeping
+// retain_entries entries for followers. A child that fails leaves only a
+// .tmp file, removed at the next start; the log still holds everything.
+
+static uint64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+// worker_snapshot_outbox writes one in-flight outbox event (child side).
+static bool
+worker_snapshot_outbox(st_worker *w, st_snapshot_writer *sw, const st_event *ev)
+{
+    st_codec_entry meta = {.lsn = w->last_lsn, .epoch = 1, .ingest_time_ms = w->now_ms};
+    size_t len = st_codec_entry_size(ev, &meta, w->scratch);
+    ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
+    size_t packed = st_codec_entry_pack(w->scratch, w->entry);
+    return st_snapshot_outbox(sw, w->entry, (uint32_t)packed);
+}
+
+// worker_snapshot_child runs in the forked child and never returns.
+static void
+worker_snapshot_child(st_worker *w)
+{
+    char path[ST_WAL_PATH_MAX];
+    st_snapshot_writer sw;
+    bool ok = st_snapshot_path(w->shards->data_dir, w->id, w->last_lsn, "tmp", path, sizeof path) &&
+              st_snapshot_begin(&sw, path, w->snap_hash, w->snap_buf) &&
+              st_snapshot_image(&sw, w->state);
+    // In flight: every pool message neither on the free list nor handed back
+    // (the returns ring is this process's copy: popping it changes nothing
+    // of the parent's), and heap messages still on the sender's lists.
+    st_outbox *ob = &w->outbox;
+    static bool free_msg[ST_SHARDS_OUTBOX_POOL];
+    for (st_outbox_msg *m = ob->free_list; m != NULL; m = m->next)
+        free_msg[m - ob->pool] = true;
+    st_outbox_msg *m;
+    while ((m = st_ring_pop(&ob->returns)) != NULL)
+        free_msg[m - ob->pool] = true;
+    for (uint32_t i = 0; ok && i < ST_SHARDS_OUTBOX_POOL; i++)
+        if (!free_msg[i])
+            ok = worker_snapshot_outbox(w, &sw, &ob->pool[i].event);
+    st_msg_list *lists[2 + ST_SHARDS_PIPELINE] = {&ob->send, &ob->pending};
+    for (uint32_t i = 0; i < ST_SHARDS_PIPELINE; i++)
+        lists[2 + i] = &w->slots[i].send;
+    for (uint32_t l = 0; ok && l < 2 + ST_SHARDS_PIPELINE; l++)
+        for (m = lists[l]->head; ok && m != NULL; m = m->next)
+            if (m->heap)
+                ok = worker_snapshot_outbox(w, &sw, &m->event);
+    ok = ok && st_snapshot_end(&sw, w->id, w->shards->worker_count, w->last_lsn);
+    if (!ok)
+        fprintf(stderr, "stocktwind: worker %u: writing snapshot %s: %s\n", w->id, path,
+                strerror(errno));
+    _exit(ok ? 0 : 1);
+}
+
+// worker_snapshot_finish publishes a snapshot whose child succeeded, once the
+// log is durable up to its LSN, and trims the log behind it.
+static void
+worker_snapshot_finish(st_worker *w)
+{
+    if (w->durable_lsn < w->snap_lsn)
+        return; // soon: the log is a batch or two behind
+    char why[ST_WAL_PATH_MAX + 128];
+    st_err err = st_snapshot_publish(w->shards->data_dir, w->id, w->snap_lsn, why, sizeof why);
+    w->snap_written = false;
+    if (err != ST_OK) {
+        fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, why);
+        return;
+    }
+    uint64_t keep = w->shards->retain_entries;
+    uint64_t before = w->snap_lsn + 1 > keep ? w->snap_lsn + 1 - keep : 1;
+    if (st_wal_truncate_before(w->wal, before) != ST_OK)
+        fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, st_wal_last_error(w->wal, NULL));
+    fprintf(stderr,
+                "stocktwind: worker %u: snapshot at LSN %" PRIu64 " in %.2f s (the fork stalled "
+                "the worker %.1f ms at most so far)\n",
+                w->id, w->snap_lsn, (double)(mono_ms() - w->snap_started_ms) / 1000.0,
+                (double)w->snap_stall_us_max / 1000.0);
+}
+
+// worker_snapshot_tick runs once per loop iteration, between batches.
+static void
+worker_snapshot_tick(st_worker *w)
+{
+    if (w->wal == NULL)
+        return;
+    uint64_t now = mono_ms();
+    if (w->snap_written) {
+        worker_snapshot_finish(w);
+        return;
+    }
+    if (w->snap_child != 0) {
+        if (now < w->snap_poll_ms)
+            return;
+        w->snap_poll_ms = now + 10;
+        int status = 0;
+        pid_t r = waitpid(w->snap_child, &status, WNOHANG);
+        if (r == 0)
+            return;
+        w->snap_child = 0;
+        if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            w->snap_written = true;
+            worker_snapshot_finish(w);
+        } else {
+            fprintf(stderr, "stocktwind: worker %u: the snapshot at LSN %" PRIu64 " failed\n",
+                    w->id, w->snap_lsn);
+        }
+        return;
+    }
+    bool due = w->snap_log_bytes >= w->shards->snapshot_bytes ||
+               (w->snap_log_bytes > 0 && now - w->snap_last_ms >= w->shards->snapshot_interval_ms);
+    if (!due || w->last_lsn <= w->snap_lsn)
+        return;
+    uint64_t t0 = mono_us();
+    pid_t pid = fork();
+    if (pid == 0)
+        worker_snapshot_child(w);
+    uint64_t stall = mono_us() - t0;
+    w->snap_last_ms = now;
+    if (pid < 0) {
+        fprintf(stderr, "stocktwind: worker %u: cannot fork for a snapshot: %s\n", w->id,
+                strerror(errno));
+        return;
+    }
+    if (stall > w->snap_stall_us_max)
+        w->snap_stall_us_max = stall;
+    w->snap_child = pid;
+    w->snap_lsn = w->last_lsn;
+    w->snap_log_bytes = 0;
+    w->snap_started_ms = now;
+    w->snap_poll_ms = now + 10;
+}
+
+// worker_snapshot_stop waits for a child still writing at shutdown and
+// publishes its snapshot if the log is durable (st_wal_wait ran).
+static void
+worker_snapshot_stop(st_worker *w)
+{
+    if (w->snap_child != 0) {
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(w->snap_child, &status, 0)) < 0 && errno == EINTR)
+            ;
+        w->snap_written = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        w->snap_child = 0;
+    }
+    if (w->snap_written)
+        worker_snapshot_finish(w);
+}
+
 // Runs one loop iteration's batch: the outbox messages received, then the
 // drained jobs, applied into the filling slot, which is then sealed. The one
 // exception to release in order: while the disk is full, a write job whose
@@ -775,6 +1032,7 @@ st_worker_main(void *arg)
     while (!atomic_load(&w->shards->stop)) {
         w->now_ms = wall_ms();
         worker_release(w);
+        worker_snapshot_tick(w);
         if (w->sealed == ST_SHARDS_PIPELINE)
             worker_wait_oldest(w);
         st_worker_slot *slot = worker_filling(w);

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -149,6 +150,17 @@ typedef struct st_worker {
     char error[ST_WAL_PATH_MAX + 512]; // why replay or the log failed
     char message[ST_APPLY_MESSAGE_MAX];
 
+    // Snapshots (worker.c, "Snapshots"): the forked child writing one, the
+    // LSN it stands for, log bytes appended since the last one began.
+    pid_t snap_child; // 0: none running
+    bool snap_written; // the child finished well; publish once durable
+    uint64_t snap_lsn;
+    uint64_t snap_log_bytes;
+    uint64_t snap_last_ms, snap_poll_ms, snap_started_ms;
+    uint64_t snap_stall_us_max; // the longest fork stall so far
+    uint8_t *snap_buf;          // ST_SNAPSHOT_BUF_BYTES for the child
+    void *snap_hash;            // the child's checksum state
+
 } st_worker;
 
 struct st_shards {
@@ -158,6 +170,10 @@ struct st_shards {
     void *feed_arg;
     st_shards_sync sync;
     uint32_t sync_interval_ms;
+    uint64_t snapshot_bytes;
+    uint32_t snapshot_interval_ms;
+    uint64_t retain_entries;
+    const char *data_dir; // borrowed from the config (the server keeps it)
     st_directory *directory;
     st_worker *workers;
     _Alignas(64) atomic_bool stop;

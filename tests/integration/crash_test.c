@@ -27,6 +27,7 @@
 // ST_CRASH_CYCLES sets the number of cycles (default 20; the slow variant
 // runs 100); ST_SEED the random kill times (printed).
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -279,6 +280,37 @@ on_hand(st_client *c, const char *wh)
     return it_stock(c, wh, "SKU-2", &s) ? s.on_hand : 0;
 }
 
+// count_files counts the files of `dir` whose names end in `ext`; *oldest
+// gets the smallest number their names start with.
+static int
+count_files(const char *data, const char *sub, const char *ext, unsigned long long *oldest)
+{
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/%s", data, sub);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s exists", dir);
+    int n = 0;
+    *oldest = ~0ull;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name), el = strlen(ext);
+        if (len > el && strcmp(e->d_name + len - el, ext) == 0) {
+            n++;
+            unsigned long long v = strtoull(e->d_name, NULL, 10);
+            if (v < *oldest)
+                *oldest = v;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+// Snapshots every 20 ms and small segments, so that kills land before,
+// during and after snapshots and segment deletions, and every restart loads
+// a snapshot and replays the log after it.
+static const char *const SNAPSHOTS[] = {"--snapshot-interval", "20", "--segment-bytes", "65536",
+                                        NULL};
+
 Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
 {
     int cycles = getenv("ST_CRASH_CYCLES") ? atoi(getenv("ST_CRASH_CYCLES")) : 20;
@@ -294,7 +326,7 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
         w[i] = (writer){.id = i, .next_seq = 1};
     it_daemon d;
     for (int cycle = 0; cycle < cycles; cycle++) {
-        it_daemon_start_data(&d, 2, data, NULL);
+        it_daemon_start_flags(&d, 2, data, SNAPSHOTS);
         st_client *c = it_client(&d);
         if (cycle == 0)
             setup(c, expect);
@@ -314,7 +346,7 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
         }
     }
     // The last restart: settle what was in flight, compare digests, count.
-    it_daemon_start_data(&d, 2, data, NULL);
+    it_daemon_start_flags(&d, 2, data, SNAPSHOTS);
     st_client *c = it_client(&d);
     settle(c, w, expect, cycles, seed);
     int64_t sent = 0;
@@ -325,6 +357,15 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
     it_daemon_stop(&d);
     st_state_destroy(expect);
     char cmd[128];
+    // Snapshots were taken and published (one per worker is kept), and the
+    // log segments they cover were deleted.
+    unsigned long long snap_lsn, first_segment;
+    cr_assert_eq(count_files(data, "snap-0", ".snap", &snap_lsn), 1, "worker 0 has one snapshot");
+    cr_assert_eq(count_files(data, "snap-0", ".tmp", &(unsigned long long){0}), 0);
+    cr_assert_gt(count_files(data, "wal-0", ".seg", &first_segment), 0);
+    cr_assert_gt(first_segment, 1, "segments behind the snapshot (at %llu) were deleted",
+                 snap_lsn);
+    cr_assert_leq(first_segment, snap_lsn + 1, "the log still holds what follows the snapshot");
     snprintf(cmd, sizeof cmd, "rm -rf %s", data);
     cr_assert_eq(system(cmd), 0);
     cr_log_info("crash test: %lld events sent over %d kills, %lld on hand", (long long)sent, cycles,
