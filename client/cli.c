@@ -2,6 +2,7 @@
 // commands (inventory, sku, twin, alerts, stats, digest), argument helpers and exit
 // codes. Writes live in cli_send.c, tables in cli_print.c.
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ static const char cli_help_main[] =
     "  alerts                recent alerts, or --follow the live alert feed\n"
     "  stats                 per-worker counters of the server\n"
     "  digest                a hash of the whole state, with per-worker LSNs\n"
+    "  snapshot              snapshot every worker now (a server with --data)\n"
     "  send                  send one event built from flags, or JSON lines from stdin\n"
     "  reserve WAREHOUSE ORDER SKU QTY     reserve available stock for an order\n"
     "  release WAREHOUSE ORDER SKU [QTY]   give back a reservation (all of it without QTY)\n"
@@ -102,6 +104,16 @@ static const char cli_help_stats[] =
     "\n"
     "Per worker: warehouses, stock records, events accepted/rejected/duplicate,\n"
     "queries, BUSY rejections, queue depth; then uptime, products, suppliers.\n";
+
+static const char cli_help_snapshot[] =
+    "usage: stocktwin snapshot\n"
+    "\n"
+    "Asks a stocktwind started with --data to snapshot every worker now instead of\n"
+    "waiting for --snapshot-mib or --snapshot-interval. Answers at once with the LSN\n"
+    "each worker's snapshot covers at least; a forked child writes it, and once the\n"
+    "log is durable up to it the server publishes it and deletes the log segments it\n"
+    "covers (stderr says so). Exit 1 if the server has no log.\n"
+    "example: stocktwin snapshot\n";
 
 static const char cli_help_digest[] =
     "usage: stocktwin digest\n"
@@ -351,6 +363,33 @@ cli_cmd_digest(const struct cli *cli, const struct cli_args *a)
     return code;
 }
 
+// The table of a snapshot request: what each worker's snapshot will cover.
+static void
+cli_print_snapshot(const Stocktwin__Response *resp)
+{
+    const Stocktwin__SnapshotResult *s = resp->snapshot;
+    printf("snapshot requested: every worker writes one in the background\n");
+    printf("WORKER  COVERS AT LEAST LSN\n");
+    for (size_t i = 0; i < s->n_from_lsn; i++)
+        printf("%6zu  %" PRIu64 "\n", i, s->from_lsn[i]);
+}
+
+static int
+cli_cmd_snapshot(const struct cli *cli, const struct cli_args *a)
+{
+    if (a->n_positional != 0)
+        return cli_usage("snapshot takes no arguments");
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0)
+        return code;
+    Stocktwin__Response *resp = NULL;
+    int status = st_client_snapshot(c, &resp);
+    code = cli_show(cli, status, resp, cli_print_snapshot);
+    st_client_close(c);
+    return code;
+}
+
 static volatile sig_atomic_t cli_interrupted;
 
 static void
@@ -466,6 +505,7 @@ static const struct cli_command cli_commands[] = {
      {{"warehouse", true}, {"limit", true}, {"follow", false}, {"count", true}, {NULL, false}}},
     {"stats", cli_help_stats, {{NULL, false}}},
     {"digest", cli_help_digest, {{NULL, false}}},
+    {"snapshot", cli_help_snapshot, {{NULL, false}}},
     {"send", NULL, {{NULL, false}}},
     {"reserve", NULL, {{NULL, false}}},
     {"release", NULL, {{NULL, false}}},
@@ -553,6 +593,9 @@ cli_run(const struct cli *cli, const struct cli_command *cmd, int argc, char **a
     }
     if (strcmp(cmd->name, "digest") == 0) {
         return cli_cmd_digest(cli, &a);
+    }
+    if (strcmp(cmd->name, "snapshot") == 0) {
+        return cli_cmd_snapshot(cli, &a);
     }
     return cli_cmd_sku_twin_stats(cli, cmd->name, &a);
 }

@@ -388,6 +388,8 @@ st_query_result_case(const Stocktwin__Query *q)
         return STOCKTWIN__RESPONSE__RESULT_STATS;
     case STOCKTWIN__QUERY__KIND_DIGEST:
         return STOCKTWIN__RESPONSE__RESULT_DIGEST;
+    case STOCKTWIN__QUERY__KIND_SNAPSHOT:
+        return STOCKTWIN__RESPONSE__RESULT_SNAPSHOT;
     default:
         return 0;
     }
@@ -629,5 +631,15 @@ st_client_digest(st_client *c, Stocktwin__Response **resp_out)
     Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
     q.kind_case = STOCKTWIN__QUERY__KIND_DIGEST;
     q.digest = &dq;
+    return st_client_query(c, &q, resp_out);
+}
+
+int
+st_client_snapshot(st_client *c, Stocktwin__Response **resp_out)
+{
+    Stocktwin__SnapshotQuery sq = STOCKTWIN__SNAPSHOT_QUERY__INIT;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_SNAPSHOT;
+    q.snapshot = &sq;
     return st_client_query(c, &q, resp_out);
 }

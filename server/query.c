@@ -174,6 +174,20 @@ digest_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
     s->status = ST_OK;
 }
 
+// A worker's part of a snapshot request: the LSN its snapshot will cover.
+static void
+snapshot_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    (void)state;
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    ST_ASSERT(s->count == 0);
+    uint64_t *lsn = st_arena_alloc(&s->arena, sizeof *lsn);
+    *lsn = info->applied_lsn;
+    slot_push(s, lsn);
+    s->status = ST_OK;
+}
+
 // --- merging, in the done callback ---
 
 // gather concatenates the items of every slot that ran into the request's
@@ -421,6 +435,26 @@ digest_done(void *arg)
     st_request_finish(r);
 }
 
+static void
+snapshot_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    uint32_t nw = r->svc->workers;
+    Stocktwin__SnapshotResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__snapshot_result__init(res);
+    res->from_lsn = st_arena_alloc(&r->arena, nw * sizeof *res->from_lsn);
+    for (uint32_t w = 0; w < nw; w++) {
+        st_query_slot *s = &r->slots[w];
+        ST_ASSERT(s->ran && s->status == ST_OK && s->count == 1);
+        res->from_lsn[res->n_from_lsn++] = *(const uint64_t *)s->items[0];
+    }
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_SNAPSHOT;
+    r->resp.snapshot = res;
+    st_request_finish(r);
+}
+
 // id_ok checks a required id of a query; on failure the request is answered.
 static bool
 id_ok(st_request *r, const char *what, const char *id, bool required)
@@ -480,9 +514,18 @@ st_query_run(st_request *r, const Stocktwin__Query *q)
     case STOCKTWIN__QUERY__KIND_DIGEST:
         st_shards_query(sh, &r->req, NULL, digest_cb, r, digest_done, r);
         return;
+    case STOCKTWIN__QUERY__KIND_SNAPSHOT:
+        if (st_shards_snapshot_request(sh) != ST_OK) {
+            st_request_fail(r, ST_INVALID_ARGUMENT,
+                            "stocktwind runs without a log (--data): there is nothing to snapshot");
+            return;
+        }
+        st_shards_query(sh, &r->req, NULL, snapshot_cb, r, snapshot_done, r);
+        return;
     default:
         st_request_fail(r, ST_MALFORMED,
-                        "the query has no kind (twin, inventory, sku, alerts, stats, digest)");
+                        "the query has no kind (twin, inventory, sku, alerts, stats, digest, "
+                        "snapshot)");
         return;
     }
 }

@@ -460,3 +460,16 @@ st_shards_query(st_shards *shards, st_shards_req *req, const char *warehouse,
         warehouse != NULL ? 1ull << st_shards_route(shards, warehouse) : shards_all_workers(shards);
     req_enqueue(shards, req, targets);
 }
+
+st_err
+st_shards_snapshot_request(st_shards *shards)
+{
+    ST_ASSERT(shards != NULL);
+    if (shards->sync == ST_SHARDS_SYNC_NONE)
+        return ST_INVALID_ARGUMENT;
+    for (uint32_t i = 0; i < shards->worker_count; i++) {
+        atomic_store(&shards->workers[i].snap_requested, true);
+        st_worker_wake(&shards->workers[i]);
+    }
+    return ST_OK;
+}

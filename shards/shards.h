@@ -151,6 +151,11 @@ void st_shards_destroy(st_shards *shards);
 
 uint32_t st_shards_workers(const st_shards *shards);
 
+// st_shards_snapshot_request asks every worker to snapshot its state at its
+// next loop iteration (worker.c, "Snapshots"). ST_INVALID_ARGUMENT without a
+// log. Any thread.
+st_err st_shards_snapshot_request(st_shards *shards);
+
 // st_shards_sync_mode tells how replies relate to the disk.
 st_shards_sync st_shards_sync_mode(const st_shards *shards);
 

@@ -278,6 +278,7 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     st_outbox_init(&w->outbox, id);
     atomic_init(&w->sleeping, false);
     atomic_init(&w->busy_rejections, 0);
+    atomic_init(&w->snap_requested, false);
     int rc = sem_init(&w->wake, 0, 0);
     ST_ASSERT(rc == 0);
     if (shards->sync == ST_SHARDS_SYNC_NONE)
@@ -343,14 +344,14 @@ worker_has_work(st_worker *w)
            atomic_load(&w->shards->stop);
 }
 
-// worker_park_timed sleeps at most one sync interval, so that batch mode's
-// fdatasync happens on time while no work comes. On time-out it cancels its
+// worker_park_timed sleeps at most `interval` ms, so that batch mode's
+// fdatasync happens on time while no work comes, and a finished snapshot is
+// published. On time-out it cancels its
 // park; if a producer claimed the post first, it consumes that post, keeping
 // the semaphore at one token at most (see worker_park).
 static void
-worker_park_timed(st_worker *w)
+worker_park_timed(st_worker *w, uint32_t interval)
 {
-    uint32_t interval = w->shards->sync_interval_ms ? w->shards->sync_interval_ms : 1000u;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += interval / 1000u;
@@ -396,8 +397,12 @@ worker_park(st_worker *w)
     ck_pr_fence_memory();
     if (worker_has_work(w) && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
+    if (w->snap_child != 0 || w->snap_written) {
+        worker_park_timed(w, 10); // a snapshot to poll for and publish
+        return;
+    }
     if (w->wal != NULL && w->shards->sync == ST_SHARDS_SYNC_BATCH) {
-        worker_park_timed(w);
+        worker_park_timed(w, w->shards->sync_interval_ms ? w->shards->sync_interval_ms : 1000u);
         return;
     }
     while (sem_wait(&w->wake) != 0)
@@ -953,10 +958,13 @@ worker_snapshot_tick(st_worker *w)
         }
         return;
     }
-    bool due = w->snap_log_bytes >= w->shards->snapshot_bytes ||
+    bool asked = atomic_load_explicit(&w->snap_requested, memory_order_relaxed);
+    bool due = asked || w->snap_log_bytes >= w->shards->snapshot_bytes ||
                (w->snap_log_bytes > 0 && now - w->snap_last_ms >= w->shards->snapshot_interval_ms);
+    if (asked)
+        atomic_store(&w->snap_requested, false);
     if (!due || w->last_lsn <= w->snap_lsn)
-        return;
+        return; // nothing new since the last one: it stands
     uint64_t t0 = mono_us();
     pid_t pid = fork();
     if (pid == 0)

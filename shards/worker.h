@@ -110,6 +110,7 @@ typedef struct st_worker {
     st_ring inbox; // st_outbox_msg * from workers (including this one)
     sem_t wake;
     _Alignas(64) atomic_bool sleeping;    // parked or about to park in sem_wait
+    atomic_bool snap_requested;           // st_shards_snapshot_request
     atomic_uint_fast64_t busy_rejections; // bumped by submitters
 
     // Counters, this thread only.

@@ -163,6 +163,11 @@ ST_CLIENT_API int st_client_stats(st_client *c, Stocktwin__Response **resp_out);
 // their worker counts), the catalog's, and per worker its durable LSN and the
 // digest of its warehouses. Costs the server one pass over its whole state.
 ST_CLIENT_API int st_client_digest(st_client *c, Stocktwin__Response **resp_out);
+// st_client_snapshot - asks the server to snapshot every worker now: on 0,
+// resp->snapshot->from_lsn[w] is the LSN worker w's snapshot covers at least.
+// The snapshots are written in the background (the server's stderr says when
+// each is published); status INVALID_ARGUMENT on a server without --data.
+ST_CLIENT_API int st_client_snapshot(st_client *c, Stocktwin__Response **resp_out);
 
 // st_client_response_free - frees a reply from resp_out. NULL is a no-op.
 ST_CLIENT_API void st_client_response_free(Stocktwin__Response *resp);
