@@ -233,6 +233,12 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
     return check_flags(cfg);
 }
 
+// jemalloc's options (read at its start; ignored where the sanitizers bring
+// their own allocator): back the state with transparent huge pages, so that
+// the fork of a snapshot copies a few thousand page-table entries instead of
+// one per 4 KiB of a multi-GiB state (see shards/worker.c, "Snapshots").
+const char *malloc_conf = "thp:always,metadata_thp:auto";
+
 int
 main(int argc, char **argv)
 {

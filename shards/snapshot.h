@@ -31,6 +31,7 @@ typedef struct st_snapshot_writer {
     uint64_t body_bytes;
     uint64_t image_bytes;
     uint32_t outbox_count;
+    uint32_t flushes;
     void *hash; // XXH3 state (opaque here)
     bool ok;
 } st_snapshot_writer;
