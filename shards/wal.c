@@ -180,6 +180,8 @@ struct st_wal {
     char err_msg[ST_WAL_PATH_MAX + 128];
 };
 
+static bool parse_name(const char *name, uint64_t *lsn_out);
+
 // ---------------------------------------------------------------------------
 // Encoding.
 
@@ -293,6 +295,83 @@ record_plausible(const uint8_t *seg, uint64_t size, uint64_t off)
     if (get_u64(p + WAL_RECORD_SUM_AT) != record_sum(p, p + WAL_RECORD_HEADER_BYTES, len))
         return 0;
     return get_u64(p + 8);
+}
+
+uint32_t
+st_wal_frame_bytes(uint32_t len)
+{
+    return record_bytes(len);
+}
+
+st_err
+st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out,
+                   char *why, size_t why_len)
+{
+    const uint8_t *p = buf;
+    if (len < WAL_RECORD_HEADER_BYTES) {
+        snprintf(why, why_len, "%zu bytes are less than a frame header (%u)", len,
+                 WAL_RECORD_HEADER_BYTES);
+        return ST_MALFORMED;
+    }
+    uint32_t plen = get_u32(p);
+    uint64_t lsn = get_u64(p + 8);
+    if (plen == 0 || plen > ST_WAL_PAYLOAD_BYTES_MAX) {
+        snprintf(why, why_len, "frame of LSN %" PRIu64 ": payload length %" PRIu32
+                 " is outside 1..%u", lsn, plen, ST_WAL_PAYLOAD_BYTES_MAX);
+        return ST_MALFORMED;
+    }
+    if (record_bytes(plen) > len) {
+        snprintf(why, why_len, "frame of LSN %" PRIu64 ": %" PRIu32 " bytes, only %zu left",
+                 lsn, record_bytes(plen), len);
+        return ST_MALFORMED;
+    }
+    if (get_u32(p + 4) != 0) {
+        snprintf(why, why_len, "frame of LSN %" PRIu64 ": flags %#" PRIx32 " (must be 0)", lsn,
+                 get_u32(p + 4));
+        return ST_MALFORMED;
+    }
+    if (get_u64(p + WAL_RECORD_SUM_AT) != record_sum(p, p + WAL_RECORD_HEADER_BYTES, plen)) {
+        snprintf(why, why_len, "frame of LSN %" PRIu64 ": checksum mismatch", lsn);
+        return ST_MALFORMED;
+    }
+    if (lsn == 0 || (expected_lsn != 0 && lsn != expected_lsn)) {
+        snprintf(why, why_len, "frame has LSN %" PRIu64 ", expected %" PRIu64, lsn, expected_lsn);
+        return ST_MALFORMED;
+    }
+    out->lsn = lsn;
+    out->payload = p + WAL_RECORD_HEADER_BYTES;
+    out->payload_len = plen;
+    out->bytes = record_bytes(plen);
+    return ST_OK;
+}
+
+bool
+st_wal_header_check(const void *buf, size_t len, uint32_t worker_id, uint64_t first_lsn)
+{
+    return header_valid(buf, len, worker_id, first_lsn);
+}
+
+st_err
+st_wal_remove_all(const char *data_dir, uint32_t worker_id)
+{
+    char dir[ST_WAL_PATH_MAX];
+    int n = snprintf(dir, sizeof dir, "%s/wal-%" PRIu32, data_dir, worker_id);
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return ST_INVALID_ARGUMENT;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? ST_OK : ST_IO;
+    struct dirent *e;
+    st_err err = ST_OK;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t lsn;
+        if (parse_name(e->d_name, &lsn) && unlinkat(dirfd(d), e->d_name, 0) != 0)
+            err = ST_IO;
+    }
+    if (fsync(dirfd(d)) != 0)
+        err = ST_IO;
+    closedir(d);
+    return err;
 }
 
 bool
@@ -1370,7 +1449,10 @@ open_files(st_wal *wal, const st_wal_config *cfg, st_wal_recovery *rec)
     st_free(s.buf);
     if (err != ST_OK)
         return err;
-    err = open_position(wal, s.expected, end_off, rec);
+    uint64_t next = s.expected;
+    if (s.count == 0 && cfg->first_lsn > 1) // an empty log that starts after a snapshot
+        next = cfg->first_lsn;
+    err = open_position(wal, next, end_off, rec);
     if (err != ST_OK)
         return err;
     for (uint32_t i = 0; i < wal->nbatches; i++)

@@ -74,6 +74,10 @@ typedef struct st_wal_config {
     // Open a log with a corrupt record anyway, cutting it (and everything
     // after it) off: for an operator who has no replica to copy from.
     bool truncate_corrupt;
+    // An empty log's first LSN (0 or 1: 1). A follower that starts over from
+    // a snapshot at LSN s opens its emptied log with s + 1. Ignored when the
+    // log holds a segment.
+    uint64_t first_lsn;
     // Records with lsn >= replay_from_lsn are delivered to replay_cb during
     // st_wal_open, in LSN order (NULL: none). If the open then fails, the
     // caller must discard what it replayed.
@@ -193,6 +197,33 @@ void st_wal_stats_get(const st_wal *wal, st_wal_stats *out);
 // `first_lsn` of worker `worker_id` into buf; false if it does not fit.
 bool st_wal_segment_path(const char *data_dir, uint32_t worker_id, uint64_t first_lsn, char *buf,
                          uint32_t size);
+
+// st_wal_remove_all deletes every segment file of worker_id's log (a closed
+// one) and syncs the directory: a follower starting over from a snapshot.
+st_err st_wal_remove_all(const char *data_dir, uint32_t worker_id);
+
+// ---------------------------------------------------------------------------
+// Frames: one record as it sits in a segment, and as it travels to followers
+// (replication/leader.c) byte for byte.
+
+typedef struct st_wal_frame {
+    uint64_t lsn;
+    const uint8_t *payload; // borrowed from the buffer checked
+    uint32_t payload_len;
+    uint32_t bytes; // the whole frame, padding included (a multiple of 8)
+} st_wal_frame;
+
+// st_wal_frame_check validates the frame at the start of buf[0..len) as
+// recovery does: payload length 1..ST_WAL_PAYLOAD_BYTES_MAX, the whole frame
+// (padding included) within len, flags 0, the checksum, and lsn ==
+// expected_lsn (0: any LSN but 0). ST_OK fills *out; ST_MALFORMED with a
+// sentence in why otherwise. Any thread.
+st_err st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out,
+                          char *why, size_t why_len);
+// st_wal_frame_bytes is the size of the frame of a payload of len bytes.
+uint32_t st_wal_frame_bytes(uint32_t len);
+// st_wal_header_check validates a 64-byte segment header read from a file.
+bool st_wal_header_check(const void *buf, size_t len, uint32_t worker_id, uint64_t first_lsn);
 
 // ---------------------------------------------------------------------------
 // Read-only scan: offline tools (`stocktwin wal verify|dump`).
