@@ -85,9 +85,11 @@ static const char *const st_status_names[] = {
     "UNAVAILABLE",
     "INTERNAL",
     "NOT_FOUND",
+    "NOT_LEADER",
+    "FENCED",
 };
 _Static_assert(sizeof st_status_names / sizeof st_status_names[0] ==
-                   STOCKTWIN__STATUS__STATUS_NOT_FOUND + 1,
+                   STOCKTWIN__STATUS__STATUS_FENCED + 1,
                "one name per Status of stocktwin.proto");
 
 const char *

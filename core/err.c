@@ -48,6 +48,10 @@ st_err_str(st_err err)
         return "internal";
     case ST_NOT_FOUND:
         return "not_found";
+    case ST_NOT_LEADER:
+        return "not_leader";
+    case ST_FENCED:
+        return "fenced";
     case ST_IO:
         return "io";
     case ST_NOMEM:

@@ -33,6 +33,8 @@ typedef enum st_err {
     ST_UNAVAILABLE = 17,
     ST_INTERNAL = 18,
     ST_NOT_FOUND = 19,
+    ST_NOT_LEADER = 20,
+    ST_FENCED = 21,
     // Runtime-only codes below; not on the wire as event statuses.
     ST_IO = 64,
     ST_NOMEM = 65,

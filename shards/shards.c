@@ -191,6 +191,13 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
         config->snapshot_interval_ms ? config->snapshot_interval_ms : 10u * 60u * 1000u;
     shards->retain_entries = config->retain_entries;
     shards->data_dir = config->data_dir;
+    shards->state_config = config->state;
+    shards->segment_bytes = config->segment_bytes;
+    shards->fault_control = config->fault_control;
+    shards->truncate_corrupt = config->truncate_corrupt;
+    shards->follower = config->follower;
+    shards->quorum = config->quorum;
+    shards->epoch = config->epoch ? config->epoch : 1;
     atomic_init(&shards->stop, false);
     shards->directory = st_directory_create(1024);
     shards->workers = st_calloc(shards->worker_count, sizeof(*shards->workers));
@@ -305,7 +312,7 @@ static void
 req_finish(st_shards_req *req)
 {
     st_err fail = (st_err)atomic_load_explicit(&req->fail, memory_order_relaxed);
-    if (req->query_cb != NULL) {
+    if (req->query_cb != NULL || req->op != ST_SHARDS_OP_EVENTS) {
         req->status = fail;
     } else if (fail != ST_OK) {
         for (uint32_t i = 0; i < req->event_count; i++) {
@@ -344,6 +351,9 @@ req_start(st_shards_req *req, st_shards_done_cb done_cb, void *done_arg)
     req->event_count = 0;
     req->query_cb = NULL;
     req->query_arg = NULL;
+    req->op = ST_SHARDS_OP_EVENTS;
+    req->frames = NULL;
+    req->frames_len = 0;
     req->done_cb = done_cb;
     req->done_arg = done_arg;
 }
@@ -364,7 +374,7 @@ static void
 req_mark_busy(st_shards_req *req, uint32_t worker)
 {
     ST_ASSERT(worker < ST_SHARDS_WORKERS_MAX);
-    if (req->query_cb != NULL) {
+    if (req->query_cb != NULL || req->op != ST_SHARDS_OP_EVENTS) {
         st_shards_req_fail(req, ST_BUSY);
         return;
     }
@@ -472,4 +482,72 @@ st_shards_snapshot_request(st_shards *shards)
         st_worker_wake(&shards->workers[i]);
     }
     return ST_OK;
+}
+
+void
+st_shards_replicate(st_shards *shards, st_shards_req *req, uint32_t worker, const uint8_t *frames,
+                    uint32_t len, st_shards_done_cb done_cb, void *done_arg)
+{
+    ST_ASSERT(shards != NULL && shards->follower && worker < shards->worker_count);
+    ST_ASSERT(frames != NULL || len == 0);
+    req_start(req, done_cb, done_arg);
+    req->op = ST_SHARDS_OP_REPLICATE;
+    req->frames = frames;
+    req->frames_len = len;
+    req_enqueue(shards, req, 1ull << worker);
+}
+
+void
+st_shards_reset(st_shards *shards, st_shards_req *req, uint32_t worker, uint64_t lsn,
+                st_shards_done_cb done_cb, void *done_arg)
+{
+    ST_ASSERT(shards != NULL && shards->follower && worker < shards->worker_count);
+    ST_ASSERT(shards->sync != ST_SHARDS_SYNC_NONE);
+    req_start(req, done_cb, done_arg);
+    req->op = ST_SHARDS_OP_RESET;
+    req->reset_lsn = lsn;
+    req_enqueue(shards, req, 1ull << worker);
+}
+
+uint64_t
+st_shards_durable_lsn(const st_shards *shards, uint32_t worker)
+{
+    ST_ASSERT(worker < shards->worker_count);
+    return atomic_load_explicit(&shards->workers[worker].pub_durable_lsn, memory_order_acquire);
+}
+
+uint64_t
+st_shards_last_epoch(const st_shards *shards, uint32_t worker)
+{
+    ST_ASSERT(worker < shards->worker_count);
+    return atomic_load_explicit(&shards->workers[worker].pub_epoch, memory_order_relaxed);
+}
+
+void
+st_shards_quorum_set(st_shards *shards, uint32_t worker, uint64_t lsn)
+{
+    ST_ASSERT(worker < shards->worker_count);
+    st_worker *w = &shards->workers[worker];
+    uint_fast64_t seen = atomic_load_explicit(&w->quorum_lsn, memory_order_relaxed);
+    while (seen < lsn && !atomic_compare_exchange_weak_explicit(
+                             &w->quorum_lsn, &seen, lsn, memory_order_release, memory_order_relaxed)) {
+    }
+}
+
+uint32_t
+st_shards_quorum(const st_shards *shards)
+{
+    return shards->quorum;
+}
+
+uint64_t
+st_shards_epoch(const st_shards *shards)
+{
+    return shards->epoch;
+}
+
+bool
+st_shards_follower(const st_shards *shards)
+{
+    return shards->follower;
 }

@@ -77,6 +77,16 @@ typedef struct st_shards_config {
     uint64_t snapshot_bytes;
     uint32_t snapshot_interval_ms;
     uint64_t retain_entries;
+    // Replication (issue 4, replication/). A follower's workers take their
+    // entries from st_shards_replicate only (the server refuses client
+    // writes) and deliver no outbox messages: the leader's logs already hold
+    // every worker's share of a transfer. With quorum > 0 (a leader's --ack
+    // quorum=K) a reply is released only once st_shards_quorum_set reported
+    // its worker's LSN as durable on K followers too. Entries are written
+    // with `epoch` (0: 1).
+    bool follower;
+    uint32_t quorum;
+    uint64_t epoch;
     // For tests only: every worker's log uses a fault-injecting io driven by
     // this control file instead of io_uring (see st_wal_config). NULL: none.
     const char *fault_control;
@@ -128,6 +138,10 @@ typedef struct st_shards_req {
     atomic_uint message_count; // entries of messages[] filled (<= ST_SHARDS_MESSAGES_MAX)
     st_shards_message messages[ST_SHARDS_MESSAGES_MAX];
     // Private.
+    uint8_t op; // ST_SHARDS_OP_* (worker.h)
+    const uint8_t *frames;
+    uint32_t frames_len;
+    uint64_t reset_lsn;
     const st_event *events;
     st_err *statuses;
     uint32_t event_count;
@@ -183,5 +197,46 @@ void st_shards_submit(st_shards *shards, st_shards_req *req, const st_event *eve
 void st_shards_query(st_shards *shards, st_shards_req *req, const char *warehouse,
                      st_shards_query_cb query_cb, void *query_arg,
                      st_shards_done_cb done_cb, void *done_arg);
+
+// ---------------------------------------------------------------------------
+// Replication (replication/ drives these; see DESIGN.md section 8).
+
+// st_shards_replicate hands a follower's worker `len` bytes of framed log
+// records from the leader (byte for byte as in a segment: shards/wal.c). The
+// worker checks every frame (shards/wal.h st_wal_frame_check), skips those it
+// already has, requires the next LSN after its last one (no gap) and an epoch
+// no older than its last entry's, appends the payload to its own log (the
+// same frame bytes at the same LSN), applies it with core, and releases the
+// request once it is durable. req->status: ST_OK, ST_MALFORMED (a bad frame
+// or entry; the first message says which), ST_CONFLICT (a gap: the frames do
+// not continue this worker's log), ST_FENCED (an entry of an older epoch),
+// ST_INTERNAL (core refused an entry the leader accepted: the logs diverged),
+// ST_UNAVAILABLE (the disk is full), ST_BUSY (ring full). req->lsn: the
+// worker's last LSN afterwards. `frames` must stay valid until done_cb.
+void st_shards_replicate(st_shards *shards, st_shards_req *req, uint32_t worker,
+                         const uint8_t *frames, uint32_t len, st_shards_done_cb done_cb,
+                         void *done_arg);
+
+// st_shards_reset makes a follower's worker start over from the snapshot the
+// caller received from the leader into <data>/snap-<worker>/<lsn>.recv
+// (synced): the worker makes its log durable and releases what waits, stops
+// a snapshot of its own, installs the received file as its only snapshot,
+// empties its log, loads the snapshot and opens the log again at lsn + 1. A
+// snapshot that cannot be loaded ends the process (the state is gone); a
+// restart fetches it again. req->lsn: the snapshot's LSN.
+void st_shards_reset(st_shards *shards, st_shards_req *req, uint32_t worker, uint64_t lsn,
+                     st_shards_done_cb done_cb, void *done_arg);
+
+// What a worker has made durable (any thread; a relaxed snapshot), and the
+// epoch of its last entry (0: none since start or reset).
+uint64_t st_shards_durable_lsn(const st_shards *shards, uint32_t worker);
+uint64_t st_shards_last_epoch(const st_shards *shards, uint32_t worker);
+
+// st_shards_quorum_set tells worker `worker` that `lsn` is durable on
+// enough followers (a leader with quorum > 0); replies up to it may go.
+void st_shards_quorum_set(st_shards *shards, uint32_t worker, uint64_t lsn);
+uint32_t st_shards_quorum(const st_shards *shards);
+uint64_t st_shards_epoch(const st_shards *shards);
+bool st_shards_follower(const st_shards *shards);
 
 #endif

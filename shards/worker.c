@@ -21,9 +21,11 @@
 // the submitter between pop and release.
 // Thread: st_worker_main and everything static here run on the worker thread;
 // st_worker_wake on any thread; init/deinit on the creating thread.
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -110,6 +112,7 @@ worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
         st_directory_add(w->shards->directory, ev.warehouse);
     worker_stage_outbox(w);
     w->last_lsn = w->durable_lsn = lsn;
+    w->last_epoch = meta.epoch;
     w->replayed++;
     return ST_OK;
 }
@@ -177,7 +180,7 @@ worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
                      snap.path, i);
             err = ST_MALFORMED;
         }
-        if (err == ST_OK)
+        if (err == ST_OK && !w->shards->follower) // a follower delivers nothing (shards.h)
             st_outbox_stage(w, &ev);
         p += 4u + len;
     }
@@ -198,16 +201,11 @@ worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
 // worker_log_open starts the (empty) state from the newest snapshot, then
 // opens this worker's log under data_dir and replays what follows it.
 static st_err
-worker_log_open(st_worker *w, const st_shards_config *config)
+worker_log_open(st_worker *w)
 {
-    w->scratch = st_calloc(1, sizeof(*w->scratch));
-    w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
-    w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
-    w->snap_buf = st_malloc(ST_SNAPSHOT_BUF_BYTES);
-    w->snap_hash = st_malloc(st_snapshot_hash_state_bytes());
-    w->snap_last_ms = mono_ms();
+    const st_shards *shards = w->shards;
     char dir[ST_WAL_PATH_MAX];
-    if (!st_snapshot_dir(config->data_dir, w->id, dir, sizeof dir) ||
+    if (!st_snapshot_dir(shards->data_dir, w->id, dir, sizeof dir) ||
         (mkdir(dir, 0755) != 0 && errno != EEXIST)) {
         snprintf(w->error, sizeof w->error, "cannot create %s: %s", dir, strerror(errno));
         return ST_IO;
@@ -218,13 +216,16 @@ worker_log_open(st_worker *w, const st_shards_config *config)
         return serr;
     w->snap_lsn = snap_lsn;
     st_wal_config wc = {
-        .data_dir = config->data_dir,
+        .data_dir = shards->data_dir,
         .worker_id = w->id,
-        .sync_mode = (st_wal_sync_mode)w->shards->sync,
-        .segment_bytes = config->segment_bytes,
-        .sync_interval_ms = config->sync_interval_ms,
-        .truncate_corrupt = config->truncate_corrupt,
-        .fault_control = config->fault_control,
+        .sync_mode = (st_wal_sync_mode)shards->sync,
+        .segment_bytes = shards->segment_bytes,
+        .sync_interval_ms = shards->sync_interval_ms,
+        .truncate_corrupt = shards->truncate_corrupt,
+        .fault_control = shards->fault_control,
+        // A follower's emptied log continues after the leader's snapshot; a
+        // leader's empty log beside a snapshot lost entries: refused below.
+        .first_lsn = shards->follower ? snap_lsn + 1 : 0,
         .replay_from_lsn = snap_lsn + 1,
         .replay_cb = worker_replay_cb,
         .replay_arg = w,
@@ -245,17 +246,56 @@ worker_log_open(st_worker *w, const st_shards_config *config)
     if (w->replay_said_ms != w->replay_start_ms) // it said something: close the story
         fprintf(stderr, "stocktwind: worker %u: replayed %" PRIu64 " entries in %.1f s\n", w->id,
                 w->replayed, (double)(mono_ms() - w->replay_start_ms) / 1000.0);
-    if (rec.last_lsn < snap_lsn) {
+    // The log's last LSN: an empty log opened at first_lsn has none of its
+    // own but continues after the snapshot.
+    st_wal_stats ws;
+    st_wal_stats_get(w->wal, &ws);
+    uint64_t last = ws.next_lsn - 1;
+    if (last < snap_lsn && shards->follower) {
+        // A follower received a snapshot and stopped before its reset
+        // emptied the log: the log is a copy of the leader's older part.
+        fprintf(stderr,
+                "stocktwind: worker %u: its log ends at %" PRIu64 " before its snapshot at %" PRIu64
+                "; starting the log over after the snapshot\n",
+                w->id, last, snap_lsn);
+        st_wal_close(w->wal);
+        w->wal = NULL;
+        err = st_wal_remove_all(shards->data_dir, w->id);
+        if (err == ST_OK)
+            err = st_wal_open(&wc, &w->wal, &rec);
+        if (err == ST_OK) {
+            st_wal_stats_get(w->wal, &ws);
+            last = ws.next_lsn - 1;
+        }
+        if (err != ST_OK) {
+            snprintf(w->error, sizeof w->error, "worker %u: cannot start its log over: %s", w->id,
+                     rec.message);
+            return err;
+        }
+    }
+    if (last < snap_lsn) {
         snprintf(w->error, sizeof w->error,
                  "worker %u: its snapshot stands for LSN %" PRIu64 " but its log ends at %" PRIu64
                  ": the log lost entries the snapshot holds",
-                 w->id, snap_lsn, rec.last_lsn);
+                 w->id, snap_lsn, last);
         return ST_MALFORMED;
     }
-    w->last_lsn = w->durable_lsn = rec.last_lsn;
-    st_free(w->replay_arena);
-    w->replay_arena = NULL;
+    w->last_lsn = w->durable_lsn = last;
+    atomic_store_explicit(&w->pub_durable_lsn, w->durable_lsn, memory_order_release);
+    atomic_store_explicit(&w->pub_epoch, w->last_epoch, memory_order_relaxed);
     return ST_OK;
+}
+
+// worker_log_alloc makes the buffers a worker with a log needs, once.
+static void
+worker_log_alloc(st_worker *w)
+{
+    w->scratch = st_calloc(1, sizeof(*w->scratch));
+    w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
+    w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
+    w->snap_buf = st_malloc(ST_SNAPSHOT_BUF_BYTES);
+    w->snap_hash = st_malloc(st_snapshot_hash_state_bytes());
+    w->snap_last_ms = mono_ms();
 }
 
 st_err
@@ -279,11 +319,20 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     atomic_init(&w->sleeping, false);
     atomic_init(&w->busy_rejections, 0);
     atomic_init(&w->snap_requested, false);
+    atomic_init(&w->pub_durable_lsn, 0);
+    atomic_init(&w->pub_epoch, 0);
+    atomic_init(&w->quorum_lsn, 0);
     int rc = sem_init(&w->wake, 0, 0);
     ST_ASSERT(rc == 0);
     if (shards->sync == ST_SHARDS_SYNC_NONE)
         return ST_OK;
-    return worker_log_open(w, config);
+    worker_log_alloc(w);
+    err = worker_log_open(w);
+    if (err == ST_OK && !shards->follower) { // a follower keeps it for replicated entries
+        st_free(w->replay_arena);
+        w->replay_arena = NULL;
+    }
+    return err;
 }
 
 static void worker_snapshot_stop(st_worker *w);
@@ -412,6 +461,7 @@ worker_park(st_worker *w)
 
 static void worker_log_room(st_worker *w);
 static void worker_feed_overflow(st_worker *w, st_worker_slot *slot);
+static void worker_wait_oldest(st_worker *w);
 
 static st_worker_slot *
 worker_filling(st_worker *w)
@@ -443,6 +493,8 @@ worker_feed_collect(st_worker *w, const st_apply_out *out)
 static void
 worker_stage_outbox(st_worker *w)
 {
+    if (w->shards->follower)
+        return; // the leader's logs carry every worker's share (shards.h)
     const st_apply_out *out = w->out;
     ST_ASSERT(out->outbox_count <= ST_APPLY_OUTBOX_MAX);
     for (uint32_t i = 0; i < out->outbox_count; i++)
@@ -525,7 +577,8 @@ worker_apply(st_worker *w, const st_event *event, const char **message)
         *message = w->message;
         return ST_UNAVAILABLE;
     }
-    st_codec_entry meta = {.lsn = w->last_lsn + 1, .epoch = 1, .ingest_time_ms = w->now_ms};
+    st_codec_entry meta = {
+        .lsn = w->last_lsn + 1, .epoch = w->shards->epoch, .ingest_time_ms = w->now_ms};
     size_t len = st_codec_entry_size(event, &meta, w->scratch);
     ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
     st_err err = st_wal_reserve(w->wal, (uint32_t)len);
@@ -547,6 +600,7 @@ worker_apply(st_worker *w, const st_event *event, const char **message)
         ST_ASSERT(logged == ST_OK && packed == len); // reserved above
         ST_ASSERT(lsn == meta.lsn);
         w->last_lsn = lsn;
+        w->last_epoch = meta.epoch;
         w->snap_log_bytes += packed;
     }
     return err;
@@ -613,11 +667,208 @@ worker_info(const st_worker *w, st_shards_worker_info *info)
     ST_ASSERT(info->worker < w->shards->worker_count);
 }
 
+// ---------------------------------------------------------------------------
+// Following (replication/follower.c drives these through st_shards_replicate
+// and st_shards_reset)
+
+// worker_replicate_fail ends a replicate job at its first bad frame.
+static void
+worker_replicate_fail(st_worker *w, st_shards_req *req, st_err err, const char *fmt, ...)
+{
+    char text[ST_APPLY_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    st_shards_req_message(req, 0, text);
+    st_shards_req_fail(req, err);
+    (void)w;
+}
+
+// worker_replicate_one appends and applies one checked frame whose LSN is
+// the next one; false (the job failed) otherwise.
+static bool
+worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
+{
+    ProtobufCAllocator alloc = {.alloc = replay_alloc, .free = replay_free, .allocator_data = w};
+    st_event ev;
+    st_codec_entry meta;
+    char why[256];
+    w->replay_used = 0;
+    st_err err = st_codec_entry_unpack(f->payload, f->payload_len, &alloc, &ev, &meta, why,
+                                       sizeof why);
+    if (err != ST_OK) {
+        worker_replicate_fail(w, req, ST_MALFORMED, "entry %" PRIu64 ": %s", f->lsn, why);
+        return false;
+    }
+    if (meta.lsn != f->lsn) {
+        worker_replicate_fail(w, req, ST_MALFORMED, "frame %" PRIu64 " holds entry %" PRIu64,
+                              f->lsn, meta.lsn);
+        return false;
+    }
+    if (meta.epoch < w->last_epoch || meta.epoch == 0) {
+        worker_replicate_fail(w, req, ST_FENCED,
+                              "entry %" PRIu64 " is of epoch %" PRIu64 ", older than %" PRIu64,
+                              f->lsn, meta.epoch, w->last_epoch);
+        return false;
+    }
+    err = st_wal_reserve(w->wal, f->payload_len);
+    while (err == ST_BUSY) {
+        worker_log_room(w);
+        err = st_wal_reserve(w->wal, f->payload_len);
+    }
+    if (err != ST_OK || w->wal_full) {
+        worker_replicate_fail(w, req, ST_UNAVAILABLE, "the log cannot take entry %" PRIu64 ": %s",
+                              f->lsn, st_wal_last_error(w->wal, NULL));
+        return false;
+    }
+    err = st_state_apply(w->state, &ev, w->out);
+    if (!st_err_accepted(err)) {
+        // The leader accepted it against the same state: the logs diverged.
+        worker_replicate_fail(w, req, ST_INTERNAL,
+                              "entry %" PRIu64 " was refused here: %s (%s); the logs diverged",
+                              f->lsn, st_err_str(err), w->out->message);
+        w->events_rejected++;
+        return false;
+    }
+    uint64_t lsn = 0;
+    st_err logged = st_wal_append(w->wal, f->payload, f->payload_len, &lsn);
+    ST_ASSERT(logged == ST_OK && lsn == f->lsn); // reserved above; last_lsn + 1
+    w->last_lsn = lsn;
+    w->last_epoch = meta.epoch;
+    w->snap_log_bytes += f->payload_len;
+    worker_absorb(w, &ev, err);
+    return true;
+}
+
+// worker_replicate runs a follower's replicate job: every frame is checked
+// before anything of it is used; frames this worker already has are skipped
+// (a fetch repeated after a restart), a gap refuses the rest.
+static void
+worker_replicate(st_worker *w, st_shards_req *req)
+{
+    const uint8_t *p = req->frames;
+    size_t left = req->frames_len;
+    if (w->wal == NULL) {
+        worker_replicate_fail(w, req, ST_UNAVAILABLE, "this follower has no log");
+        return;
+    }
+    while (left > 0) {
+        st_wal_frame f;
+        char why[256];
+        if (st_wal_frame_check(p, left, 0, &f, why, sizeof why) != ST_OK) {
+            worker_replicate_fail(w, req, ST_MALFORMED, "frame after entry %" PRIu64 ": %s",
+                                  w->last_lsn, why);
+            break;
+        }
+        if (f.lsn > w->last_lsn + 1) {
+            worker_replicate_fail(w, req, ST_CONFLICT,
+                                  "frame %" PRIu64 " does not follow entry %" PRIu64, f.lsn,
+                                  w->last_lsn);
+            break;
+        }
+        if (f.lsn == w->last_lsn + 1 && !worker_replicate_one(w, req, &f))
+            break;
+        p += f.bytes;
+        left -= f.bytes;
+    }
+    st_shards_req_lsn(req, w->last_lsn);
+}
+
+// worker_reset_install makes the received snapshot <lsn>.recv the worker's
+// only snapshot: renamed to <lsn>.snap, every other file of the directory
+// removed (its own snapshots may be of a history that diverged), synced.
+static st_err
+worker_reset_install(st_worker *w, uint64_t lsn)
+{
+    const char *data = w->shards->data_dir;
+    char dir[ST_WAL_PATH_MAX], from[ST_WAL_PATH_MAX], to[ST_WAL_PATH_MAX];
+    if (!st_snapshot_dir(data, w->id, dir, sizeof dir) ||
+        !st_snapshot_path(data, w->id, lsn, "recv", from, sizeof from) ||
+        !st_snapshot_path(data, w->id, lsn, "snap", to, sizeof to))
+        return ST_INVALID_ARGUMENT;
+    if (rename(from, to) != 0) {
+        snprintf(w->error, sizeof w->error, "rename %s: %s", from, strerror(errno));
+        return ST_IO;
+    }
+    const char *keep = strrchr(to, '/') + 1;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        snprintf(w->error, sizeof w->error, "cannot list %s: %s", dir, strerror(errno));
+        return ST_IO;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && strcmp(e->d_name, keep) != 0)
+            (void)unlinkat(dirfd(d), e->d_name, 0);
+    int rc = fsync(dirfd(d));
+    closedir(d);
+    return rc == 0 ? ST_OK : ST_IO;
+}
+
+// worker_reset starts a follower's worker over from the newest snapshot in
+// its directory: everything before is made durable and released first.
+static void
+worker_reset(st_worker *w, st_shards_req *req)
+{
+    if (w->wal == NULL) {
+        st_shards_req_fail(req, ST_UNAVAILABLE);
+        return;
+    }
+    if (st_wal_wait(w->wal) != ST_OK)
+        worker_wal_failed(w);
+    while (w->sealed != 0)
+        worker_wait_oldest(w);
+    if (w->snap_child != 0) { // its own snapshot would compete with the leader's
+        kill(w->snap_child, SIGKILL);
+        while (waitpid(w->snap_child, NULL, 0) < 0 && errno == EINTR)
+            ;
+        w->snap_child = 0;
+    }
+    w->snap_written = false;
+    st_wal_close(w->wal);
+    w->wal = NULL;
+    st_err err = worker_reset_install(w, req->reset_lsn);
+    if (err == ST_OK)
+        err = st_wal_remove_all(w->shards->data_dir, w->id);
+    if (err == ST_OK) {
+        st_state_destroy(w->state);
+        w->state = NULL;
+        err = st_state_create(&w->shards->state_config, &w->state);
+    }
+    w->last_lsn = w->durable_lsn = 0;
+    w->last_epoch = 0;
+    if (err == ST_OK)
+        err = worker_log_open(w);
+    if (err != ST_OK) {
+        fprintf(stderr,
+                "stocktwind: worker %u: FATAL: starting over from the leader's snapshot: %s (%s); "
+                "exiting: a restart fetches it again\n",
+                w->id, st_err_str(err), w->error);
+        fflush(stderr);
+        abort();
+    }
+    w->snap_log_bytes = 0;
+    w->snap_last_ms = mono_ms();
+    fprintf(stderr, "stocktwind: worker %u: started over from the leader's snapshot at LSN %" PRIu64
+                    "\n",
+            w->id, w->last_lsn);
+    st_shards_req_lsn(req, w->last_lsn);
+}
+
 static void
 worker_run_job(st_worker *w, st_shards_job *job)
 {
     st_shards_req *req = job->req;
     ST_ASSERT(job->worker == w->id);
+    if (req->op == ST_SHARDS_OP_REPLICATE) {
+        worker_replicate(w, req);
+        return;
+    }
+    if (req->op == ST_SHARDS_OP_RESET) {
+        worker_reset(w, req);
+        return;
+    }
     if (req->query_cb != NULL) {
         st_shards_worker_info info;
         w->queries++;
@@ -699,6 +950,21 @@ worker_poll(st_worker *w)
     if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
         st_wal_tick(w->wal, mono_ms()) != ST_OK)
         worker_wal_failed(w);
+    atomic_store_explicit(&w->pub_durable_lsn, w->durable_lsn, memory_order_release);
+}
+
+// worker_released_lsn is how far replies may go: what the log made durable
+// and, on a leader with --ack quorum, what enough followers made durable.
+static uint64_t
+worker_released_lsn(const st_worker *w)
+{
+    uint64_t lsn = w->durable_lsn;
+    if (w->shards->quorum != 0) {
+        uint64_t q = atomic_load_explicit(&w->quorum_lsn, memory_order_acquire);
+        if (q < lsn)
+            lsn = q;
+    }
+    return lsn;
 }
 
 // Publishes a slot's feed (its events are durable).
@@ -746,7 +1012,8 @@ static void
 worker_release(st_worker *w)
 {
     worker_poll(w);
-    while (w->sealed != 0 && w->slots[w->head].lsn <= w->durable_lsn) {
+    uint64_t released = worker_released_lsn(w);
+    while (w->sealed != 0 && w->slots[w->head].lsn <= released) {
         worker_release_slot(w, &w->slots[w->head]);
         w->head = (w->head + 1) % ST_SHARDS_PIPELINE;
         w->sealed--;
@@ -807,8 +1074,7 @@ worker_feed_overflow(st_worker *w, st_worker_slot *slot)
         worker_release(w);
         if (++spins > 64)
             sched_yield();
-    } while (w->wal != NULL && w->durable_lsn < w->last_lsn);
-    ST_ASSERT(w->sealed == 0);
+    } while (w->sealed != 0 || (w->wal != NULL && w->durable_lsn < w->last_lsn));
     worker_feed_flush(w, slot);
 }
 
@@ -820,7 +1086,7 @@ worker_fail_job(st_worker *w, st_shards_job *job)
 {
     st_shards_req *req = job->req;
     ST_ASSERT(job->worker == w->id);
-    if (req->query_cb != NULL) {
+    if (req->query_cb != NULL || req->op != ST_SHARDS_OP_EVENTS) {
         st_shards_req_fail(req, ST_UNAVAILABLE);
         return;
     }
@@ -861,7 +1127,8 @@ mono_us(void)
 static bool
 worker_snapshot_outbox(st_worker *w, st_snapshot_writer *sw, const st_event *ev)
 {
-    st_codec_entry meta = {.lsn = w->last_lsn, .epoch = 1, .ingest_time_ms = w->now_ms};
+    st_codec_entry meta = {
+        .lsn = w->last_lsn, .epoch = w->shards->epoch, .ingest_time_ms = w->now_ms};
     size_t len = st_codec_entry_size(ev, &meta, w->scratch);
     ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
     size_t packed = st_codec_entry_pack(w->scratch, w->entry);
@@ -1061,8 +1328,25 @@ st_worker_main(void *arg)
     }
     // Stopping: the sealed batches are released once durable, then what is
     // still in the ring completes unprocessed, in order.
-    while (w->sealed != 0)
-        worker_wait_oldest(w);
+    // With --ack quorum and no follower left to confirm, a durable batch is
+    // given up after a while: its writes answer UNAVAILABLE (they are in
+    // this log, not acknowledged; a retry finds them DUPLICATE).
+    uint64_t give_up_ms = mono_ms() + ST_SHARDS_QUORUM_STOP_MS;
+    while (w->sealed != 0) {
+        st_worker_slot *slot = &w->slots[w->head];
+        worker_release(w);
+        if (w->sealed == 0 || slot != &w->slots[w->head])
+            continue;
+        if (w->shards->quorum != 0 && slot->lsn <= w->durable_lsn && mono_ms() > give_up_ms) {
+            for (uint32_t i = 0; i < slot->job_count; i++)
+                worker_fail_job(w, slot->jobs[i]);
+            worker_release_slot(w, slot);
+            w->head = (w->head + 1) % ST_SHARDS_PIPELINE;
+            w->sealed--;
+            continue;
+        }
+        sched_yield();
+    }
     st_shards_job *job;
     while ((job = st_ring_pop(&w->jobs)) != NULL) {
         worker_fail_job(w, job);

@@ -33,6 +33,7 @@
 #define ST_SHARDS_FEED_CHANGES_MAX 1024u
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
 #define ST_SHARDS_FULL_RETRY_MS 50u // a full disk: how often the log tries again
+#define ST_SHARDS_QUORUM_STOP_MS 2000u // stopping: how long replies wait for a quorum
 // Batches a worker may have applied and not yet released (waiting for the
 // log): one filling, the others with their write and fdatasync in flight or
 // queued behind it. Matches the log's batch buffers (ST_WAL_BATCHES_DEFAULT).
@@ -41,6 +42,11 @@
 // ST_TEXT_LEN_MAX) and so are RFID tags, so 64 KiB has ample headroom.
 #define ST_SHARDS_ENTRY_MAX (64u * 1024u)
 #define ST_SHARDS_REPLAY_ARENA (1u << 20) // unpack memory for one replayed entry
+
+// st_shards_req.op: what a job asks of its worker.
+#define ST_SHARDS_OP_EVENTS 0u    // events or a query (query_cb)
+#define ST_SHARDS_OP_REPLICATE 1u // a follower's frames (st_shards_replicate)
+#define ST_SHARDS_OP_RESET 2u     // a follower's reset from a snapshot (st_shards_reset)
 
 // req->route[] values besides worker ids.
 #define ST_SHARDS_ROUTE_ALL 0xfffeu  // catalog event: every worker applies it
@@ -111,6 +117,12 @@ typedef struct st_worker {
     sem_t wake;
     _Alignas(64) atomic_bool sleeping;    // parked or about to park in sem_wait
     atomic_bool snap_requested;           // st_shards_snapshot_request
+    // Replication: the durable LSN and last entry's epoch for other threads
+    // (the leader's door, the follower's fetchers), and what the leader's
+    // door says is durable on a quorum of followers.
+    atomic_uint_fast64_t pub_durable_lsn;
+    atomic_uint_fast64_t pub_epoch;
+    atomic_uint_fast64_t quorum_lsn;
     atomic_uint_fast64_t busy_rejections; // bumped by submitters
 
     // Counters, this thread only.
@@ -133,6 +145,7 @@ typedef struct st_worker {
     st_wal *wal;
     uint64_t last_lsn;
     uint64_t durable_lsn;
+    uint64_t last_epoch; // of the entry at last_lsn (0: none seen since start)
     // The disk is full (a retryable failure of the log): new events are
     // refused unapplied until the log's rewrite, tried again at
     // wal_retry_ms, succeeds (see worker_wal_failed).
@@ -175,6 +188,14 @@ struct st_shards {
     uint32_t snapshot_interval_ms;
     uint64_t retain_entries;
     const char *data_dir; // borrowed from the config (the server keeps it)
+    // What a worker needs to open its log again (a follower's reset).
+    st_state_config state_config;
+    uint64_t segment_bytes;
+    const char *fault_control; // borrowed, like data_dir
+    bool truncate_corrupt;
+    bool follower;
+    uint32_t quorum;
+    uint64_t epoch;
     st_directory *directory;
     st_worker *workers;
     _Alignas(64) atomic_bool stop;

@@ -30,7 +30,7 @@ TestSuite(wire, .init = setup, .fini = teardown);
 Test(wire, status_numbers_and_names_equal_st_err)
 {
     const ProtobufCEnumDescriptor *d = &stocktwin__status__descriptor;
-    cr_assert_eq(d->n_values, 20);
+    cr_assert_eq(d->n_values, 22);
     for (unsigned i = 0; i < d->n_values; i++) {
         const char *pb = d->values[i].name + strlen("STATUS_");
         const char *core = st_err_str((st_err)d->values[i].value);
