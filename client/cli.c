@@ -29,6 +29,7 @@ static const char cli_help_main[] =
     "  stats                 per-worker counters of the server\n"
     "  digest                a hash of the whole state, with per-worker LSNs\n"
     "  snapshot              snapshot every worker now (a server with --data)\n"
+    "  promote               make the follower at --url the leader (a new epoch)\n"
     "  send                  send one event built from flags, or JSON lines from stdin\n"
     "  reserve WAREHOUSE ORDER SKU QTY     reserve available stock for an order\n"
     "  release WAREHOUSE ORDER SKU [QTY]   give back a reservation (all of it without QTY)\n"
@@ -103,7 +104,9 @@ static const char cli_help_stats[] =
     "usage: stocktwin stats\n"
     "\n"
     "Per worker: warehouses, stock records, events accepted/rejected/duplicate,\n"
-    "queries, BUSY rejections, queue depth; then uptime, products, suppliers.\n";
+    "queries, BUSY rejections, queue depth; then uptime, products, suppliers.\n"
+    "With replication: the role (leader, follower, standalone), a follower's lag\n"
+    "behind its leader, and on a leader each follower's lag (entries, ms).\n";
 
 static const char cli_help_snapshot[] =
     "usage: stocktwin snapshot\n"
@@ -114,6 +117,17 @@ static const char cli_help_snapshot[] =
     "log is durable up to it the server publishes it and deletes the log segments it\n"
     "covers (stderr says so). Exit 1 if the server has no log.\n"
     "example: stocktwin snapshot\n";
+
+static const char cli_help_promote[] =
+    "usage: stocktwin promote\n"
+    "\n"
+    "Makes the follower at --url (a stocktwind started with --follow) the leader:\n"
+    "it stops following, takes the next epoch, and restarts as leader, accepting\n"
+    "writes and opening its --replication door. From then on the old leader's\n"
+    "writes and frames are refused everywhere it meets this epoch; restart the old\n"
+    "leader with --follow to rejoin (it discards what it never had acknowledged).\n"
+    "Exit 1 if the server is not a follower.\n"
+    "example: stocktwin --url tcp://127.0.0.1:7500 promote\n";
 
 static const char cli_help_digest[] =
     "usage: stocktwin digest\n"
@@ -390,6 +404,28 @@ cli_cmd_snapshot(const struct cli *cli, const struct cli_args *a)
     return code;
 }
 
+static void
+cli_print_promote(const Stocktwin__Response *resp)
+{
+    printf("promoted: leader of epoch %" PRIu64 " (restarting as leader)\n", resp->promote->epoch);
+}
+
+static int
+cli_cmd_promote(const struct cli *cli, const struct cli_args *a)
+{
+    if (a->n_positional != 0)
+        return cli_usage("promote takes no arguments");
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0)
+        return code;
+    Stocktwin__Response *resp = NULL;
+    int status = st_client_promote(c, &resp);
+    code = cli_show(cli, status, resp, cli_print_promote);
+    st_client_close(c);
+    return code;
+}
+
 static volatile sig_atomic_t cli_interrupted;
 
 static void
@@ -506,6 +542,7 @@ static const struct cli_command cli_commands[] = {
     {"stats", cli_help_stats, {{NULL, false}}},
     {"digest", cli_help_digest, {{NULL, false}}},
     {"snapshot", cli_help_snapshot, {{NULL, false}}},
+    {"promote", cli_help_promote, {{NULL, false}}},
     {"send", NULL, {{NULL, false}}},
     {"reserve", NULL, {{NULL, false}}},
     {"release", NULL, {{NULL, false}}},
@@ -596,6 +633,9 @@ cli_run(const struct cli *cli, const struct cli_command *cmd, int argc, char **a
     }
     if (strcmp(cmd->name, "snapshot") == 0) {
         return cli_cmd_snapshot(cli, &a);
+    }
+    if (strcmp(cmd->name, "promote") == 0) {
+        return cli_cmd_promote(cli, &a);
     }
     return cli_cmd_sku_twin_stats(cli, cmd->name, &a);
 }

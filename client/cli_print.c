@@ -198,6 +198,21 @@ cli_print_stats(const Stocktwin__Response *resp)
                w->events_duplicate, w->queries, w->busy_rejections, w->queue_depth,
                w->queue_capacity);
     }
+    if (r->role != NULL && r->role[0] != '\0' && strcmp(r->role, "standalone") != 0) {
+        printf("role %s, epoch %" PRIu64, r->role, resp->epoch);
+        if (strcmp(r->role, "follower") == 0)
+            printf(", following %s, lag %" PRIu64 " entries / %" PRIu64 " ms", resp->leader,
+                   resp->lag_entries, resp->lag_ms);
+        printf("\n");
+    }
+    if (r->n_followers > 0) {
+        printf("%-40s  %12s  %10s  %12s\n", "FOLLOWER", "LAG ENTRIES", "LAG MS", "LAST SEEN MS");
+        for (size_t i = 0; i < r->n_followers; i++) {
+            const Stocktwin__FollowerStats *f = r->followers[i];
+            printf("%-40s  %12" PRIu64 "  %10" PRIu64 "  %12" PRIu64 "\n", f->follower,
+                   f->lag_entries, f->lag_ms, f->last_seen_ms);
+        }
+    }
 }
 
 void

@@ -390,6 +390,8 @@ st_query_result_case(const Stocktwin__Query *q)
         return STOCKTWIN__RESPONSE__RESULT_DIGEST;
     case STOCKTWIN__QUERY__KIND_SNAPSHOT:
         return STOCKTWIN__RESPONSE__RESULT_SNAPSHOT;
+    case STOCKTWIN__QUERY__KIND_PROMOTE:
+        return STOCKTWIN__RESPONSE__RESULT_PROMOTE;
     default:
         return 0;
     }
@@ -641,5 +643,15 @@ st_client_snapshot(st_client *c, Stocktwin__Response **resp_out)
     Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
     q.kind_case = STOCKTWIN__QUERY__KIND_SNAPSHOT;
     q.snapshot = &sq;
+    return st_client_query(c, &q, resp_out);
+}
+
+int
+st_client_promote(st_client *c, Stocktwin__Response **resp_out)
+{
+    Stocktwin__PromoteQuery pq = STOCKTWIN__PROMOTE_QUERY__INIT;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_PROMOTE;
+    q.promote = &pq;
     return st_client_query(c, &q, resp_out);
 }

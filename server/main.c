@@ -19,6 +19,17 @@
 #endif
 
 static int signal_pipe[2] = {-1, -1};
+#define PROMOTE_BYTE 0xffu // not a signal number: the server was promoted
+
+static void
+on_promote(void *arg)
+{
+    (void)arg;
+    unsigned char b = PROMOTE_BYTE;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        // The pipe is the only way to reach main; nothing else to do.
+    }
+}
 
 static void
 usage(FILE *f)
@@ -47,6 +58,14 @@ usage(FILE *f)
             "                    of log, 1..65536 [256]; then the log behind it is deleted\n"
             "  --snapshot-interval MS  ... or after MS ms with anything logged [600000]\n"
             "  --retain-entries N  log entries kept behind a snapshot, for followers [0]\n"
+            "  --replication URL  with --data: open the replication door (REP) that followers\n"
+            "                    pull this leader's logs from (e.g. tcp://127.0.0.1:7403)\n"
+            "  --follow URL      with --data: run as a follower of the leader whose\n"
+            "                    replication door URL is; it serves reads with their lag\n"
+            "                    and answers writes NOT_LEADER; `stocktwin promote` makes\n"
+            "                    it the leader (then it opens --replication, if given)\n"
+            "  --ack MODE        async (answer after this leader's log) or quorum=K (also\n"
+            "                    after K followers made it durable) [async]\n"
             "  --truncate-corrupt  start even if a log has a corrupt record, cutting the log\n"
             "                    there (what follows is lost; the default is to refuse)\n"
             "  --fault-control FILE  for tests only: with --data, the logs inject the disk\n"
@@ -94,7 +113,8 @@ on_signal(int sig)
 
 enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DATA, OPT_SYNC, OPT_SYNC_INTERVAL, OPT_TRUNCATE_CORRUPT, OPT_DEMO,
        OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FAULT_CONTROL, OPT_SEGMENT_BYTES,
-       OPT_SNAPSHOT_MIB, OPT_SNAPSHOT_INTERVAL, OPT_RETAIN_ENTRIES };
+       OPT_SNAPSHOT_MIB, OPT_SNAPSHOT_INTERVAL, OPT_RETAIN_ENTRIES, OPT_FOLLOW, OPT_REPLICATION,
+       OPT_ACK };
 
 // check_flags rejects combinations that parse but make no sense; 0 or 2.
 static int
@@ -102,6 +122,15 @@ check_flags(const st_server_config *cfg)
 {
     if (cfg->fault_control != NULL && (cfg->data_dir == NULL || cfg->sync == ST_SHARDS_SYNC_NONE)) {
         fprintf(stderr, "stocktwind: --fault-control needs --data and a log (--sync fsync or batch)\n");
+        return 2;
+    }
+    if ((cfg->follow_url || cfg->replication_url || cfg->ack_quorum) &&
+        (cfg->data_dir == NULL || cfg->sync == ST_SHARDS_SYNC_NONE)) {
+        fprintf(stderr, "stocktwind: --follow, --replication and --ack need --data and a log\n");
+        return 2;
+    }
+    if (cfg->ack_quorum != 0 && cfg->replication_url == NULL) {
+        fprintf(stderr, "stocktwind: --ack quorum=K needs --replication (followers pull from it)\n");
         return 2;
     }
     if (cfg->segment_bytes % 4096 != 0) {
@@ -133,6 +162,9 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         {"snapshot-mib", required_argument, NULL, OPT_SNAPSHOT_MIB},
         {"snapshot-interval", required_argument, NULL, OPT_SNAPSHOT_INTERVAL},
         {"retain-entries", required_argument, NULL, OPT_RETAIN_ENTRIES},
+        {"follow", required_argument, NULL, OPT_FOLLOW},
+        {"replication", required_argument, NULL, OPT_REPLICATION},
+        {"ack", required_argument, NULL, OPT_ACK},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -202,6 +234,18 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
                 return 2;
             break;
         }
+        case OPT_FOLLOW: cfg->follow_url = optarg; break;
+        case OPT_REPLICATION: cfg->replication_url = optarg; break;
+        case OPT_ACK:
+            if (strcmp(optarg, "async") == 0) {
+                cfg->ack_quorum = 0;
+            } else if (strncmp(optarg, "quorum=", 7) != 0 ||
+                       !parse_u32("--ack quorum=", optarg + 7, 1, 15, &cfg->ack_quorum)) {
+                fprintf(stderr, "stocktwind: --ack wants async or quorum=K (K 1..15), not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
         case OPT_RETAIN_ENTRIES: {
             uint32_t n = 0;
             if (!parse_u32("--retain-entries", optarg, 0, UINT32_MAX, &n))
@@ -257,6 +301,7 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    cfg.on_promote = on_promote;
     st_server *server;
     char err[2048];
     if (st_server_start(&cfg, &server, err, sizeof err) != ST_OK) {
@@ -264,8 +309,19 @@ main(int argc, char **argv)
         return 1;
     }
     unsigned char sig = 0;
-    while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
+            ;
+        if (sig != PROMOTE_BYTE)
+            break;
+        // Promoted: the epoch is recorded; start again as the leader.
+        st_server_stop(server);
+        cfg.follow_url = NULL;
+        if (st_server_start(&cfg, &server, err, sizeof err) != ST_OK) {
+            fprintf(stderr, "stocktwind: restarting as leader: %s\n", err);
+            return 1;
+        }
+    }
     if (!cfg.quiet) {
         printf("stocktwind: %s, stopping\n", sig == SIGINT ? "interrupted" : "terminated");
         fflush(stdout);

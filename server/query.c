@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "replication/replication.h"
 #include "server/request.h"
 #include "server/wire.h"
 
@@ -400,6 +401,22 @@ stats_done(void *arg)
             res->suppliers = s->suppliers;
     }
     res->uptime_ms = (uint64_t)(st_service_now_ms() - r->svc->start_ms);
+    res->role = r->svc->follower ? "follower" : r->svc->leader ? "leader" : "standalone";
+    if (r->svc->leader != NULL) {
+        st_repl_follower_info info[ST_REPL_FOLLOWERS_MAX];
+        uint32_t n = st_repl_leader_followers(r->svc->leader, info, ST_REPL_FOLLOWERS_MAX);
+        Stocktwin__FollowerStats *fs = st_arena_alloc(&r->arena, (n ? n : 1) * sizeof *fs);
+        res->followers = st_arena_alloc(&r->arena, (n ? n : 1) * sizeof *res->followers);
+        for (uint32_t i = 0; i < n; i++) {
+            stocktwin__follower_stats__init(&fs[i]);
+            fs[i].follower = st_arena_strdup(&r->arena, info[i].name);
+            fs[i].lag_entries = info[i].lag_entries;
+            fs[i].lag_ms = info[i].lag_ms;
+            fs[i].last_seen_ms = info[i].last_seen_ms;
+            res->followers[i] = &fs[i];
+        }
+        res->n_followers = n;
+    }
     r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_STATS;
     r->resp.stats = res;
     st_request_finish(r);
@@ -471,6 +488,31 @@ id_ok(st_request *r, const char *what, const char *id, bool required)
     return true;
 }
 
+// promote_run turns this follower into the leader (server.c does the work:
+// stop following, record the next epoch, restart as leader after replying).
+static void
+promote_run(st_request *r)
+{
+    if (r->svc->follower == NULL || r->svc->promote == NULL) {
+        st_request_fail(r, ST_INVALID_ARGUMENT, "this node is not a follower: nothing to promote");
+        return;
+    }
+    uint64_t epoch = 0;
+    char why[512] = "";
+    st_err err = r->svc->promote(r->svc, &epoch, why, sizeof why);
+    if (err != ST_OK) {
+        st_request_fail(r, err, "cannot promote: %s", why);
+        return;
+    }
+    Stocktwin__PromoteResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__promote_result__init(res);
+    res->epoch = epoch;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_PROMOTE;
+    r->resp.promote = res;
+    r->resp.status = STOCKTWIN__STATUS__STATUS_OK;
+    st_request_finish(r);
+}
+
 void
 st_query_run(st_request *r, const Stocktwin__Query *q)
 {
@@ -522,10 +564,13 @@ st_query_run(st_request *r, const Stocktwin__Query *q)
         }
         st_shards_query(sh, &r->req, NULL, snapshot_cb, r, snapshot_done, r);
         return;
+    case STOCKTWIN__QUERY__KIND_PROMOTE:
+        promote_run(r);
+        return;
     default:
         st_request_fail(r, ST_MALFORMED,
                         "the query has no kind (twin, inventory, sku, alerts, stats, digest, "
-                        "snapshot)");
+                        "snapshot, promote)");
         return;
     }
 }

@@ -2,6 +2,7 @@
 // its Response. See request.h.
 #include "server/request.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "replication/replication.h"
 #include "server/wire.h"
 
 #define ST_REQUEST_ARENA_DEFAULT (256u * 1024u)
@@ -102,6 +104,27 @@ st_request_fail(st_request *r, st_err status, const char *fmt, ...)
     st_request_finish(r);
 }
 
+// st_request_replication states where the reply stands among replicas: the
+// epoch, the ack mode, and on a follower its leader and lag.
+static void
+st_request_replication(st_request *r)
+{
+    const st_service *svc = r->svc;
+    if (svc->shards == NULL)
+        return;
+    r->resp.epoch = st_shards_epoch(svc->shards);
+    uint32_t quorum = st_shards_quorum(svc->shards);
+    r->resp.ack = quorum ? STOCKTWIN__ACK_MODE__ACK_QUORUM : STOCKTWIN__ACK_MODE__ACK_LOCAL;
+    r->resp.ack_quorum = quorum;
+    if (svc->follower != NULL) {
+        st_repl_follower_lag(svc->follower, &r->resp.lag_entries, &r->resp.lag_ms);
+        r->resp.epoch = st_repl_follower_epoch(svc->follower);
+        char leader[256];
+        st_repl_follower_leader(svc->follower, leader, sizeof leader);
+        r->resp.leader = st_arena_strdup(&r->arena, leader);
+    }
+}
+
 // st_request_finish bounds the reply: a Response over ST_SERVER_MSG_MAX is
 // replaced by a TOO_LARGE answer telling the caller to page, so no client
 // has to accept more than the protocol promises.
@@ -118,6 +141,7 @@ st_request_finish(st_request *r)
     r->resp.sync = r->svc->shards != NULL ? wire_sync[st_shards_sync_mode(r->svc->shards)]
                                           : STOCKTWIN__SYNC_MODE__SYNC_NONE;
     r->resp.lsn = atomic_load_explicit(&r->req.lsn, memory_order_relaxed);
+    st_request_replication(r);
     if (r->want_reply) {
         r->packed_size = stocktwin__response__get_packed_size(&r->resp);
         if (r->packed_size > ST_SERVER_MSG_MAX) {
@@ -209,6 +233,21 @@ batch_run(st_request *r, const Stocktwin__EventBatch *b)
     if (b->n_events > ST_SHARDS_BATCH_MAX) {
         st_request_fail(r, ST_TOO_LARGE, "the batch has %zu events, over the limit of %u", b->n_events,
                         ST_SHARDS_BATCH_MAX);
+        return;
+    }
+    if (r->svc->follower != NULL) {
+        char leader[256];
+        st_repl_follower_leader(r->svc->follower, leader, sizeof leader);
+        st_request_fail(r, ST_NOT_LEADER, "this node is a follower; send writes to the leader at %s",
+                        leader);
+        return;
+    }
+    uint64_t fenced = 0;
+    if (r->svc->leader != NULL && st_repl_leader_fenced(r->svc->leader, &fenced)) {
+        st_request_fail(r, ST_FENCED,
+                        "this leader was deposed (a follower has seen epoch %" PRIu64
+                        "); restart it with --follow to rejoin, and send writes to the new leader",
+                        fenced);
         return;
     }
     uint32_t n = (uint32_t)b->n_events, k = 0;

@@ -54,6 +54,13 @@ typedef struct st_service {
     atomic_uint_fast64_t rejected;    // requests refused whole (malformed, ...)
     atomic_uint_fast64_t ingest_batches;
     atomic_uint_fast64_t ingest_event_rejects; // events the ingest door saw refused
+    // Replication (replication/): at most one of the two; NULL standalone.
+    struct st_repl_leader *leader;
+    struct st_repl_follower *follower;
+    // Promotion of a follower (a PromoteQuery): server.c's; NULL when not
+    // possible. Returns the new epoch in *epoch or why not.
+    st_err (*promote)(struct st_service *svc, uint64_t *epoch, char *why, size_t why_len);
+    void *promote_arg;
 } st_service;
 
 typedef struct st_request st_request;

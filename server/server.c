@@ -7,12 +7,15 @@
 // their rings hold), and the feed last (workers publish until they stop).
 #include "server/server.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "replication/replication.h"
 #include "server/demo.h"
 #include "server/feed.h"
 #include "server/ingest.h"
@@ -25,6 +28,11 @@
 
 struct st_server {
     st_service svc;
+    const char *data_dir;
+    void (*on_promote)(void *arg);
+    void *on_promote_arg;
+    st_repl_leader *leader;
+    st_repl_follower *follower;
     st_feed *feed;
     st_shards *shards;
     st_demo *demo;
@@ -60,7 +68,19 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.retain_entries = cfg->retain_entries;
     sc.segment_bytes = cfg->segment_bytes;
     sc.fault_control = cfg->fault_control;
+    sc.follower = cfg->follow_url != NULL;
+    sc.quorum = cfg->follow_url != NULL ? 0 : cfg->ack_quorum;
     char why[1024] = "";
+    if (cfg->data_dir != NULL) { // entries carry the epoch this node writes in
+        st_repl_epochs epochs;
+        (void)mkdir(cfg->data_dir, 0755);
+        st_err erc = st_repl_epochs_load(cfg->data_dir, s->svc.workers, &epochs, why, sizeof why);
+        if (erc != ST_OK) {
+            snprintf(err, err_len, "%s", why);
+            return erc;
+        }
+        sc.epoch = st_repl_epochs_current(&epochs);
+    }
     sc.error = why;
     sc.error_len = sizeof why;
     st_err rc = st_shards_create(&sc, &s->shards);
@@ -75,6 +95,65 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
         return rc;
     }
     s->svc.shards = s->shards;
+    return ST_OK;
+}
+
+// server_promote stops following, records the next epoch after each
+// worker's durable LSN and asks the owner to restart this server as leader
+// (see st_server_config.on_promote). Runs on an RPC thread.
+static st_err
+server_promote(st_service *svc, uint64_t *epoch, char *why, size_t why_len)
+{
+    st_server *s = svc->promote_arg;
+    if (s->on_promote == NULL) {
+        snprintf(why, why_len, "this server cannot restart itself");
+        return ST_INVALID_ARGUMENT;
+    }
+    st_repl_follower_halt(s->follower);
+    uint64_t last[ST_SHARDS_WORKERS_MAX];
+    for (uint32_t w = 0; w < svc->workers; w++)
+        last[w] = st_shards_durable_lsn(s->shards, w);
+    st_err err = st_repl_promote(s->data_dir, svc->workers, st_repl_follower_epoch(s->follower),
+                                 last, epoch, why, why_len);
+    if (err != ST_OK)
+        return err;
+    fprintf(stderr, "stocktwind: promoted to leader of epoch %" PRIu64 "; restarting as leader\n",
+            *epoch);
+    s->on_promote(s->on_promote_arg);
+    return ST_OK;
+}
+
+// start_replication opens the replication door (a leader) or starts the
+// fetchers (a follower).
+static st_err
+start_replication(st_server *s, const st_server_config *cfg, const char *rpc_url, char *err,
+                  size_t err_len)
+{
+    if (cfg->follow_url != NULL) {
+        st_repl_follower_config fc = {
+            .leader_url = cfg->follow_url,
+            .name = rpc_url,
+            .data_dir = cfg->data_dir,
+            .shards = s->shards,
+            .quiet = cfg->quiet,
+        };
+        st_err rc = st_repl_follower_start(&fc, &s->follower, err, err_len);
+        s->svc.follower = s->follower;
+        s->svc.promote = server_promote;
+        s->svc.promote_arg = s;
+        return rc;
+    }
+    if (cfg->replication_url != NULL) {
+        st_repl_leader_config lc = {
+            .url = cfg->replication_url,
+            .rpc_url = rpc_url,
+            .data_dir = cfg->data_dir,
+            .shards = s->shards,
+        };
+        st_err rc = st_repl_leader_start(&lc, &s->leader, err, err_len);
+        s->svc.leader = s->leader;
+        return rc;
+    }
     return ST_OK;
 }
 
@@ -113,7 +192,21 @@ st_server_start(const st_server_config *cfg, st_server **server_out, char *err, 
     s->svc.workers = cfg->workers ? cfg->workers : default_workers();
     s->svc.quiet = cfg->quiet;
     s->svc.start_ms = st_service_now_ms();
+    s->data_dir = cfg->data_dir;
+    s->on_promote = cfg->on_promote;
+    s->on_promote_arg = cfg->on_promote_arg;
     st_err rc = ST_OK;
+    if ((cfg->follow_url != NULL || cfg->replication_url != NULL || cfg->ack_quorum != 0) &&
+        (cfg->data_dir == NULL || cfg->sync == ST_SHARDS_SYNC_NONE)) {
+        snprintf(err, err_len, "replication (--follow, --replication, --ack) needs --data and a log");
+        rc = ST_INVALID_ARGUMENT;
+        goto fail;
+    }
+    if (cfg->follow_url != NULL && cfg->demo) {
+        snprintf(err, err_len, "a follower takes no writes: --demo and --follow do not go together");
+        rc = ST_INVALID_ARGUMENT;
+        goto fail;
+    }
     if (s->svc.workers > ST_SHARDS_WORKERS_MAX) {
         snprintf(err, err_len, "%u workers is more than the maximum of %u", s->svc.workers,
                  ST_SHARDS_WORKERS_MAX);
@@ -134,6 +227,8 @@ st_server_start(const st_server_config *cfg, st_server **server_out, char *err, 
     rc = st_feed_start(cfg->feed_url ? cfg->feed_url : ST_SERVER_FEED_URL_DEFAULT, s->svc.workers,
                        s->demo ? st_demo_note_alert : NULL, s->demo, &s->feed, err, err_len);
     if (rc != ST_OK || (rc = start_shards(s, cfg, err, err_len)) != ST_OK)
+        goto fail;
+    if ((rc = start_replication(s, cfg, rpc_url, err, err_len)) != ST_OK)
         goto fail;
     rc = st_rpc_start(&s->svc, rpc_url, cfg->contexts, cfg->arena_bytes, &s->rpc, err, err_len);
     if (rc != ST_OK)
@@ -160,8 +255,12 @@ st_server_stop(st_server *s)
     if (s == NULL)
         return;
     st_demo_stop(s->demo);
+    if (s->follower != NULL)
+        st_repl_follower_halt(s->follower); // it submits to the shards
     st_rpc_stop(s->rpc);
     st_ingest_stop(s->ingest);
+    st_repl_leader_stop(s->leader);
+    st_repl_follower_stop(s->follower);
     st_shards_destroy(s->shards);
     st_feed_stop(s->feed);
     st_demo_destroy(s->demo);

@@ -46,6 +46,17 @@ typedef struct st_server_config {
     uint64_t retain_entries;       // log entries kept behind a snapshot
     uint64_t segment_bytes;    // log segment size; 0: the log's default (64 MiB)
     const char *fault_control; // tests only: logs inject faults this file sets (shards.h)
+    // Replication (replication/replication.h), with data_dir. follow_url: run
+    // as a follower of the leader whose replication door it is. replication_url:
+    // open this replication door while leader (also after a promotion).
+    // ack_quorum: replies wait for this many followers (0: async).
+    const char *follow_url;
+    const char *replication_url;
+    uint32_t ack_quorum;
+    // Called (on an RPC thread) once a promotion is recorded and replied to:
+    // the caller stops this server and starts it again without follow_url.
+    void (*on_promote)(void *arg);
+    void *on_promote_arg;
     bool quiet;               // no startup line, live view or log lines
     FILE *out;                // where the startup line and demo go; NULL: stdout
 } st_server_config;

@@ -168,6 +168,11 @@ ST_CLIENT_API int st_client_digest(st_client *c, Stocktwin__Response **resp_out)
 // The snapshots are written in the background (the server's stderr says when
 // each is published); status INVALID_ARGUMENT on a server without --data.
 ST_CLIENT_API int st_client_snapshot(st_client *c, Stocktwin__Response **resp_out);
+// st_client_promote - makes the follower it talks to the leader: on 0,
+// resp->promote->epoch is the new epoch. The server stops following, records
+// the epoch and restarts as leader (its RPC door closes for a moment).
+// INVALID_ARGUMENT when the server is not a follower.
+ST_CLIENT_API int st_client_promote(st_client *c, Stocktwin__Response **resp_out);
 
 // st_client_response_free - frees a reply from resp_out. NULL is a no-op.
 ST_CLIENT_API void st_client_response_free(Stocktwin__Response *resp);

@@ -1,0 +1,536 @@
+// follower.c - a follower's fetchers. See replication.h.
+//
+// One thread per worker, each with its own REQ socket to the leader's
+// replication door, runs:
+//   1. fetch worker w from F = its durable LSN + 1, saying the epoch of its
+//      entry F - 1 (a long-poll of FOLLOW_WAIT_MS);
+//   2. check the reply: a ReplResponse, for this worker count, of an epoch
+//      no older than the newest this follower has seen (an older one is a
+//      deposed leader: its frames are refused); a newer epoch is recorded
+//      in <data>/epochs with its start LSNs;
+//   3. frames: hand them to the worker (st_shards_replicate), which checks
+//      each one (length, checksum, the LSN chain, the entry's epoch), writes
+//      it to its own log and applies it, and answers once they are durable;
+//      then fetch again from the next LSN (which tells the leader they are
+//      durable here: quorum acks);
+//   4. snapshot_needed: stream the leader's newest snapshot of w in chunks
+//      (each checked against its XXH3, offsets and sizes checked against the
+//      first answer) into <data>/snap-<w>/<lsn>.recv, fsync it, and have the
+//      worker start over from it (st_shards_reset).
+// Any failure (no leader, a bad reply, a refused frame) is said on stderr at
+// most once every FOLLOW_SAY_MS per worker and retried after a pause; nothing
+// unchecked reaches the worker.
+//
+// Thread: each fetcher touches its own fields; lag fields are atomics read by
+// request threads; the epochs under `mu`.
+#include "replication/replication.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <xxhash.h>
+
+#include "core/alloc.h"
+#include "core/assert.h"
+#include "stocktwin.pb-c.h"
+#include "shards/snapshot.h"
+
+#define FOLLOW_WAIT_MS 250u          // long-poll asked of the leader
+#define FOLLOW_TIMEOUT_MS 3000       // no answer by then: ask again (bounds a promotion)
+#define FOLLOW_PAUSE_MS 200u         // after a failure
+#define FOLLOW_SAY_MS 5000u          // at most one line per worker this often
+#define FOLLOW_FETCH_BYTES (4u << 20) // frames asked for at once
+#define FOLLOW_CHUNK_BYTES (1u << 20) // snapshot bytes asked for at once
+#define FOLLOW_VERSION 1u
+
+typedef struct fetcher {
+    struct st_repl_follower *f;
+    uint32_t w;
+    pthread_t thread;
+    bool started;
+    nng_socket sock;
+    sem_t done;
+    st_shards_req req;
+    uint64_t said_ms;
+    // Lag, read by any thread.
+    atomic_uint_fast64_t leader_durable;
+    atomic_uint_fast64_t applied;
+    atomic_uint_fast64_t behind_since_ms; // 0: caught up
+} fetcher;
+
+struct st_repl_follower {
+    st_shards *shards;
+    uint32_t workers;
+    char *leader_url;
+    char *name;
+    char *data_dir;
+    bool quiet;
+    atomic_bool stop;
+    pthread_mutex_t mu; // epochs, leader_rpc
+    st_repl_epochs epochs;
+    char leader_rpc[256];
+    fetcher *fetchers;
+};
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *
+dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = st_malloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+static void
+pause_ms(uint32_t ms)
+{
+    struct timespec ts = {ms / 1000u, (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void say(fetcher *ft, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// say prints one line about this worker's following, rate-limited.
+static void
+say(fetcher *ft, const char *fmt, ...)
+{
+    uint64_t now = now_ms();
+    if (ft->said_ms != 0 && now - ft->said_ms < FOLLOW_SAY_MS)
+        return;
+    ft->said_ms = now;
+    char text[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "stocktwind: following %s: worker %u: %s\n", ft->f->leader_url, ft->w, text);
+}
+
+static uint64_t
+follower_epoch(st_repl_follower *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t e = st_repl_epochs_current(&f->epochs);
+    pthread_mutex_unlock(&f->mu);
+    return e;
+}
+
+// call sends one ReplRequest and returns the unpacked reply (NULL: none, or
+// not a valid ReplResponse; said). The caller frees it.
+static Stocktwin__ReplResponse *
+call(fetcher *ft, Stocktwin__ReplRequest *q)
+{
+    st_repl_follower *f = ft->f;
+    q->version = FOLLOW_VERSION;
+    q->follower = f->name;
+    q->epoch = follower_epoch(f);
+    q->workers = f->workers;
+    size_t n = stocktwin__repl_request__get_packed_size(q);
+    nng_msg *m = NULL;
+    int rv = nng_msg_alloc(&m, n);
+    if (rv != 0)
+        return NULL;
+    stocktwin__repl_request__pack(q, nng_msg_body(m));
+    if ((rv = nng_sendmsg(ft->sock, m, 0)) != 0) {
+        nng_msg_free(m);
+        say(ft, "cannot send to the leader: %s", nng_strerror(rv));
+        return NULL;
+    }
+    if ((rv = nng_recvmsg(ft->sock, &m, 0)) != 0) {
+        say(ft, "no answer from the leader: %s", nng_strerror(rv));
+        return NULL;
+    }
+    Stocktwin__ReplResponse *r =
+        stocktwin__repl_response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+    size_t len = nng_msg_len(m);
+    nng_msg_free(m);
+    if (r == NULL) {
+        say(ft, "the leader's answer (%zu bytes) is not a stocktwin.ReplResponse", len);
+        return NULL;
+    }
+    return r;
+}
+
+// check_reply applies the rules every reply must pass (step 2 above);
+// false: not to be used (said).
+static bool
+check_reply(fetcher *ft, const Stocktwin__ReplResponse *r)
+{
+    st_repl_follower *f = ft->f;
+    if (r->workers != f->workers) {
+        say(ft, "the leader runs %u workers, this follower %u: start it with --workers %u",
+            r->workers, f->workers, r->workers);
+        return false;
+    }
+    pthread_mutex_lock(&f->mu);
+    uint64_t mine = st_repl_epochs_current(&f->epochs);
+    bool ok = r->epoch >= mine;
+    if (ok && r->epoch > mine && r->n_epoch_start == f->workers) {
+        char why[512];
+        if (st_repl_epochs_append(f->data_dir, &f->epochs, r->epoch, r->epoch_start, why,
+                                  sizeof why) != ST_OK)
+            fprintf(stderr, "stocktwind: following: %s\n", why);
+    }
+    if (r->leader_rpc != NULL && r->leader_rpc[0] != '\0')
+        snprintf(f->leader_rpc, sizeof f->leader_rpc, "%s", r->leader_rpc);
+    pthread_mutex_unlock(&f->mu);
+    if (!ok)
+        say(ft, "the leader is of epoch %" PRIu64 ", older than %" PRIu64
+            " seen here: a deposed leader; its frames are refused", r->epoch, mine);
+    return ok;
+}
+
+static void
+replicate_done(void *arg)
+{
+    fetcher *ft = arg;
+    sem_post(&ft->done);
+}
+
+static void
+wait_done(fetcher *ft)
+{
+    while (sem_wait(&ft->done) != 0 && errno == EINTR)
+        ;
+}
+
+// receive_snapshot streams the leader's newest snapshot of the worker into
+// <lsn>.recv; its LSN, or 0 on failure (said).
+static uint64_t
+receive_snapshot(fetcher *ft)
+{
+    st_repl_follower *f = ft->f;
+    uint64_t lsn = 0, size = 0, off = 0, t0 = now_ms(), told = t0;
+    char path[4096] = "";
+    int fd = -1;
+    while (!atomic_load(&f->stop)) {
+        Stocktwin__SnapshotChunkRequest sq = STOCKTWIN__SNAPSHOT_CHUNK_REQUEST__INIT;
+        sq.worker = ft->w;
+        sq.lsn = lsn;
+        sq.offset = off;
+        sq.max_bytes = FOLLOW_CHUNK_BYTES;
+        Stocktwin__ReplRequest q = STOCKTWIN__REPL_REQUEST__INIT;
+        q.body_case = STOCKTWIN__REPL_REQUEST__BODY_SNAPSHOT;
+        q.snapshot = &sq;
+        Stocktwin__ReplResponse *r = call(ft, &q);
+        if (r == NULL || !check_reply(ft, r)) {
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (r->status == STOCKTWIN__STATUS__STATUS_NOT_FOUND && lsn != 0) { // replaced: again
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            lsn = size = off = 0;
+            continue;
+        }
+        if (r->status != STOCKTWIN__STATUS__STATUS_OK) {
+            say(ft, "snapshot: %s", r->message ? r->message : "refused");
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (lsn == 0) { // the first answer fixes the file
+            lsn = r->snapshot_lsn;
+            size = r->snapshot_bytes;
+            if (fd >= 0)
+                close(fd);
+            if (lsn == 0 || !st_snapshot_path(f->data_dir, ft->w, lsn, "recv", path, sizeof path) ||
+                (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+                say(ft, "snapshot: cannot create %s: %s", path, strerror(errno));
+                stocktwin__repl_response__free_unpacked(r, NULL);
+                lsn = size = off = 0;
+                pause_ms(FOLLOW_PAUSE_MS);
+                continue;
+            }
+        }
+        bool good = r->worker == ft->w && r->snapshot_lsn == lsn && r->snapshot_bytes == size &&
+                    r->offset == off && r->chunk.len <= size - off &&
+                    (r->chunk.len > 0 || off == size) &&
+                    XXH3_64bits(r->chunk.data, r->chunk.len) == r->chunk_xxh3;
+        if (!good) {
+            say(ft, "snapshot: a chunk at offset %" PRIu64 " failed its checks; starting again", off);
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            lsn = size = off = 0;
+            continue;
+        }
+        size_t done = 0;
+        while (done < r->chunk.len) {
+            ssize_t k = pwrite(fd, r->chunk.data + done, r->chunk.len - done, (off_t)(off + done));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                break;
+            done += (size_t)k;
+        }
+        size_t want = r->chunk.len;
+        stocktwin__repl_response__free_unpacked(r, NULL);
+        if (done != want) {
+            say(ft, "snapshot: writing %s: %s", path, strerror(errno));
+            lsn = size = off = 0;
+            pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        off += done;
+        uint64_t now = now_ms();
+        if (!f->quiet && now - told >= 1000) {
+            told = now;
+            fprintf(stderr,
+                    "stocktwind: following: worker %u: receiving the leader's snapshot at LSN "
+                    "%" PRIu64 ": %.1f of %.1f MiB\n",
+                    ft->w, lsn, (double)off / 1048576.0, (double)size / 1048576.0);
+        }
+        if (off == size)
+            break;
+    }
+    if (fd < 0)
+        return 0;
+    bool ok = off == size && size > 0 && fsync(fd) == 0;
+    close(fd);
+    if (!ok) {
+        unlink(path);
+        return 0;
+    }
+    if (!f->quiet)
+        fprintf(stderr,
+                "stocktwind: following: worker %u: received the leader's snapshot at LSN %" PRIu64
+                " (%.1f MiB) in %.1f s\n",
+                ft->w, lsn, (double)size / 1048576.0, (double)(now_ms() - t0) / 1000.0);
+    return lsn;
+}
+
+// note_lag keeps what the lag functions report.
+static void
+note_lag(fetcher *ft, uint64_t leader_durable, uint64_t applied)
+{
+    atomic_store(&ft->leader_durable, leader_durable);
+    atomic_store(&ft->applied, applied);
+    if (applied >= leader_durable)
+        atomic_store(&ft->behind_since_ms, 0);
+    else if (atomic_load(&ft->behind_since_ms) == 0)
+        atomic_store(&ft->behind_since_ms, now_ms());
+}
+
+static void *
+fetcher_main(void *arg)
+{
+    fetcher *ft = arg;
+    st_repl_follower *f = ft->f;
+    char tname[16];
+    snprintf(tname, sizeof tname, "st-follow-%u", ft->w);
+    pthread_setname_np(pthread_self(), tname);
+    uint64_t applied = st_shards_durable_lsn(f->shards, ft->w);
+    uint64_t reset_epoch = 0; // the epoch of the leader a reset came from
+    atomic_store(&ft->applied, applied);
+    while (!atomic_load(&f->stop)) {
+        uint64_t last_epoch = st_shards_last_epoch(f->shards, ft->w);
+        if (last_epoch == 0)
+            last_epoch = reset_epoch; // 0: not known (the leader cannot tell a divergence)
+        Stocktwin__FetchRequest fq = STOCKTWIN__FETCH_REQUEST__INIT;
+        fq.worker = ft->w;
+        fq.from_lsn = applied + 1;
+        fq.last_epoch = last_epoch;
+        fq.max_bytes = FOLLOW_FETCH_BYTES;
+        fq.wait_ms = FOLLOW_WAIT_MS;
+        Stocktwin__ReplRequest q = STOCKTWIN__REPL_REQUEST__INIT;
+        q.body_case = STOCKTWIN__REPL_REQUEST__BODY_FETCH;
+        q.fetch = &fq;
+        Stocktwin__ReplResponse *r = call(ft, &q);
+        if (r == NULL || !check_reply(ft, r)) {
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (r->status != STOCKTWIN__STATUS__STATUS_OK) {
+            say(ft, "the leader refused a fetch from %" PRIu64 ": %s", fq.from_lsn,
+                r->message ? r->message : "");
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (r->snapshot_needed) {
+            uint64_t epoch = r->epoch;
+            if (!f->quiet)
+                fprintf(stderr, "stocktwind: following: worker %u: %s\n", ft->w,
+                        r->message ? r->message : "a snapshot is needed");
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            uint64_t lsn = receive_snapshot(ft);
+            if (lsn == 0)
+                continue;
+            st_shards_reset(f->shards, &ft->req, ft->w, lsn, replicate_done, ft);
+            wait_done(ft);
+            if (ft->req.status != ST_OK) {
+                say(ft, "starting over from the snapshot: %s", st_err_str(ft->req.status));
+                pause_ms(FOLLOW_PAUSE_MS);
+            }
+            applied = st_shards_durable_lsn(f->shards, ft->w);
+            reset_epoch = epoch;
+            note_lag(ft, atomic_load(&ft->leader_durable), applied);
+            continue;
+        }
+        uint64_t leader_durable = r->durable_lsn;
+        if (r->count == 0 || r->frames.len == 0 || r->worker != ft->w ||
+            r->first_lsn != fq.from_lsn || r->frames.len > ST_REPL_FRAMES_MAX) {
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            note_lag(ft, leader_durable, applied);
+            continue;
+        }
+        st_shards_replicate(f->shards, &ft->req, ft->w, r->frames.data, (uint32_t)r->frames.len,
+                            replicate_done, ft);
+        wait_done(ft);
+        if (ft->req.status != ST_OK) {
+            const char *m = atomic_load(&ft->req.message_count) > 0 ? ft->req.messages[0].text : "";
+            say(ft, "frames from %" PRIu64 " refused: %s (%s)", fq.from_lsn,
+                st_err_str(ft->req.status), m);
+            if (ft->req.status != ST_BUSY)
+                pause_ms(FOLLOW_PAUSE_MS);
+        }
+        stocktwin__repl_response__free_unpacked(r, NULL);
+        applied = st_shards_durable_lsn(f->shards, ft->w);
+        note_lag(ft, leader_durable, applied);
+    }
+    return NULL;
+}
+
+st_err
+st_repl_follower_start(const st_repl_follower_config *cfg, st_repl_follower **out, char *err,
+                       size_t err_len)
+{
+    ST_ASSERT(cfg != NULL && cfg->leader_url != NULL && cfg->shards != NULL);
+    ST_ASSERT(cfg->data_dir != NULL && st_shards_follower(cfg->shards));
+    *out = NULL;
+    st_repl_follower *f = st_calloc(1, sizeof *f);
+    f->shards = cfg->shards;
+    f->workers = st_shards_workers(cfg->shards);
+    f->leader_url = dup_str(cfg->leader_url);
+    f->name = dup_str(cfg->name ? cfg->name : "follower");
+    f->data_dir = dup_str(cfg->data_dir);
+    f->quiet = cfg->quiet;
+    snprintf(f->leader_rpc, sizeof f->leader_rpc, "%s", cfg->leader_url);
+    pthread_mutex_init(&f->mu, NULL);
+    char why[512] = "";
+    st_err rc = st_repl_epochs_load(f->data_dir, f->workers, &f->epochs, why, sizeof why);
+    if (rc != ST_OK) {
+        snprintf(err, err_len, "following: %s", why);
+        goto fail;
+    }
+    f->fetchers = st_calloc(f->workers, sizeof *f->fetchers);
+    for (uint32_t w = 0; w < f->workers; w++) {
+        fetcher *ft = &f->fetchers[w];
+        ft->f = f;
+        ft->w = w;
+        ft->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+        sem_init(&ft->done, 0, 0);
+        int rv = nng_req0_open(&ft->sock);
+        if (rv == 0)
+            rv = nng_socket_set_size(ft->sock, NNG_OPT_RECVMAXSZ, ST_REPL_FRAMES_MAX + (1u << 20));
+        if (rv == 0)
+            rv = nng_socket_set_ms(ft->sock, NNG_OPT_RECVTIMEO, FOLLOW_TIMEOUT_MS);
+        if (rv == 0)
+            rv = nng_socket_set_ms(ft->sock, NNG_OPT_SENDTIMEO, FOLLOW_TIMEOUT_MS);
+        if (rv == 0)
+            rv = nng_socket_set_ms(ft->sock, NNG_OPT_RECONNMAXT, 1000);
+        if (rv == 0)
+            rv = nng_dial(ft->sock, f->leader_url, NULL, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            snprintf(err, err_len, "following: cannot dial %s: %s", f->leader_url,
+                     nng_strerror(rv));
+            rc = ST_INVALID_ARGUMENT;
+            goto fail;
+        }
+    }
+    for (uint32_t w = 0; w < f->workers; w++) {
+        fetcher *ft = &f->fetchers[w];
+        ft->started = pthread_create(&ft->thread, NULL, fetcher_main, ft) == 0;
+        if (!ft->started) {
+            snprintf(err, err_len, "following: cannot start a thread");
+            rc = ST_INTERNAL;
+            goto fail;
+        }
+    }
+    *out = f;
+    return ST_OK;
+fail:
+    st_repl_follower_stop(f);
+    return rc;
+}
+
+void
+st_repl_follower_halt(st_repl_follower *f)
+{
+    atomic_store(&f->stop, true);
+    for (uint32_t w = 0; f->fetchers != NULL && w < f->workers; w++) {
+        if (f->fetchers[w].started)
+            pthread_join(f->fetchers[w].thread, NULL);
+        f->fetchers[w].started = false;
+    }
+}
+
+void
+st_repl_follower_stop(st_repl_follower *f)
+{
+    if (f == NULL)
+        return;
+    st_repl_follower_halt(f);
+    for (uint32_t w = 0; f->fetchers != NULL && w < f->workers; w++) {
+        fetcher *ft = &f->fetchers[w];
+        if (nng_socket_id(ft->sock) > 0)
+            nng_close(ft->sock);
+        sem_destroy(&ft->done);
+    }
+    pthread_mutex_destroy(&f->mu);
+    st_free(f->fetchers);
+    st_free(f->data_dir);
+    st_free(f->name);
+    st_free(f->leader_url);
+    st_free(f);
+}
+
+void
+st_repl_follower_lag(const st_repl_follower *f, uint64_t *entries, uint64_t *ms)
+{
+    uint64_t n = 0, since = 0, now = now_ms();
+    for (uint32_t w = 0; w < f->workers; w++) {
+        fetcher *ft = &f->fetchers[w];
+        uint64_t d = atomic_load(&ft->leader_durable), a = atomic_load(&ft->applied);
+        uint64_t b = atomic_load(&ft->behind_since_ms);
+        n += d > a ? d - a : 0;
+        if (d > a && b != 0 && (since == 0 || b < since))
+            since = b;
+    }
+    *entries = n;
+    *ms = n == 0 || since == 0 || since > now ? 0 : now - since;
+}
+
+void
+st_repl_follower_leader(const st_repl_follower *f, char *buf, size_t len)
+{
+    st_repl_follower *m = (st_repl_follower *)f;
+    pthread_mutex_lock(&m->mu);
+    snprintf(buf, len, "%s", m->leader_rpc);
+    pthread_mutex_unlock(&m->mu);
+}
+
+uint64_t
+st_repl_follower_epoch(const st_repl_follower *f)
+{
+    return follower_epoch((st_repl_follower *)f);
+}

@@ -1,0 +1,527 @@
+// replication_test.c - followers (issue 4), as processes on loopback: a
+// leader with --replication and followers with --follow.
+//
+// What is checked:
+//   - under sustained load from several writers, two followers reach the
+//     leader's digest at the same per-worker LSNs; they answer queries with
+//     their lag and leader, and refuse writes with NOT_LEADER naming the
+//     leader's RPC door;
+//   - a follower killed with SIGKILL mid-stream and restarted catches up;
+//   - a follower stopped (SIGSTOP) while the leader snapshots and deletes
+//     the segments it needs recovers through a snapshot;
+//   - --ack quorum=1: the leader is killed under load and the follower
+//     promoted; every event acknowledged to a writer is on the new leader;
+//     the old leader restarted with --follow is fenced (its epoch is older)
+//     and rejoins as a follower with the new leader's digest;
+//   - garbage, truncated, wrongly sized and replayed-epoch requests to the
+//     replication door are refused with a clear status and break nothing.
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "harness.h"
+
+#define WRITERS 3
+#define BATCH 50
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+typedef struct node {
+    it_daemon d;
+    char data[128];
+    char repl[64];
+} node;
+
+// start_node starts a daemon with 2 workers on data dir `data` (created by
+// the caller), replication door `repl` (may be ""), following `follow`
+// (NULL: a leader) and up to four more flags.
+static void
+start_node(node *n, const char *follow, const char *a, const char *b, const char *c,
+           const char *d)
+{
+    const char *flags[IT_EXTRA_FLAGS_MAX] = {0};
+    int k = 0;
+    if (n->repl[0] != '\0') {
+        flags[k++] = "--replication";
+        flags[k++] = n->repl;
+    }
+    if (follow != NULL) {
+        flags[k++] = "--follow";
+        flags[k++] = follow;
+    }
+    const char *more[4] = {a, b, c, d};
+    for (int i = 0; i < 4; i++)
+        if (more[i] != NULL)
+            flags[k++] = more[i];
+    flags[k] = NULL;
+    it_daemon_start_flags(&n->d, 2, n->data, flags);
+}
+
+static void
+node_init(node *n, const char *tag)
+{
+    memset(n, 0, sizeof *n);
+    snprintf(n->data, sizeof n->data, "/tmp/st-repl-%s-%d-XXXXXX", tag, (int)getpid());
+    cr_assert_not_null(mkdtemp(n->data));
+    snprintf(n->repl, sizeof n->repl, "tcp://127.0.0.1:%u", it_free_port());
+}
+
+static void
+node_remove(node *n)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", n->data);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", n->data);
+}
+
+// digest_of and friends open clients that give up quickly.
+static int
+open_client(const it_daemon *d, int timeout_ms, st_client **c)
+{
+    st_client_opts o = {.timeout_ms = timeout_ms};
+    return st_client_open(d->rpc, &o, c);
+}
+
+// digest_of returns the digest and each worker's applied LSN (0 on failure).
+static uint64_t
+digest_of(const it_daemon *d, uint64_t applied[2])
+{
+    st_client *c = NULL;
+    if (open_client(d, 5000, &c) != 0)
+        return 0;
+    Stocktwin__Response *r = NULL;
+    uint64_t digest = 0;
+    if (st_client_digest(c, &r) == STOCKTWIN__STATUS__STATUS_OK && r->digest->n_workers == 2) {
+        digest = r->digest->digest;
+        for (int w = 0; w < 2; w++)
+            applied[w] = r->digest->workers[w]->applied_lsn;
+    }
+    st_client_response_free(r);
+    st_client_close(c);
+    return digest;
+}
+
+// wait_same waits (up to timeout_ms) until the follower's digest equals the
+// leader's at the same per-worker LSNs, the leader being quiet.
+static bool
+wait_same(const it_daemon *leader, const it_daemon *follower, int timeout_ms)
+{
+    uint64_t until = now_ms() + (uint64_t)timeout_ms;
+    uint64_t la[2] = {0}, fa[2] = {0}, ld = 0, fd = 0;
+    do {
+        ld = digest_of(leader, la);
+        fd = digest_of(follower, fa);
+        if (ld != 0 && ld == fd && la[0] == fa[0] && la[1] == fa[1])
+            return true;
+        sleep_ms(50);
+    } while (now_ms() < until);
+    fprintf(stderr, "leader %016" PRIx64 " at %" PRIu64 "/%" PRIu64 ", follower %016" PRIx64
+            " at %" PRIu64 "/%" PRIu64 "\n", ld, la[0], la[1], fd, fa[0], fa[1]);
+    return false;
+}
+
+// submit sends n JSON events as one batch; the request's status (0: each
+// event has its own in *resp).
+static int
+submit(st_client *c, const char *const *json, size_t n, Stocktwin__Response **resp)
+{
+    Stocktwin__Event *events[BATCH];
+    cr_assert(n <= BATCH);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(st_event_from_json(json[i], &events[i]), 0, "%s", json[i]);
+    *resp = NULL;
+    int status = st_client_submit(c, events, n, resp);
+    for (size_t i = 0; i < n; i++)
+        st_event_free(events[i]);
+    return status;
+}
+
+// ---------------------------------------------------------------------------
+// Writers: each sends batches of one-unit receipts of SKU-2 into its
+// warehouse from its own source, and counts what was acknowledged.
+
+typedef struct writer {
+    int id;
+    const it_daemon *d;
+    atomic_bool stop;
+    uint64_t seq;      // the last seq sent
+    uint64_t acked;    // units acknowledged OK or DUPLICATE
+    uint64_t failed;   // requests that got no answer or a refusal
+} writer;
+
+static const char *const writer_wh[WRITERS] = {"wh-a", "wh-c", "wh-a"};
+
+static void *
+writer_main(void *arg)
+{
+    writer *w = arg;
+    st_client *c = NULL;
+    if (open_client(w->d, 3000, &c) != 0)
+        return NULL;
+    static __thread char bufs[BATCH][256];
+    const char *json[BATCH];
+    while (!atomic_load(&w->stop)) {
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(bufs[i], sizeof bufs[i],
+                     "{\"source\":\"writer-%d\",\"seq\":%" PRIu64 ",\"warehouse\":\"%s\","
+                     "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,"
+                     "\"to_location\":\"recv\"}}",
+                     w->id, w->seq + 1 + (uint64_t)i, writer_wh[w->id]);
+            json[i] = bufs[i];
+        }
+        Stocktwin__Response *r = NULL;
+        int status = submit(c, json, BATCH, &r);
+        w->seq += BATCH;
+        if (status == STOCKTWIN__STATUS__STATUS_OK && r->n_statuses == BATCH) {
+            for (int i = 0; i < BATCH; i++)
+                if (st_status_accepted(r->statuses[i]->status))
+                    w->acked++;
+        } else {
+            w->failed++;
+            sleep_ms(20);
+        }
+        st_client_response_free(r);
+    }
+    st_client_close(c);
+    return NULL;
+}
+
+static void
+writers_run(writer *ws, pthread_t *ts, const it_daemon *d)
+{
+    for (int i = 0; i < WRITERS; i++) {
+        ws[i].id = i;
+        ws[i].d = d;
+        atomic_store(&ws[i].stop, false);
+        cr_assert_eq(pthread_create(&ts[i], NULL, writer_main, &ws[i]), 0);
+    }
+}
+
+static void
+writers_stop(writer *ws, pthread_t *ts)
+{
+    for (int i = 0; i < WRITERS; i++)
+        atomic_store(&ws[i].stop, true);
+    for (int i = 0; i < WRITERS; i++)
+        pthread_join(ts[i], NULL);
+}
+
+static void
+setup(const it_daemon *d)
+{
+    st_client *c = it_client(d);
+    it_setup_network(c);
+    st_client_close(c);
+}
+
+// ---------------------------------------------------------------------------
+
+Test(replication, followers_match_the_leader_under_load, .timeout = 120)
+{
+    node l, f1, f2;
+    node_init(&l, "l");
+    node_init(&f1, "f1");
+    node_init(&f2, "f2");
+    f1.repl[0] = f2.repl[0] = '\0';
+    start_node(&l, NULL, NULL, NULL, NULL, NULL);
+    setup(&l.d);
+    start_node(&f1, l.repl, NULL, NULL, NULL, NULL);
+    start_node(&f2, l.repl, NULL, NULL, NULL, NULL);
+    writer ws[WRITERS] = {0};
+    pthread_t ts[WRITERS];
+    writers_run(ws, ts, &l.d);
+    sleep_ms(2500);
+
+    // A follower answers a query while the load runs, saying its lag and
+    // leader, and refuses a write naming the leader.
+    st_client *c = it_client(&f1.d);
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_stats(c, &r), STOCKTWIN__STATUS__STATUS_OK);
+    cr_assert_str_eq(r->stats->role, "follower");
+    cr_assert_str_eq(r->leader, l.d.rpc);
+    st_client_response_free(r);
+    r = NULL;
+    const char *one[] = {"{\"source\":\"x\",\"seq\":1,\"warehouse\":\"wh-a\",\"movement\":{"
+                         "\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,\"to_location\":\"recv\"}}"};
+    cr_assert_eq(submit(c, one, 1, &r), STOCKTWIN__STATUS__STATUS_NOT_LEADER);
+    cr_assert_not_null(r);
+    cr_assert_not_null(strstr(r->message, l.d.rpc), "%s", r->message);
+    st_client_response_free(r);
+    st_client_close(c);
+
+    writers_stop(ws, ts);
+    uint64_t acked = 0;
+    for (int i = 0; i < WRITERS; i++)
+        acked += ws[i].acked;
+    cr_assert_gt(acked, 1000, "the load ran (%" PRIu64 " acknowledged)", acked);
+    cr_assert(wait_same(&l.d, &f1.d, 20000), "follower 1 reaches the leader's digest");
+    cr_assert(wait_same(&l.d, &f2.d, 20000), "follower 2 reaches the leader's digest");
+
+    // The leader lists both followers, caught up.
+    c = it_client(&l.d);
+    r = NULL;
+    cr_assert_eq(st_client_stats(c, &r), STOCKTWIN__STATUS__STATUS_OK);
+    cr_assert_str_eq(r->stats->role, "leader");
+    cr_assert_eq(r->stats->n_followers, 2);
+    st_client_response_free(r);
+    st_client_close(c);
+
+    it_daemon_stop(&f2.d);
+    it_daemon_stop(&f1.d);
+    it_daemon_stop(&l.d);
+    node_remove(&f2);
+    node_remove(&f1);
+    node_remove(&l);
+}
+
+Test(replication, a_killed_follower_catches_up, .timeout = 120)
+{
+    node l, f;
+    node_init(&l, "l");
+    node_init(&f, "f");
+    f.repl[0] = '\0';
+    start_node(&l, NULL, NULL, NULL, NULL, NULL);
+    setup(&l.d);
+    start_node(&f, l.repl, NULL, NULL, NULL, NULL);
+    writer ws[WRITERS] = {0};
+    pthread_t ts[WRITERS];
+    writers_run(ws, ts, &l.d);
+    for (int cycle = 0; cycle < 3; cycle++) {
+        sleep_ms(700);
+        it_daemon_kill9(&f.d);
+        sleep_ms(300);
+        start_node(&f, l.repl, NULL, NULL, NULL, NULL);
+    }
+    sleep_ms(700);
+    writers_stop(ws, ts);
+    cr_assert(wait_same(&l.d, &f.d, 20000), "the restarted follower reaches the leader's digest");
+    it_daemon_stop(&f.d);
+    it_daemon_stop(&l.d);
+    node_remove(&f);
+    node_remove(&l);
+}
+
+Test(replication, a_cut_off_follower_recovers_through_a_snapshot, .timeout = 180)
+{
+    node l, f;
+    node_init(&l, "l");
+    node_init(&f, "f");
+    f.repl[0] = '\0';
+    // Small segments and frequent snapshots, nothing retained: the leader
+    // deletes what a stopped follower needs within a second or two.
+    start_node(&l, NULL, "--segment-bytes", "65536", "--snapshot-interval", "200");
+    setup(&l.d);
+    start_node(&f, l.repl, NULL, NULL, NULL, NULL);
+    cr_assert(wait_same(&l.d, &f.d, 20000));
+    cr_assert_eq(kill(f.d.pid, SIGSTOP), 0);
+    writer ws[WRITERS] = {0};
+    pthread_t ts[WRITERS];
+    writers_run(ws, ts, &l.d);
+    sleep_ms(3000);
+    writers_stop(ws, ts);
+    sleep_ms(500); // a last snapshot covers the end of the load
+    cr_assert_eq(kill(f.d.pid, SIGCONT), 0);
+    bool same = wait_same(&l.d, &f.d, 30000);
+    char log[65536];
+    it_daemon_log(&f.d, log, sizeof log);
+    cr_assert(same, "the follower catches up through a snapshot: %s", log);
+    cr_assert_not_null(strstr(log, "started over from the leader's snapshot"), "%s", log);
+    it_daemon_stop(&f.d);
+    it_daemon_stop(&l.d);
+    node_remove(&f);
+    node_remove(&l);
+}
+
+// on_hand of SKU-2 over wh-a and wh-c (their recv zones) on d.
+static int64_t
+units(const it_daemon *d)
+{
+    st_client *c = it_client(d);
+    int64_t n = 0;
+    Stocktwin__SkuWarehouse s;
+    if (it_stock(c, "wh-a", "SKU-2", &s))
+        n += s.on_hand;
+    if (it_stock(c, "wh-c", "SKU-2", &s))
+        n += s.on_hand;
+    st_client_close(c);
+    return n;
+}
+
+Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .timeout = 180)
+{
+    node l, f;
+    node_init(&l, "l");
+    node_init(&f, "f");
+    start_node(&l, NULL, "--ack", "quorum=1", NULL, NULL);
+    start_node(&f, l.repl, NULL, NULL, NULL, NULL);
+    setup(&l.d);
+    writer ws[WRITERS] = {0};
+    pthread_t ts[WRITERS];
+    writers_run(ws, ts, &l.d);
+    sleep_ms(2000);
+    it_daemon_kill9(&l.d); // mid-load: some requests are never answered
+    writers_stop(ws, ts);
+    uint64_t acked = 0, sent = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        acked += ws[i].acked;
+        sent += ws[i].seq;
+    }
+    cr_assert_gt(acked, 0);
+
+    char out[4096];
+    char *const promote[] = {(char *)it_path("client/stocktwin"), "--url", f.d.rpc, "promote", NULL};
+    cr_assert_eq(it_run(promote, NULL, out, sizeof out), 0, "%s", out);
+    cr_assert_not_null(strstr(out, "epoch 2"), "%s", out);
+    // The promoted node restarts as leader: wait for it to take writes.
+    uint64_t until = now_ms() + 20000;
+    int status = -1;
+    while (now_ms() < until) {
+        st_client *c = NULL;
+        if (open_client(&f.d, 2000, &c) == 0) {
+            const char *after[] = {"{\"source\":\"after\",\"seq\":1,\"warehouse\":\"wh-a\","
+                                   "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\","
+                                   "\"qty\":1,\"to_location\":\"recv\"}}"};
+            Stocktwin__Response *r = NULL;
+            status = submit(c, after, 1, &r);
+            if (status == 0)
+                status = r->statuses[0]->status;
+            st_client_response_free(r);
+            st_client_close(c);
+        }
+        if (status == STOCKTWIN__STATUS__STATUS_OK)
+            break;
+        sleep_ms(100);
+    }
+    cr_assert_eq(status, STOCKTWIN__STATUS__STATUS_OK, "the promoted node takes writes");
+    int64_t have = units(&f.d) - 1;
+    cr_assert_geq(have, (int64_t)acked, "every acknowledged unit is on the new leader "
+                  "(%" PRId64 " of %" PRIu64 " acknowledged, %" PRIu64 " sent)", have, acked, sent);
+    cr_assert_leq(have, (int64_t)sent);
+
+    // The old leader comes back as a follower of the new one: fenced (epoch
+    // 1 < 2), it starts over from the new leader's state.
+    l.repl[0] = '\0';
+    start_node(&l, f.repl, NULL, NULL, NULL, NULL);
+    cr_assert(wait_same(&f.d, &l.d, 30000), "the old leader rejoins with the new leader's state");
+    it_daemon_stop(&l.d);
+    it_daemon_stop(&f.d);
+    node_remove(&f);
+    node_remove(&l);
+}
+
+// One raw request to a replication door; the reply's status (or -1).
+static int
+raw_call(const char *url, const void *data, size_t len, char *message, size_t cap)
+{
+    nng_socket s;
+    nng_msg *m = NULL;
+    int status = -1;
+    if (nng_req0_open(&s) != 0)
+        return -1;
+    nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+    if (nng_dial(s, url, NULL, 0) == 0 && nng_send(s, (void *)data, len, 0) == 0 &&
+        nng_recvmsg(s, &m, 0) == 0) {
+        Stocktwin__ReplResponse *r =
+            stocktwin__repl_response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+        if (r != NULL) {
+            status = (int)r->status;
+            snprintf(message, cap, "%s", r->message ? r->message : "");
+            stocktwin__repl_response__free_unpacked(r, NULL);
+        }
+        nng_msg_free(m);
+    }
+    nng_close(s);
+    return status;
+}
+
+static size_t
+pack_fetch(uint8_t *buf, uint32_t version, uint32_t workers, uint64_t epoch, uint32_t worker,
+           uint64_t from)
+{
+    Stocktwin__FetchRequest f = STOCKTWIN__FETCH_REQUEST__INIT;
+    f.worker = worker;
+    f.from_lsn = from;
+    Stocktwin__ReplRequest q = STOCKTWIN__REPL_REQUEST__INIT;
+    q.version = version;
+    q.follower = "raw-test";
+    q.workers = workers;
+    q.epoch = epoch;
+    q.body_case = STOCKTWIN__REPL_REQUEST__BODY_FETCH;
+    q.fetch = &f;
+    return stocktwin__repl_request__pack(&q, buf);
+}
+
+Test(replication, bad_requests_are_refused_and_break_nothing, .timeout = 120)
+{
+    node l, f;
+    node_init(&l, "l");
+    node_init(&f, "f");
+    f.repl[0] = '\0';
+    start_node(&l, NULL, NULL, NULL, NULL, NULL);
+    setup(&l.d);
+    char msg[512];
+    uint8_t buf[512];
+    cr_assert_eq(raw_call(l.repl, "\xff\xfe garbage", 10, msg, sizeof msg),
+                 STOCKTWIN__STATUS__STATUS_MALFORMED, "%s", msg);
+    size_t n = pack_fetch(buf, 1, 2, 1, 0, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n / 2, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_MALFORMED,
+                 "a truncated request: %s", msg);
+    n = pack_fetch(buf, 7, 2, 1, 0, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_BAD_VERSION);
+    n = pack_fetch(buf, 1, 3, 1, 0, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+                 STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT);
+    cr_assert_not_null(strstr(msg, "--workers 2"), "%s", msg);
+    n = pack_fetch(buf, 1, 2, 1, 9, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+                 STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT, "%s", msg);
+    n = pack_fetch(buf, 1, 2, 1, 0, 0);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+                 STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT, "%s", msg);
+    // A good fetch still works, and a follower still follows.
+    n = pack_fetch(buf, 1, 2, 1, 0, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_OK, "%s", msg);
+    start_node(&f, l.repl, NULL, NULL, NULL, NULL);
+    cr_assert(wait_same(&l.d, &f.d, 20000));
+    // A request of a newer epoch deposes this leader: it refuses writes.
+    n = pack_fetch(buf, 1, 2, 5, 0, 1);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_FENCED, "%s",
+                 msg);
+    st_client *c = it_client(&l.d);
+    const char *late[] = {"{\"source\":\"late\",\"seq\":1,\"warehouse\":\"wh-a\","
+                          "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,"
+                          "\"to_location\":\"recv\"}}"};
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(submit(c, late, 1, &r), STOCKTWIN__STATUS__STATUS_FENCED);
+    st_client_response_free(r);
+    st_client_close(c);
+    it_daemon_stop(&f.d);
+    it_daemon_stop(&l.d);
+    node_remove(&f);
+    node_remove(&l);
+}
