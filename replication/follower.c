@@ -63,6 +63,7 @@ typedef struct fetcher {
     sem_t done;
     st_shards_req req;
     uint64_t said_ms;
+    char said[768];
     // Lag, read by any thread.
     atomic_uint_fast64_t leader_durable;
     atomic_uint_fast64_t applied;
@@ -109,19 +110,21 @@ pause_ms(uint32_t ms)
 
 static void say(fetcher *ft, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-// say prints one line about this worker's following, rate-limited.
+// say prints one line about this worker's following: a new sentence at
+// once, the same one again at most every FOLLOW_SAY_MS.
 static void
 say(fetcher *ft, const char *fmt, ...)
 {
     uint64_t now = now_ms();
-    if (ft->said_ms != 0 && now - ft->said_ms < FOLLOW_SAY_MS)
-        return;
-    ft->said_ms = now;
     char text[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    if (ft->said_ms != 0 && now - ft->said_ms < FOLLOW_SAY_MS && strcmp(text, ft->said) == 0)
+        return;
+    ft->said_ms = now;
+    snprintf(ft->said, sizeof ft->said, "%s", text);
     fprintf(stderr, "stocktwind: following %s: worker %u: %s\n", ft->f->leader_url, ft->w, text);
 }
 

@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <xxhash.h>
 
 #include "harness.h"
 
@@ -524,4 +526,149 @@ Test(replication, bad_requests_are_refused_and_break_nothing, .timeout = 120)
     it_daemon_stop(&l.d);
     node_remove(&f);
     node_remove(&l);
+}
+
+// ---------------------------------------------------------------------------
+// A fake leader: answers a follower's fetches with what a script says, to
+// prove that nothing unchecked reaches the follower's state.
+
+typedef struct fake_leader {
+    nng_socket sock;
+    atomic_bool stop;
+    atomic_int step; // fetches answered so far
+} fake_leader;
+
+// frame writes one WAL frame (shards/wal.c layout) of `payload` at lsn into
+// out; returns its size. bad_sum: a wrong checksum.
+static size_t
+frame(uint8_t *out, uint64_t lsn, const uint8_t *payload, uint32_t len, bool bad_sum)
+{
+    memset(out, 0, 24 + len + 8);
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(lsn >> (8 * i));
+    memcpy(out + 24, payload, len);
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    XXH3_64bits_update(st, out, 16);
+    XXH3_64bits_update(st, payload, len);
+    uint64_t sum = XXH3_64bits_digest(st) ^ (bad_sum ? 1u : 0u);
+    XXH3_freeState(st);
+    for (int i = 0; i < 8; i++)
+        out[16 + i] = (uint8_t)(sum >> (8 * i));
+    return (24 + len + 7) & ~(size_t)7;
+}
+
+static void *
+fake_main(void *arg)
+{
+    fake_leader *fl = arg;
+    while (!atomic_load(&fl->stop)) {
+        nng_msg *m = NULL;
+        if (nng_recvmsg(fl->sock, &m, 0) != 0)
+            continue; // the receive timeout: look at stop
+        Stocktwin__ReplRequest *q =
+            stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+        nng_msg_free(m);
+        uint64_t from = q && q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH ? q->fetch->from_lsn
+                                                                                   : 1;
+        uint32_t worker = q && q->fetch ? q->fetch->worker : 0;
+        stocktwin__repl_request__free_unpacked(q, NULL);
+        int step = atomic_fetch_add(&fl->step, 1);
+        Stocktwin__ReplResponse r = STOCKTWIN__REPL_RESPONSE__INIT;
+        r.workers = 2;
+        r.epoch = 2;
+        r.worker = worker;
+        r.first_lsn = from;
+        r.durable_lsn = from + 10;
+        uint64_t starts[2] = {1, 1};
+        r.epoch_start = starts;
+        r.n_epoch_start = 2;
+        uint8_t frames[256];
+        static const uint8_t junk[] = "not a LogEntry at all";
+        switch (step) {
+        case 0: { // not protobuf
+            static const char garbage[] = "\xff\xff\xff\xff garbage";
+            nng_send(fl->sock, (void *)garbage, sizeof garbage, 0);
+            continue;
+        }
+        case 1: // the wrong worker count
+            r.workers = 3;
+            break;
+        case 2: // a frame with a bad checksum
+            r.frames.len = frame(frames, from, junk, sizeof junk, true);
+            r.frames.data = frames;
+            r.count = 1;
+            break;
+        case 3: // a frame that skips LSNs
+            r.frames.len = frame(frames, from + 5, junk, sizeof junk, false);
+            r.frames.data = frames;
+            r.count = 1;
+            break;
+        case 4: // a sound frame whose payload is not a LogEntry
+            r.frames.len = frame(frames, from, junk, sizeof junk, false);
+            r.frames.data = frames;
+            r.count = 1;
+            break;
+        case 5: // a truncated frame
+            r.frames.len = frame(frames, from, junk, sizeof junk, false) - 12;
+            r.frames.data = frames;
+            r.count = 1;
+            break;
+        case 6: // a deposed leader's answer: an epoch older than one seen (2)
+            r.epoch = 1;
+            r.frames.len = frame(frames, from, junk, sizeof junk, false);
+            r.frames.data = frames;
+            r.count = 1;
+            break;
+        default: // nothing new
+            break;
+        }
+        size_t n = stocktwin__repl_response__get_packed_size(&r);
+        uint8_t *buf = malloc(n ? n : 1);
+        stocktwin__repl_response__pack(&r, buf);
+        nng_send(fl->sock, buf, n, 0);
+        free(buf);
+    }
+    return NULL;
+}
+
+Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
+{
+    fake_leader fl = {0};
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%u", it_free_port());
+    cr_assert_eq(nng_rep0_open(&fl.sock), 0);
+    nng_socket_set_ms(fl.sock, NNG_OPT_RECVTIMEO, 100);
+    cr_assert_eq(nng_listen(fl.sock, url, NULL, 0), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fake_main, &fl), 0);
+    node f;
+    node_init(&f, "f");
+    f.repl[0] = '\0';
+    start_node(&f, url, NULL, NULL, NULL, NULL);
+    uint64_t applied[2] = {0};
+    uint64_t before = digest_of(&f.d, applied);
+    uint64_t until = now_ms() + 20000;
+    while (atomic_load(&fl.step) < 12 && now_ms() < until)
+        sleep_ms(50);
+    cr_assert_geq(atomic_load(&fl.step), 12, "the follower kept fetching");
+    uint64_t after[2] = {9, 9};
+    cr_assert_eq(digest_of(&f.d, after), before, "the state did not change");
+    cr_assert_eq(after[0], 0);
+    cr_assert_eq(after[1], 0);
+    char log[65536];
+    it_daemon_log(&f.d, log, sizeof log);
+    static const char *const said[] = {
+        "is not a stocktwin.ReplResponse", "runs 3 workers", "checksum mismatch",
+        "does not follow entry", "older than 2 seen here",
+    };
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
+        cr_assert_not_null(strstr(log, said[i]), "'%s' in %s", said[i], log);
+    it_daemon_stop(&f.d);
+    atomic_store(&fl.stop, true);
+    pthread_join(t, NULL);
+    nng_close(fl.sock);
+    node_remove(&f);
 }
