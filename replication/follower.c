@@ -44,6 +44,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "stocktwin.pb-c.h"
+#include "replication/lag.h"
 #include "shards/snapshot.h"
 
 #define FOLLOW_WAIT_MS 250u          // long-poll asked of the leader
@@ -60,14 +61,17 @@ typedef struct fetcher {
     pthread_t thread;
     bool started;
     nng_socket sock;
+    nng_aio *aio; // the fetcher's one operation at a time
     sem_t done;
     st_shards_req req;
     uint64_t said_ms;
     char said[768];
-    // Lag, read by any thread.
-    atomic_uint_fast64_t leader_durable;
-    atomic_uint_fast64_t applied;
-    atomic_uint_fast64_t behind_since_ms; // 0: caught up
+    // Lag, read by any thread, under lag_mu: the leader's durable LSN as
+    // told, when it was told each, and what is durable here.
+    pthread_mutex_t lag_mu;
+    uint64_t leader_durable;
+    uint64_t applied;
+    st_repl_clock clock;
 } fetcher;
 
 struct st_repl_follower {
@@ -153,15 +157,25 @@ call(fetcher *ft, Stocktwin__ReplRequest *q)
     if (rv != 0)
         return NULL;
     stocktwin__repl_request__pack(q, nng_msg_body(m));
-    if ((rv = nng_sendmsg(ft->sock, m, 0)) != 0) {
+    // Through an aio, so that st_repl_follower_halt can cancel a wait for a
+    // leader that is gone instead of sitting out the timeout.
+    nng_aio_set_msg(ft->aio, m);
+    nng_send_aio(ft->sock, ft->aio);
+    nng_aio_wait(ft->aio);
+    if ((rv = nng_aio_result(ft->aio)) != 0) {
         nng_msg_free(m);
-        say(ft, "cannot send to the leader: %s", nng_strerror(rv));
+        if (!atomic_load(&f->stop))
+            say(ft, "cannot send to the leader: %s", nng_strerror(rv));
         return NULL;
     }
-    if ((rv = nng_recvmsg(ft->sock, &m, 0)) != 0) {
-        say(ft, "no answer from the leader: %s", nng_strerror(rv));
+    nng_recv_aio(ft->sock, ft->aio);
+    nng_aio_wait(ft->aio);
+    if ((rv = nng_aio_result(ft->aio)) != 0) {
+        if (!atomic_load(&f->stop))
+            say(ft, "no answer from the leader: %s", nng_strerror(rv));
         return NULL;
     }
+    m = nng_aio_get_msg(ft->aio);
     Stocktwin__ReplResponse *r =
         stocktwin__repl_response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
     size_t len = nng_msg_len(m);
@@ -324,12 +338,12 @@ receive_snapshot(fetcher *ft)
 static void
 note_lag(fetcher *ft, uint64_t leader_durable, uint64_t applied)
 {
-    atomic_store(&ft->leader_durable, leader_durable);
-    atomic_store(&ft->applied, applied);
-    if (applied >= leader_durable)
-        atomic_store(&ft->behind_since_ms, 0);
-    else if (atomic_load(&ft->behind_since_ms) == 0)
-        atomic_store(&ft->behind_since_ms, now_ms());
+    pthread_mutex_lock(&ft->lag_mu);
+    if (leader_durable > ft->leader_durable)
+        ft->leader_durable = leader_durable;
+    ft->applied = applied;
+    st_repl_clock_note(&ft->clock, leader_durable, now_ms());
+    pthread_mutex_unlock(&ft->lag_mu);
 }
 
 static void *
@@ -342,7 +356,7 @@ fetcher_main(void *arg)
     pthread_setname_np(pthread_self(), tname);
     uint64_t applied = st_shards_durable_lsn(f->shards, ft->w);
     uint64_t reset_epoch = 0; // the epoch of the leader a reset came from
-    atomic_store(&ft->applied, applied);
+    note_lag(ft, 0, applied);
     while (!atomic_load(&f->stop)) {
         uint64_t last_epoch = st_shards_last_epoch(f->shards, ft->w);
         if (last_epoch == 0)
@@ -386,7 +400,7 @@ fetcher_main(void *arg)
             }
             applied = st_shards_durable_lsn(f->shards, ft->w);
             reset_epoch = epoch;
-            note_lag(ft, atomic_load(&ft->leader_durable), applied);
+            note_lag(ft, 0, applied);
             continue;
         }
         uint64_t leader_durable = r->durable_lsn;
@@ -436,13 +450,21 @@ st_repl_follower_start(const st_repl_follower_config *cfg, st_repl_follower **ou
         goto fail;
     }
     f->fetchers = st_calloc(f->workers, sizeof *f->fetchers);
-    for (uint32_t w = 0; w < f->workers; w++) {
+    for (uint32_t w = 0; w < f->workers; w++) { // all of it, before anything can fail
         fetcher *ft = &f->fetchers[w];
         ft->f = f;
         ft->w = w;
         ft->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
         sem_init(&ft->done, 0, 0);
-        int rv = nng_req0_open(&ft->sock);
+        pthread_mutex_init(&ft->lag_mu, NULL);
+    }
+    for (uint32_t w = 0; w < f->workers; w++) {
+        fetcher *ft = &f->fetchers[w];
+        int rv = nng_aio_alloc(&ft->aio, NULL, NULL);
+        if (rv == 0)
+            nng_aio_set_timeout(ft->aio, FOLLOW_TIMEOUT_MS);
+        if (rv == 0)
+            rv = nng_req0_open(&ft->sock);
         if (rv == 0)
             rv = nng_socket_set_size(ft->sock, NNG_OPT_RECVMAXSZ, ST_REPL_FRAMES_MAX + (1u << 20));
         if (rv == 0)
@@ -481,9 +503,16 @@ st_repl_follower_halt(st_repl_follower *f)
 {
     atomic_store(&f->stop, true);
     for (uint32_t w = 0; f->fetchers != NULL && w < f->workers; w++) {
-        if (f->fetchers[w].started)
-            pthread_join(f->fetchers[w].thread, NULL);
-        f->fetchers[w].started = false;
+        fetcher *ft = &f->fetchers[w];
+        if (!ft->started)
+            continue;
+        // Cancel until it is out: an operation it starts just after one
+        // cancel is cancelled by the next.
+        while (pthread_tryjoin_np(ft->thread, NULL) != 0) {
+            nng_aio_cancel(ft->aio);
+            pause_ms(5);
+        }
+        ft->started = false;
     }
 }
 
@@ -497,7 +526,9 @@ st_repl_follower_stop(st_repl_follower *f)
         fetcher *ft = &f->fetchers[w];
         if (nng_socket_id(ft->sock) > 0)
             nng_close(ft->sock);
+        nng_aio_free(ft->aio);
         sem_destroy(&ft->done);
+        pthread_mutex_destroy(&ft->lag_mu);
     }
     pthread_mutex_destroy(&f->mu);
     st_free(f->fetchers);
@@ -510,17 +541,20 @@ st_repl_follower_stop(st_repl_follower *f)
 void
 st_repl_follower_lag(const st_repl_follower *f, uint64_t *entries, uint64_t *ms)
 {
-    uint64_t n = 0, since = 0, now = now_ms();
+    uint64_t n = 0, lag = 0, now = now_ms();
     for (uint32_t w = 0; w < f->workers; w++) {
         fetcher *ft = &f->fetchers[w];
-        uint64_t d = atomic_load(&ft->leader_durable), a = atomic_load(&ft->applied);
-        uint64_t b = atomic_load(&ft->behind_since_ms);
-        n += d > a ? d - a : 0;
-        if (d > a && b != 0 && (since == 0 || b < since))
-            since = b;
+        pthread_mutex_lock(&ft->lag_mu);
+        if (ft->leader_durable > ft->applied) {
+            n += ft->leader_durable - ft->applied;
+            uint64_t age = st_repl_clock_lag(&ft->clock, ft->applied, now);
+            if (age > lag)
+                lag = age;
+        }
+        pthread_mutex_unlock(&ft->lag_mu);
     }
     *entries = n;
-    *ms = n == 0 || since == 0 || since > now ? 0 : now - since;
+    *ms = lag;
 }
 
 void

@@ -59,6 +59,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "stocktwin.pb-c.h"
+#include "replication/lag.h"
 #include "shards/snapshot.h"
 #include "shards/wal_reader.h"
 
@@ -73,7 +74,6 @@ typedef struct repl_follower {
     char name[128];
     uint64_t pos[ST_SHARDS_WORKERS_MAX]; // durable there (from its fetches)
     uint64_t last_seen_ms;
-    uint64_t behind_since_ms; // 0: caught up at its last fetch
 } repl_follower;
 
 struct st_repl_leader {
@@ -91,6 +91,7 @@ struct st_repl_leader {
     atomic_uint_fast64_t fenced_epoch;
     pthread_mutex_t mu;
     repl_follower followers[ST_REPL_FOLLOWERS_MAX];
+    st_repl_clock clock[ST_SHARDS_WORKERS_MAX]; // when each worker's log became durable
     st_wal_reader *cursors[ST_SHARDS_WORKERS_MAX][REPL_CURSORS];
     uint64_t cursor_next[ST_SHARDS_WORKERS_MAX][REPL_CURSORS]; // the LSN each continues at
 };
@@ -158,15 +159,7 @@ leader_note(st_repl_leader *l, const char *name, uint32_t w, uint64_t pos)
     }
     f->pos[w] = pos;
     f->last_seen_ms = now;
-    uint64_t behind = 0;
-    for (uint32_t i = 0; i < l->workers; i++) {
-        uint64_t d = st_shards_durable_lsn(l->shards, i);
-        behind += d > f->pos[i] ? d - f->pos[i] : 0;
-    }
-    if (behind == 0)
-        f->behind_since_ms = 0;
-    else if (f->behind_since_ms == 0)
-        f->behind_since_ms = now;
+    st_repl_clock_note(&l->clock[w], st_shards_durable_lsn(l->shards, w), now);
     uint32_t k = st_shards_quorum(l->shards);
     if (k != 0) {
         // The K-th highest position of worker w among the followers.
@@ -200,11 +193,17 @@ st_repl_leader_followers(st_repl_leader *l, st_repl_follower_info *out, uint32_t
         st_repl_follower_info *o = &out[n++];
         snprintf(o->name, sizeof o->name, "%s", f->name);
         o->lag_entries = 0;
+        o->lag_ms = 0;
         for (uint32_t w = 0; w < l->workers; w++) {
             uint64_t d = st_shards_durable_lsn(l->shards, w);
-            o->lag_entries += d > f->pos[w] ? d - f->pos[w] : 0;
+            st_repl_clock_note(&l->clock[w], d, now);
+            if (d <= f->pos[w])
+                continue;
+            o->lag_entries += d - f->pos[w];
+            uint64_t ms = st_repl_clock_lag(&l->clock[w], f->pos[w], now);
+            if (ms > o->lag_ms)
+                o->lag_ms = ms;
         }
-        o->lag_ms = o->lag_entries == 0 || f->behind_since_ms == 0 ? 0 : now - f->behind_since_ms;
         o->last_seen_ms = now - f->last_seen_ms;
     }
     pthread_mutex_unlock(&l->mu);
@@ -327,6 +326,9 @@ handle_fetch(st_repl_leader *l, const char *name, const Stocktwin__FetchRequest 
         nanosleep(&ts, NULL);
         durable = st_shards_durable_lsn(l->shards, w);
     }
+    pthread_mutex_lock(&l->mu);
+    st_repl_clock_note(&l->clock[w], durable, now_ms());
+    pthread_mutex_unlock(&l->mu);
     r->pb.durable_lsn = durable;
     r->pb.first_lsn = f->from_lsn;
     if (durable < f->from_lsn)

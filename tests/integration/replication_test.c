@@ -396,7 +396,8 @@ Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .time
     cr_assert_gt(acked, 0);
 
     char out[4096];
-    char *const promote[] = {(char *)it_path("client/stocktwin"), "--url", f.d.rpc, "promote", NULL};
+    char *const promote[] = {(char *)it_path("client/stocktwin"), "--url", f.d.rpc, "--timeout",
+                             "20000", "promote", NULL};
     cr_assert_eq(it_run(promote, NULL, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "epoch 2"), "%s", out);
     // The promoted node restarts as leader: wait for it to take writes.
