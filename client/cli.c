@@ -126,7 +126,7 @@ static const char cli_help_promote[] =
     "writes and opening its --replication door. From then on the old leader's\n"
     "writes and frames are refused everywhere it meets this epoch; restart the old\n"
     "leader with --follow to rejoin (it discards what it never had acknowledged).\n"
-    "Exit 1 if the server is not a follower.\n"
+    "On a leader it changes nothing and says its epoch (promotion is idempotent).\n"
     "example: stocktwin --url tcp://127.0.0.1:7500 promote\n";
 
 static const char cli_help_digest[] =
@@ -407,7 +407,7 @@ cli_cmd_snapshot(const struct cli *cli, const struct cli_args *a)
 static void
 cli_print_promote(const Stocktwin__Response *resp)
 {
-    printf("promoted: leader of epoch %" PRIu64 " (restarting as leader)\n", resp->promote->epoch);
+    printf("leader of epoch %" PRIu64 " (a follower restarts as leader now)\n", resp->promote->epoch);
 }
 
 static int

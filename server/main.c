@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server/rpc.h"
@@ -314,7 +315,11 @@ main(int argc, char **argv)
             ;
         if (sig != PROMOTE_BYTE)
             break;
-        // Promoted: the epoch is recorded; start again as the leader.
+        // Promoted: the epoch is recorded; start again as the leader, once
+        // the promote reply had a moment to leave (a lost one is sent
+        // again by the client and answered idempotently).
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
         st_server_stop(server);
         cfg.follow_url = NULL;
         if (st_server_start(&cfg, &server, err, sizeof err) != ST_OK) {

@@ -493,13 +493,24 @@ id_ok(st_request *r, const char *what, const char *id, bool required)
 static void
 promote_run(st_request *r)
 {
-    if (r->svc->follower == NULL || r->svc->promote == NULL) {
-        st_request_fail(r, ST_INVALID_ARGUMENT, "this node is not a follower: nothing to promote");
-        return;
-    }
     uint64_t epoch = 0;
     char why[512] = "";
-    st_err err = r->svc->promote(r->svc, &epoch, why, sizeof why);
+    st_err err = ST_OK;
+    if (r->svc->follower == NULL) {
+        // Already a leader: promotion is idempotent, so that a client whose
+        // reply was lost in the restart (nng's REQ sends again) learns the
+        // outcome. Without a log there is no epoch to speak of.
+        if (st_shards_sync_mode(r->svc->shards) == ST_SHARDS_SYNC_NONE) {
+            st_request_fail(r, ST_INVALID_ARGUMENT, "this node is not a follower: nothing to promote");
+            return;
+        }
+        epoch = st_shards_epoch(r->svc->shards);
+    } else if (r->svc->promote == NULL) {
+        st_request_fail(r, ST_INVALID_ARGUMENT, "this follower cannot restart itself as leader");
+        return;
+    } else {
+        err = r->svc->promote(r->svc, &epoch, why, sizeof why);
+    }
     if (err != ST_OK) {
         st_request_fail(r, err, "cannot promote: %s", why);
         return;

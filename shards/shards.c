@@ -532,6 +532,8 @@ st_shards_quorum_set(st_shards *shards, uint32_t worker, uint64_t lsn)
     while (seen < lsn && !atomic_compare_exchange_weak_explicit(
                              &w->quorum_lsn, &seen, lsn, memory_order_release, memory_order_relaxed)) {
     }
+    if (seen < lsn)
+        st_worker_wake(w); // it may be parked waiting for this (worker_park_quorum)
 }
 
 uint32_t

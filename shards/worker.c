@@ -459,6 +459,32 @@ worker_park(st_worker *w)
     ST_ASSERT(!atomic_load(&w->sleeping));
 }
 
+// worker_waits_for_quorum: the oldest sealed batch is durable here and waits
+// only for followers (--ack quorum=K).
+static bool
+worker_waits_for_quorum(const st_worker *w)
+{
+    return w->shards->quorum != 0 && w->sealed != 0 && w->slots[w->head].lsn <= w->durable_lsn;
+}
+
+// worker_park_quorum sleeps (at most 1 ms) instead of spinning while the
+// followers make a batch durable: st_shards_quorum_set wakes the worker when
+// the quorum LSN moves, a submitter when a job comes (unless `jobs` is false:
+// the pipeline is full and jobs must wait anyway). The handshake is
+// worker_park's.
+static void
+worker_park_quorum(st_worker *w, bool jobs)
+{
+    atomic_store(&w->sleeping, true);
+    ck_pr_fence_memory();
+    bool ready = atomic_load_explicit(&w->quorum_lsn, memory_order_acquire) >=
+                     w->slots[w->head].lsn ||
+                 (jobs && worker_has_work(w));
+    if (ready && atomic_exchange(&w->sleeping, false))
+        return; // cancelled before any producer claimed the post
+    worker_park_timed(w, 1);
+}
+
 static void worker_log_room(st_worker *w);
 static void worker_feed_overflow(st_worker *w, st_worker_slot *slot);
 static void worker_wait_oldest(st_worker *w);
@@ -1042,7 +1068,9 @@ worker_wait_oldest(st_worker *w)
     uint32_t sealed = w->sealed, spins = 0;
     while (w->sealed == sealed) {
         worker_release(w);
-        if (w->sealed == sealed && ++spins > 64)
+        if (w->sealed == sealed && worker_waits_for_quorum(w))
+            worker_park_quorum(w, false);
+        else if (w->sealed == sealed && ++spins > 64)
             sched_yield();
     }
 }
@@ -1317,6 +1345,8 @@ st_worker_main(void *arg)
             slot->jobs[slot->job_count++] = job;
         if (slot->job_count != 0 || st_ring_depth(&w->inbox) != 0) {
             worker_run_batch(w, slot);
+        } else if (worker_waits_for_quorum(w)) {
+            worker_park_quorum(w, true); // nothing new: the followers have the next move
         } else if (w->sealed != 0) {
             sched_yield(); // nothing new: the disk has the next move
         } else if (w->outbox.pending.head != NULL) {
