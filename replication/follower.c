@@ -54,6 +54,7 @@
 #define FOLLOW_FETCH_BYTES (4u << 20) // frames asked for at once
 #define FOLLOW_CHUNK_BYTES (1u << 20) // snapshot bytes asked for at once
 #define FOLLOW_VERSION 1u
+#define FOLLOW_PROGRESS_ENTRIES 100000u // this far behind: say how the catch-up goes
 
 typedef struct fetcher {
     struct st_repl_follower *f;
@@ -66,6 +67,7 @@ typedef struct fetcher {
     st_shards_req req;
     uint64_t said_ms;
     char said[768];
+    uint64_t progress_ms, progress_lsn; // catch-up lines (catch_up_progress)
     // Lag, read by any thread, under lag_mu: the leader's durable LSN as
     // told, when it was told each, and what is durable here.
     pthread_mutex_t lag_mu;
@@ -346,6 +348,42 @@ note_lag(fetcher *ft, uint64_t leader_durable, uint64_t applied)
     pthread_mutex_unlock(&ft->lag_mu);
 }
 
+// catch_up_progress prints a line a second while the worker is far behind
+// its leader (entries applied, rate, how many to go), and one when it has
+// caught up.
+static void
+catch_up_progress(fetcher *ft, uint64_t applied, uint64_t leader_durable)
+{
+    uint64_t behind = leader_durable > applied ? leader_durable - applied : 0;
+    uint64_t now = now_ms();
+    if (ft->f->quiet)
+        return;
+    if (behind < FOLLOW_PROGRESS_ENTRIES) {
+        if (ft->progress_ms != 0) {
+            fprintf(stderr,
+                    "stocktwind: following: worker %u: caught up: at LSN %" PRIu64 " of %" PRIu64
+                    "\n",
+                    ft->w, applied, leader_durable);
+            ft->progress_ms = 0;
+        }
+        return;
+    }
+    if (ft->progress_ms == 0) {
+        ft->progress_ms = now;
+        ft->progress_lsn = applied;
+        return;
+    }
+    if (now - ft->progress_ms < 1000)
+        return;
+    double rate = (double)(applied - ft->progress_lsn) * 1000.0 / (double)(now - ft->progress_ms);
+    fprintf(stderr,
+            "stocktwind: following: worker %u: catching up: at LSN %" PRIu64 " of %" PRIu64
+            " (%.0f entries/s, %" PRIu64 " to go)\n",
+            ft->w, applied, leader_durable, rate, behind);
+    ft->progress_ms = now;
+    ft->progress_lsn = applied;
+}
+
 static void *
 fetcher_main(void *arg)
 {
@@ -423,6 +461,7 @@ fetcher_main(void *arg)
         stocktwin__repl_response__free_unpacked(r, NULL);
         applied = st_shards_durable_lsn(f->shards, ft->w);
         note_lag(ft, leader_durable, applied);
+        catch_up_progress(ft, applied, leader_durable);
     }
     return NULL;
 }
