@@ -31,6 +31,7 @@ daemon() {
     "$build/server/stocktwind" --rpc "tcp://127.0.0.1:$rp" --ingest "ipc:///tmp/strepl-$rp-in.ipc" \
         --feed "ipc:///tmp/strepl-$rp-feed.ipc" --workers 2 --quiet --data "$out/$dname.data" \
         --replication "tcp://127.0.0.1:$lp" "$@" >"$out/$dname.log" 2>&1 &
+    lastpid=$!
     pids="$pids $!"
     i=0
     until "$cli" --url "tcp://127.0.0.1:$rp" stats >/dev/null 2>&1; do
@@ -41,6 +42,9 @@ daemon() {
 }
 
 stop_all() { cleanup; wait 2>/dev/null || true; pids=""; }
+
+# cpu PID: user + system CPU time of a process so far, in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # sample_lag URL FILE: the follower's lag every 100 ms until FILE.stop exists.
 sample_lag() {
@@ -60,8 +64,10 @@ run() { # run NAME ACK FOLLOWERS
     name=$1 ack=$2 nf=$3
     lp=$((port + 1))
     daemon "$name-leader" "$port" "$lp" --ack "$ack"
+    lpid=$lastpid fpid=""
     if [ "$nf" -gt 0 ]; then
         daemon "$name-follower" $((port + 2)) $((port + 3)) --follow "tcp://127.0.0.1:$lp"
+        fpid=$lastpid
     fi
     url="tcp://127.0.0.1:$port"
     # shellcheck disable=SC2086
@@ -70,9 +76,13 @@ run() { # run NAME ACK FOLLOWERS
     touch "$out/$name.lag"
     if [ "$nf" -gt 0 ]; then sample_lag "$url" "$out/$name.lag" & sampler=$!; fi
     echo "replication.sh: $name: loading for $duration s" >&2
+    lc0=$(cpu "$lpid") fc0=0
+    [ -z "$fpid" ] || fc0=$(cpu "$fpid")
     # shellcheck disable=SC2086
     "$load" --url "$url" $scale --no-setup --connections 4 --depth 8 --batch 1000 \
         --duration "$duration" --json >"$out/$name.json" 2>"$out/$name.txt"
+    lc1=$(cpu "$lpid") fc1=0
+    [ -z "$fpid" ] || fc1=$(cpu "$fpid")
     touch "$out/$name.lag.stop"
     if [ "$nf" -gt 0 ]; then
         wait "$sampler" || true
@@ -84,10 +94,14 @@ run() { # run NAME ACK FOLLOWERS
         same="-"
     fi
     eps=$(sed -n 's/.*"events_per_s":\([0-9.]*\).*/\1/p' "$out/$name.json")
+    evs=$(sed -n 's/.*"events":\([0-9]*\).*/\1/p' "$out/$name.json")
+    hz=$(getconf CLK_TCK)
+    lus=$(awk -v a="$lc0" -v b="$lc1" -v n="$evs" -v hz="$hz" 'BEGIN {printf "%.2f", (b-a)*1e6/hz/n}')
+    fus=$(awk -v a="$fc0" -v b="$fc1" -v n="$evs" -v hz="$hz" 'BEGIN {printf "%.2f", (b-a)*1e6/hz/n}')
     p99=$(sed -n 's/.*"batch":{[^}]*"p99_us":\([0-9]*\).*/\1/p' "$out/$name.json")
-    printf '%-14s %12s %10s %12s %12s %12s %10s\n' "$name" "$eps" "${p99:--}" \
+    printf '%-8s %10s %10s %10s %10s %10s %10s %10s %8s\n' "$name" "$eps" "${p99:--}" \
         "$(pct "$out/$name.lag" 2 50)" "$(pct "$out/$name.lag" 2 99)" \
-        "$(pct "$out/$name.lag" 1 99)" "$same" >>"$out/table.txt"
+        "$(pct "$out/$name.lag" 1 99)" "$lus" "$fus" "$same" >>"$out/table.txt"
     stop_all
 }
 
@@ -97,8 +111,9 @@ run async async 1
 run quorum quorum=1 1
 {
     echo "replication.sh: $duration s per run, load 4 x 8 x 1000 moves, scale: $scale"
-    printf '%-14s %12s %10s %12s %12s %12s %10s\n' "setup" "events/s" "p99 us" "lag p50 ms" \
-        "lag p99 ms" "lag p99 ent" "digest"
+    printf '%-8s %10s %10s %10s %10s %10s %10s %10s %8s\n' "setup" "events/s" "p99 us" \
+        "lag p50ms" "lag p99ms" "lag p99 n" "leader us" "follow us" "digest"
+    echo "(leader us / follow us: CPU microseconds per event of the leader / follower process)"
     cat "$out/table.txt"
     alone=$(awk '$1=="alone" {print $2}' "$out/table.txt")
     awk -v a="$alone" '$1!="alone" && a>0 {printf "%s: %.0f%% of the leader alone\n", $1, 100*$2/a}' \
