@@ -6,6 +6,9 @@ if(NOT ST_SANITIZE MATCHES "thread")
   st_add_test(NAME wal_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_test.c
     ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
     LIBS st_wal st_proto PkgConfig::XXHASH LABELS unit)
+  st_add_test(NAME wal_reader_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_reader_test.c
+    ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
+    LIBS st_wal LABELS unit)
   st_add_test(NAME wal_fault_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_fault_test.c
     ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
     LIBS st_wal LABELS unit fault)
