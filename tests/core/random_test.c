@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "fixture.h"
+#include "core/reshard.h"
 #include "core/snapshot.h"
 
 #define WH_N 6
@@ -652,6 +653,60 @@ replay_split(uint64_t want)
     st_state_destroy(part[1]);
 }
 
+// replay_reshard replays the first half split over two states (even and odd
+// warehouses), moves the warehouses to three states (st_state_adopt_*: the
+// catalog from the first, each warehouse to w % 3), replays the second half
+// over the three: every status and the summed digest must be the
+// uninterrupted run's, and each state must pass the invariant checks.
+static void
+replay_reshard(uint64_t want)
+{
+    st_state *two[2], *three[3];
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(st_state_create(NULL, &two[k]), ST_OK);
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(st_state_create(NULL, &three[k]), ST_OK);
+    size_t half = log_n / 2;
+    for (size_t i = 0; i < log_n; i++) {
+        const st_event *ev = &LOG[i].ev;
+        step_no = i;
+        if (i == half) {
+            char why[256];
+            for (int k = 0; k < 3; k++)
+                CHECK(st_state_adopt_catalog(three[k], two[0]) == ST_OK);
+            for (int k = 0; k < 2; k++)
+                for (uint32_t j = 0; st_state_warehouse_id(two[k], j) != NULL; j++) {
+                    int w = wh_index(st_state_warehouse_id(two[k], j));
+                    CHECK(w >= 0);
+                    cr_assert_eq(st_state_adopt_warehouse(three[w % 3], two[k], j, why, sizeof why),
+                                 ST_OK, "%s", why);
+                }
+            for (int k = 0; k < 3; k++)
+                st_state_verify(three[k]);
+        }
+        st_state **part = i < half ? two : three;
+        int parts = i < half ? 2 : 3;
+        if (st_event_is_catalog(ev->kind)) {
+            for (int k = 0; k < parts; k++)
+                CHECK(st_state_apply(part[k], ev, &OUT) == LOG[i].status);
+            continue;
+        }
+        int w = wh_index(ev->warehouse);
+        CHECK(w >= 0);
+        CHECK(st_state_apply(part[w % parts], ev, &OUT) == LOG[i].status);
+    }
+    uint64_t sum = st_state_catalog_digest(three[0]);
+    for (int w = 0; w <= WH_N; w++)
+        sum += st_state_warehouse_digest(three[w % 3], WH[w]);
+    CHECK(sum == want);
+    for (int k = 0; k < 3; k++) {
+        st_state_verify(three[k]);
+        st_state_destroy(three[k]);
+    }
+    for (int k = 0; k < 2; k++)
+        st_state_destroy(two[k]);
+}
+
 // --- snapshots -------------------------------------------------------------------------
 
 typedef struct image {
@@ -782,6 +837,7 @@ Test(random, conservation_verify_and_replay, .timeout = 600)
     CHECK(st.alerts_raised > 0 && st.stock_records > 0);
     replay_single(want);
     replay_split(want);
+    replay_reshard(want);
     replay_snapshot(want);
     st_state_destroy(S);
     S = NULL;
