@@ -49,12 +49,10 @@ st_repl_epochs_load(const char *data_dir, uint32_t workers, st_repl_epochs *out,
     }
     unsigned version = 0, n = 0;
     st_err err = ST_OK;
-    if (fscanf(f, "stocktwin epochs %u workers %u", &version, &n) != 2 || version != 1) {
+    if (fscanf(f, "stocktwin epochs %u workers %u", &version, &n) != 2 || version != 1 ||
+        n == 0 || n > ST_SHARDS_WORKERS_MAX) {
         snprintf(why, why_len, "%s is not a stocktwin epochs file (version 1)", path);
         err = ST_MALFORMED;
-    } else if (n != workers) {
-        snprintf(why, why_len, "%s was written for %u workers, not %u", path, n, workers);
-        err = ST_INVALID_ARGUMENT;
     }
     uint32_t count = 0;
     while (err == ST_OK) {
@@ -69,7 +67,7 @@ st_repl_epochs_load(const char *data_dir, uint32_t workers, st_repl_epochs *out,
             break;
         }
         out->epoch[count] = epoch;
-        for (uint32_t w = 0; w < workers && err == ST_OK; w++) {
+        for (uint32_t w = 0; w < n && err == ST_OK; w++) {
             if (fscanf(f, "%" SCNu64, &out->start[count][w]) != 1 || out->start[count][w] == 0) {
                 snprintf(why, why_len, "%s: epoch line %u is not valid", path, count + 1);
                 err = ST_MALFORMED;
@@ -86,6 +84,13 @@ st_repl_epochs_load(const char *data_dir, uint32_t workers, st_repl_epochs *out,
         out->count = count;
     else
         epochs_first(out, workers);
+    if (err == ST_OK && n != workers) {
+        // Written before a reshard (shards/reshard.c): the logs start over,
+        // so the current epoch begins at LSN 1 of every new worker's log.
+        uint64_t current = out->epoch[count - 1];
+        epochs_first(out, workers);
+        out->epoch[0] = current;
+    }
     return err;
 }
 

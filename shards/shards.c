@@ -23,6 +23,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "shards/reshard.h"
 #include "shards/worker.h"
 
 static uint32_t
@@ -72,7 +73,8 @@ data_meta_write(const st_shards_config *config, const char *path, uint32_t worke
 // st_shards_data_check creates the data directory, or checks that it was
 // written with this many workers: each worker replays only its own log, so
 // a different count would route warehouses to workers whose logs lack them.
-// (Re-sharding a data directory is future work; until then, say so.)
+// A different count reshards the directory first (reshard.c); a follower's
+// must equal its leader's, so it refuses.
 st_err
 st_shards_data_check(st_shards *shards, const st_shards_config *config)
 {
@@ -83,6 +85,12 @@ st_shards_data_check(st_shards *shards, const st_shards_config *config)
         return ST_IO;
     }
     char path[4096];
+    char why[1024] = "";
+    st_err rerr = st_reshard_recover(config->data_dir, why, sizeof why);
+    if (rerr != ST_OK) {
+        data_error(config, "%s", why);
+        return rerr;
+    }
     snprintf(path, sizeof path, "%s/stocktwin.meta", config->data_dir);
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -99,12 +107,20 @@ st_shards_data_check(st_shards *shards, const st_shards_config *config)
         data_error(config, "%s is not a stocktwin data directory record (version 1)", path);
         return ST_MALFORMED;
     }
-    if (workers != shards->worker_count) {
+    if (workers != shards->worker_count && config->follower) {
         data_error(config,
-                   "%s was written by %u workers; start with --workers %u (changing the worker "
-                   "count of a data directory is not supported yet)",
+                   "%s was written by %u workers; a follower runs its leader's count: start it "
+                   "with --workers %u",
                    config->data_dir, workers, workers);
         return ST_INVALID_ARGUMENT;
+    }
+    if (workers != shards->worker_count) {
+        rerr = st_reshard(config, workers, shards->worker_count, why, sizeof why);
+        if (rerr != ST_OK) {
+            data_error(config, "resharding %s from %u to %u workers: %s", config->data_dir,
+                       workers, shards->worker_count, why);
+            return rerr;
+        }
     }
     return ST_OK;
 }

@@ -115,6 +115,44 @@ open_at(const char *dir)
     return s;
 }
 
+static st_shards *
+open_workers(const char *dir, uint32_t workers, bool follower)
+{
+    char why[1024] = "";
+    st_shards_config c = {.workers = workers, .data_dir = dir, .follower = follower, .error = why,
+                          .error_len = sizeof why};
+    st_shards *s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    return s;
+}
+
+// whole_digest: the catalog once plus every worker's warehouses, which is
+// the same whatever the worker count.
+static void
+whole_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    uint64_t *parts = arg;
+    parts[info->worker] = st_state_warehouses_digest(state);
+    if (info->worker == 0)
+        parts[64] = st_state_catalog_digest(state);
+}
+
+static uint64_t
+whole_digest(st_shards *s)
+{
+    uint64_t parts[65] = {0};
+    done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    st_shards_req *req = calloc(1, sizeof *req);
+    st_shards_query(s, req, NULL, whole_cb, parts, done_cb, &d);
+    done_wait(&d);
+    cr_assert_eq(req->status, ST_OK);
+    free(req);
+    uint64_t sum = parts[64];
+    for (uint32_t i = 0; i < st_shards_workers(s); i++)
+        sum += parts[i];
+    return sum;
+}
+
 static uint64_t seq = 1;
 #define EV(k, w) ((st_event){.kind = (k), .source = "t", .seq = seq++, .event_time_ms = 1, .warehouse = (w)})
 
@@ -175,10 +213,38 @@ Test(durable, restart_keeps_state_and_delivers_the_outbox)
     cr_assert_eq(digest(s), before);
     st_shards_destroy(s);
 
+    // Another worker count reshards the directory: the same state, and a
+    // transfer half still in flight arrives afterwards.
+    s = open_at(dir);
+    st_event dispatch2 = EV(ST_EV_TRANSFER_DISPATCH, a);
+    dispatch2.u.transfer_dispatch = (__typeof__(dispatch2.u.transfer_dispatch)){
+        .transfer_id = "t-e", .to_warehouse = b, .sku = "SKU-D", .qty = 5};
+    submit(s, &dispatch2, 1);
+    st_shards_destroy(s); // at once: the inbound half may not have arrived
+    for (uint32_t workers = 3; workers >= 1 && workers <= 3; workers -= 2) {
+        s = open_workers(dir, workers, false);
+        cr_assert_eq(st_shards_workers(s), workers);
+        poll_until(s, a, 0, 5);
+        poll_until(s, b, 5, 0);
+        probe p = look(s, a, "SKU-D");
+        cr_assert(p.found);
+        st_shards_destroy(s);
+    }
+    s = open_workers(dir, 2, false);
+    uint64_t after = whole_digest(s);
+    st_shards_destroy(s);
+    s = open_workers(dir, 3, false);
+    cr_assert_eq(whole_digest(s), after, "3 workers hold what 2 held");
+    st_shards_destroy(s);
+    s = open_workers(dir, 1, false);
+    cr_assert_eq(whole_digest(s), after, "1 worker holds what 3 held");
+    st_shards_destroy(s);
+    // A follower must run its leader's count: no reshard there.
     char why[1024] = "";
-    st_shards_config three = {.workers = 3, .data_dir = dir, .error = why, .error_len = sizeof why};
-    cr_assert_eq(st_shards_create(&three, &s), ST_INVALID_ARGUMENT);
-    cr_assert(strstr(why, "--workers 2") != NULL, "%s", why);
+    st_shards_config f = {.workers = 2, .data_dir = dir, .follower = true, .error = why,
+                          .error_len = sizeof why};
+    cr_assert_eq(st_shards_create(&f, &s), ST_INVALID_ARGUMENT);
+    cr_assert(strstr(why, "--workers 1") != NULL, "%s", why);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
