@@ -67,6 +67,8 @@ typedef struct reshard_run {
     size_t arena_used;
     reshard_outbox outbox;
     uint64_t replayed;
+    uint32_t worker;       // the old worker being read
+    time_t said, started;  // progress lines (reshard_progress)
     char *why;
     size_t why_len;
 } reshard_run;
@@ -143,6 +145,23 @@ reshard_record(void *arg, uint64_t lsn, const void *payload, uint32_t len)
     return ST_OK;
 }
 
+// reshard_progress says, at most once a second, how the replay of an old
+// worker's log goes.
+static void
+reshard_progress(void *arg, uint64_t done, uint64_t total)
+{
+    reshard_run *run = arg;
+    time_t now = time(NULL);
+    if (now == run->said)
+        return;
+    run->said = now;
+    fprintf(stderr,
+            "stocktwind: reshard: old worker %u: %" PRIu64 " log entries replayed, %.0f%% of "
+            "%.0f MiB of its log, %lld s so far\n",
+            run->worker, run->replayed, total ? 100.0 * (double)done / (double)total : 100.0,
+            (double)total / 1048576.0, (long long)(now - run->started));
+}
+
 // reshard_load rebuilds old worker i into run->old.
 static st_err
 reshard_load(reshard_run *run, uint32_t i)
@@ -180,7 +199,10 @@ reshard_load(reshard_run *run, uint32_t i)
         .from_lsn = snap_lsn + 1,
         .record_cb = reshard_record,
         .record_arg = run,
+        .progress_cb = reshard_progress,
+        .progress_arg = run,
     };
+    run->worker = i;
     st_wal_recovery rec;
     memset(&rec, 0, sizeof rec);
     run->why[0] = '\0';
@@ -205,7 +227,7 @@ reshard_load(reshard_run *run, uint32_t i)
 static st_err
 reshard_write(reshard_run *run, const char *root, uint32_t j)
 {
-    char dir[4096], path[4096];
+    char dir[8704], path[8704];
     snprintf(dir, sizeof dir, "%s/snap-%u", root, j);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         snprintf(run->why, run->why_len, "cannot create %s: %s", dir, strerror(errno));
@@ -229,7 +251,7 @@ reshard_write(reshard_run *run, const char *root, uint32_t j)
     ok = ok && st_snapshot_end(&sw, j, run->to, 0);
     st_free(hash);
     st_free(buf);
-    char snap[4096];
+    char snap[8704];
     st_snapshot_path(root, j, 0, "snap", snap, sizeof snap);
     if (!ok || rename(path, snap) != 0) {
         snprintf(run->why, run->why_len, "cannot write %s: %s", snap, strerror(errno));
@@ -252,7 +274,7 @@ sync_dir(const char *dir)
 static st_err
 write_file(const char *path, const char *text)
 {
-    char tmp[4200];
+    char tmp[8800];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (f == NULL)
@@ -267,7 +289,7 @@ static st_err
 reshard_switch(const char *data, uint32_t from, uint32_t to, const char *archive, char *why,
                size_t why_len)
 {
-    char src[4096], dst[4096];
+    char src[8704], dst[8704];
     if (mkdir(archive, 0755) != 0 && errno != EEXIST) {
         snprintf(why, why_len, "cannot create %s: %s", archive, strerror(errno));
         return ST_IO;
@@ -292,7 +314,7 @@ reshard_switch(const char *data, uint32_t from, uint32_t to, const char *archive
     }
     snprintf(src, sizeof src, "%s/reshard.new", data);
     (void)rmdir(src);
-    char meta[4096], text[64];
+    char meta[8704], text[64];
     snprintf(meta, sizeof meta, "%s/stocktwin.meta", data);
     snprintf(text, sizeof text, "stocktwin data 1 workers %u\n", to);
     if (write_file(meta, text) != ST_OK || sync_dir(archive) != ST_OK || sync_dir(data) != ST_OK) {
@@ -351,7 +373,8 @@ st_reshard(const st_shards_config *cfg, uint32_t from, uint32_t to, char *why, s
     clock_gettime(CLOCK_MONOTONIC, &t0);
     fprintf(stderr, "stocktwind: %s was written by %u workers; resharding it for %u\n", data, from,
             to);
-    reshard_run run = {.cfg = cfg, .from = from, .to = to, .why = why, .why_len = why_len};
+    reshard_run run = {.cfg = cfg, .from = from, .to = to, .why = why, .why_len = why_len,
+                       .said = time(NULL), .started = time(NULL)};
     run.out = st_calloc(1, sizeof *run.out);
     run.scratch = st_calloc(1, sizeof *run.scratch);
     run.entry = st_malloc(RESHARD_ENTRY_MAX);
@@ -376,7 +399,7 @@ st_reshard(const st_shards_config *cfg, uint32_t from, uint32_t to, char *why, s
             fprintf(stderr, "stocktwind: reshard: old worker %u read (%" PRIu64
                     " log entries replayed so far)\n", i, run.replayed);
     }
-    char root[4096];
+    char root[4352];
     snprintf(root, sizeof root, "%s/reshard.new", data);
     if (err == ST_OK) {
         if (mkdir(root, 0755) != 0 && errno != EEXIST) {
@@ -390,7 +413,7 @@ st_reshard(const st_shards_config *cfg, uint32_t from, uint32_t to, char *why, s
     run_free(&run);
     if (err != ST_OK)
         return err;
-    char archive[4096], journal[4096], text[4300];
+    char archive[4352], journal[8704], text[9000];
     for (unsigned k = 0;; k++) { // a name no earlier reshard used
         snprintf(archive, sizeof archive, "%s/resharded-from-%u-to-%u-%lld%s%.0u", data, from, to,
                  (long long)time(NULL), k ? "-" : "", k);
