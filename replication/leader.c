@@ -64,7 +64,8 @@
 #include "shards/wal_reader.h"
 
 #define REPL_REQUEST_MAX (64u * 1024u)
-#define REPL_THREADS_DEFAULT 8u
+#define REPL_THREADS_DEFAULT 4u
+#define REPL_THREADS_MAX 64u
 #define REPL_CURSORS 4u // cached log cursors per worker
 #define REPL_FETCH_DEFAULT (1u << 20)
 #define REPL_VERSION 1u
@@ -583,7 +584,11 @@ st_repl_leader_start(const st_repl_leader_config *cfg, st_repl_leader **out, cha
         rc = ST_IO;
         goto fail;
     }
-    l->thread_count = cfg->threads ? cfg->threads : REPL_THREADS_DEFAULT;
+    // Each follower keeps one long-poll per worker open: room for a few
+    // followers of every worker without queueing behind a long-poll.
+    l->thread_count = cfg->threads ? cfg->threads : REPL_THREADS_DEFAULT + 4u * l->workers;
+    if (l->thread_count > REPL_THREADS_MAX)
+        l->thread_count = REPL_THREADS_MAX;
     l->threads = st_calloc(l->thread_count, sizeof *l->threads);
     l->started = st_calloc(l->thread_count, sizeof *l->started);
     for (uint32_t i = 0; i < l->thread_count; i++)

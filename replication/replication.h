@@ -78,7 +78,7 @@ typedef struct st_repl_leader_config {
     const char *rpc_url;  // this leader's RPC door, told to followers
     const char *data_dir; // the shards' data directory
     st_shards *shards;
-    uint32_t threads;     // fetches served at once (long-polls hold one); 0: 8
+    uint32_t threads;     // fetches served at once (long-polls hold one); 0: 4 + 4 per worker
 } st_repl_leader_config;
 
 st_err st_repl_leader_start(const st_repl_leader_config *cfg, st_repl_leader **out, char *err,
