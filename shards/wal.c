@@ -1493,6 +1493,12 @@ fail:
     return err;
 }
 
+int
+st_wal_event_fd(const st_wal *wal)
+{
+    return wal->io != NULL ? wal->io->event_fd : -1;
+}
+
 void
 st_wal_close(st_wal *wal)
 {

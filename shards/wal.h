@@ -193,6 +193,11 @@ st_err st_wal_truncate_before(st_wal *wal, uint64_t lsn);
 
 void st_wal_stats_get(const st_wal *wal, st_wal_stats *out);
 
+// st_wal_event_fd is a file descriptor that becomes readable (poll) when a
+// completion may be ready for st_wal_poll; read it (8 bytes, non-blocking) to
+// reset it. -1 when the log's io has none (then poll the log in a loop).
+int st_wal_event_fd(const st_wal *wal);
+
 // st_wal_segment_path formats the path of the segment starting at
 // `first_lsn` of worker `worker_id` into buf; false if it does not fit.
 bool st_wal_segment_path(const char *data_dir, uint32_t worker_id, uint64_t first_lsn, char *buf,

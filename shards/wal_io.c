@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -184,6 +185,8 @@ uring_destroy(st_wal_io *io)
 {
     st_wal_io_uring *u = (st_wal_io_uring *)io;
     io_uring_queue_exit(&u->ring);
+    if (u->base.event_fd >= 0)
+        close(u->base.event_fd);
     st_free(u);
 }
 
@@ -211,6 +214,13 @@ st_wal_io_uring_create(uint32_t entries, st_wal_io **out, int *errno_out)
     if (rc < 0)
         goto fail;
     u->base.vt = &uring_vtable;
+    // Completions also signal an eventfd (a worker waits on it); without one
+    // the log still works and the worker yields instead.
+    u->base.event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (u->base.event_fd >= 0 && io_uring_register_eventfd(&u->ring, u->base.event_fd) < 0) {
+        close(u->base.event_fd);
+        u->base.event_fd = -1;
+    }
     *out = &u->base;
     return ST_OK;
 fail:
@@ -690,6 +700,7 @@ st_wal_io_fault_create(st_wal_io **out)
     ST_ASSERT(out != NULL);
     st_wal_io_fault *f = st_calloc(1, sizeof(*f));
     f->base.vt = &fault_vtable;
+    f->base.event_fd = -1;
     f->space = UINT64_MAX;
     f->prealloc_space = UINT64_MAX;
     *out = &f->base;

@@ -88,9 +88,13 @@ typedef struct st_wal_io_vtable {
     void (*destroy)(st_wal_io *io);
 } st_wal_io_vtable;
 
-// The common head of every implementation.
+// The common head of every implementation. event_fd: an eventfd that
+// becomes readable when a completion is ready to reap (io_uring signals it),
+// so that a waiting worker sleeps instead of spinning; -1 when the
+// implementation has none (the fault io).
 struct st_wal_io {
     const st_wal_io_vtable *vt;
+    int event_fd;
 };
 
 // st_wal_io_uring_create makes the io_uring implementation with a ring of

@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -483,6 +484,29 @@ worker_park_quorum(st_worker *w, bool jobs)
     if (ready && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
     worker_park_timed(w, 1);
+}
+
+// worker_wait_disk waits, at most ST_SHARDS_DISK_WAIT_US, for the log to
+// have a completion (its io_uring signals an eventfd) instead of spinning
+// while a write or fdatasync is in flight; the short bound keeps new jobs
+// flowing into the next batch meanwhile. Without an eventfd (the fault io)
+// it yields.
+static void
+worker_wait_disk(st_worker *w)
+{
+    int fd = w->wal != NULL ? st_wal_event_fd(w->wal) : -1;
+    if (fd < 0) {
+        sched_yield();
+        return;
+    }
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    struct timespec t = {0, (long)ST_SHARDS_DISK_WAIT_US * 1000L};
+    if (ppoll(&p, 1, &t, NULL) > 0) {
+        uint64_t n;
+        if (read(fd, &n, sizeof n) < 0) {
+            // EAGAIN: another read emptied it; nothing to do either way
+        }
+    }
 }
 
 static void worker_log_room(st_worker *w);
@@ -1071,7 +1095,7 @@ worker_wait_oldest(st_worker *w)
         if (w->sealed == sealed && worker_waits_for_quorum(w))
             worker_park_quorum(w, false);
         else if (w->sealed == sealed && ++spins > 64)
-            sched_yield();
+            worker_wait_disk(w);
     }
 }
 
@@ -1085,7 +1109,7 @@ worker_log_room(st_worker *w)
     if (st_wal_commit(w->wal) != ST_OK)
         worker_wal_failed(w);
     worker_release(w);
-    sched_yield();
+    worker_wait_disk(w);
 }
 
 // worker_feed_overflow makes the filling slot's feed room: everything
@@ -1101,7 +1125,7 @@ worker_feed_overflow(st_worker *w, st_worker_slot *slot)
     do {
         worker_release(w);
         if (++spins > 64)
-            sched_yield();
+            worker_wait_disk(w);
     } while (w->sealed != 0 || (w->wal != NULL && w->durable_lsn < w->last_lsn));
     worker_feed_flush(w, slot);
 }
@@ -1348,7 +1372,7 @@ st_worker_main(void *arg)
         } else if (worker_waits_for_quorum(w)) {
             worker_park_quorum(w, true); // nothing new: the followers have the next move
         } else if (w->sealed != 0) {
-            sched_yield(); // nothing new: the disk has the next move
+            worker_wait_disk(w); // nothing new: the disk has the next move
         } else if (w->outbox.pending.head != NULL) {
             st_outbox_flush(w); // a target's inbox was full: let it drain
             sched_yield();

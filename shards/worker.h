@@ -34,6 +34,7 @@
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
 #define ST_SHARDS_FULL_RETRY_MS 50u // a full disk: how often the log tries again
 #define ST_SHARDS_QUORUM_STOP_MS 2000u // stopping: how long replies wait for a quorum
+#define ST_SHARDS_DISK_WAIT_US 50u // the longest a worker sleeps on its log's eventfd
 // Batches a worker may have applied and not yet released (waiting for the
 // log): one filling, the others with their write and fdatasync in flight or
 // queued behind it. Matches the log's batch buffers (ST_WAL_BATCHES_DEFAULT).
