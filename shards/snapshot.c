@@ -394,14 +394,20 @@ st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, char *w
         snprintf(why, why_len, "snapshot: cannot sync %s: %s", dir, strerror(errno));
         return ST_IO;
     }
+    st_snapshot_prune(data_dir, worker, lsn);
+    return ST_OK;
+}
+
+void
+st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn)
+{
     uint64_t *lsns;
     uint32_t n;
-    if (snap_list(data_dir, worker, "snap", &lsns, &n) == ST_OK) {
-        for (uint32_t i = 0; i < n; i++)
-            if (lsns[i] < lsn && st_snapshot_path(data_dir, worker, lsns[i], "snap", path,
-                                                  sizeof path))
-                (void)unlink(path);
-        st_free(lsns);
-    }
-    return ST_OK;
+    char path[512];
+    if (snap_list(data_dir, worker, "snap", &lsns, &n) != ST_OK)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        if (lsns[i] < lsn && st_snapshot_path(data_dir, worker, lsns[i], "snap", path, sizeof path))
+            (void)unlink(path);
+    st_free(lsns);
 }

@@ -78,4 +78,9 @@ void st_snapshot_free(st_snapshot *snap);
 st_err st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, char *why,
                            size_t why_len);
 
+// st_snapshot_prune removes the worker's snapshots older than `lsn`: after a
+// publish, and after a start loaded the snapshot at `lsn` (a kill between a
+// publish's rename and its removals leaves the older one behind).
+void st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn);
+
 #endif

@@ -189,6 +189,7 @@ worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
         for (uint32_t i = 0; st_state_warehouse_id(w->state, i) != NULL; i++)
             st_directory_add(w->shards->directory, st_state_warehouse_id(w->state, i));
         *lsn_out = snap.lsn;
+        st_snapshot_prune(w->shards->data_dir, w->id, snap.lsn);
         fprintf(stderr,
                 "stocktwind: worker %u: loaded its snapshot at LSN %" PRIu64
                 " (%.1f MiB, %u outbox events) in %.2f s\n",
