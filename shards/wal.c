@@ -6,8 +6,12 @@
 // named <first LSN, 20 decimal digits, zero-padded>.seg, e.g.
 // 00000000000000000001.seg. Each is preallocated (fallocate) to the segment
 // size in force when it was created (default 64 MiB), so unwritten space
-// reads as zeros. LSNs start at 1 and increase by one per record, with no gap,
-// across segments: a segment starts with the LSN after its predecessor's last.
+// reads as zeros. LSNs start at 1 (or at st_wal_config.first_lsn, for a
+// follower's log emptied for a snapshot; after st_wal_truncate_before the
+// first segment starts later anyway) and increase by one per record, with no
+// gap, across segments: a segment starts with the LSN after its predecessor's
+// last. A record's bytes, its FRAME, are also what a leader ships to followers
+// (wal_reader.c), checked by st_wal_frame_check with the rules below.
 //
 // Segment header, 64 bytes at offset 0:
 //
@@ -278,70 +282,92 @@ header_valid(const uint8_t *p, uint64_t size, uint32_t worker_id, uint64_t first
            get_u64(p + 16) == first_lsn;
 }
 
+// frame_fail writes a sentence into why (when the caller wants one: the
+// recovery scan tries every 8-aligned offset and must not pay for formatting)
+// and returns false.
+static bool __attribute__((format(printf, 3, 4)))
+frame_fail(char *why, size_t why_len, const char *fmt, ...)
+{
+    if (why != NULL && why_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_len, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+// frame_decode is THE record check, shared by recovery (record_plausible) and
+// by everything that receives frames (st_wal_frame_check): it checks all of
+// VALIDITY above but the LSN's exact value for the record at p, of which
+// `avail` bytes are readable: length 1..ST_WAL_PAYLOAD_BYTES_MAX, the header
+// and payload within avail (and the padding too when `padded`: a frame handed
+// on as a whole), flags 0 and the checksum. It fills *f on success; why (may
+// be NULL) gets the failed check otherwise.
+static bool
+frame_decode(const uint8_t *p, uint64_t avail, bool padded, st_wal_frame *f, char *why,
+             size_t why_len)
+{
+    if (avail < WAL_RECORD_HEADER_BYTES)
+        return frame_fail(why, why_len, "%" PRIu64 " bytes are less than a frame header (%u)",
+                          avail, WAL_RECORD_HEADER_BYTES);
+    uint32_t len = get_u32(p);
+    uint64_t lsn = get_u64(p + 8);
+    if (len == 0 || len > ST_WAL_PAYLOAD_BYTES_MAX)
+        return frame_fail(why, why_len,
+                          "frame of LSN %" PRIu64 ": payload length %" PRIu32 " is outside 1..%u",
+                          lsn, len, ST_WAL_PAYLOAD_BYTES_MAX);
+    uint64_t need = padded ? record_bytes(len) : (uint64_t)WAL_RECORD_HEADER_BYTES + len;
+    if (need > avail)
+        return frame_fail(why, why_len,
+                          "frame of LSN %" PRIu64 ": %" PRIu64 " bytes, only %" PRIu64 " left", lsn,
+                          need, avail);
+    if (get_u32(p + 4) != 0)
+        return frame_fail(why, why_len, "frame of LSN %" PRIu64 ": flags %#" PRIx32 " (must be 0)",
+                          lsn, get_u32(p + 4));
+    if (get_u64(p + WAL_RECORD_SUM_AT) != record_sum(p, p + WAL_RECORD_HEADER_BYTES, len))
+        return frame_fail(why, why_len, "frame of LSN %" PRIu64 ": checksum mismatch", lsn);
+    f->lsn = lsn;
+    f->payload = p + WAL_RECORD_HEADER_BYTES;
+    f->payload_len = len;
+    f->bytes = record_bytes(len);
+    ST_ASSERT(f->bytes % WAL_ALIGN == 0 && f->bytes > WAL_RECORD_HEADER_BYTES);
+    return true;
+}
+
 // record_plausible checks everything but the LSN's exact value of the record
 // at `off` of a segment image of `size` bytes; it returns its LSN, 0 if the
 // bytes are not a whole record with a matching checksum.
 static uint64_t
 record_plausible(const uint8_t *seg, uint64_t size, uint64_t off)
 {
-    if (off + WAL_RECORD_HEADER_BYTES > size)
+    st_wal_frame f;
+    if (off >= size || !frame_decode(seg + off, size - off, false, &f, NULL, 0))
         return 0;
-    const uint8_t *p = seg + off;
-    uint32_t len = get_u32(p);
-    if (len == 0 || len > ST_WAL_PAYLOAD_BYTES_MAX || get_u32(p + 4) != 0)
-        return 0;
-    if (off + WAL_RECORD_HEADER_BYTES + len > size)
-        return 0;
-    if (get_u64(p + WAL_RECORD_SUM_AT) != record_sum(p, p + WAL_RECORD_HEADER_BYTES, len))
-        return 0;
-    return get_u64(p + 8);
+    return f.lsn;
 }
 
 uint32_t
 st_wal_frame_bytes(uint32_t len)
 {
+    ST_ASSERT(len <= ST_WAL_PAYLOAD_BYTES_MAX);
     return record_bytes(len);
 }
 
 st_err
-st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out,
-                   char *why, size_t why_len)
+st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out, char *why,
+                   size_t why_len)
 {
-    const uint8_t *p = buf;
-    if (len < WAL_RECORD_HEADER_BYTES) {
-        snprintf(why, why_len, "%zu bytes are less than a frame header (%u)", len,
-                 WAL_RECORD_HEADER_BYTES);
+    ST_ASSERT(buf != NULL || len == 0);
+    st_wal_frame f;
+    if (!frame_decode(buf, len, true, &f, why, why_len))
+        return ST_MALFORMED;
+    if (f.lsn == 0 || (expected_lsn != 0 && f.lsn != expected_lsn)) {
+        frame_fail(why, why_len, "frame has LSN %" PRIu64 ", expected %" PRIu64, f.lsn,
+                   expected_lsn);
         return ST_MALFORMED;
     }
-    uint32_t plen = get_u32(p);
-    uint64_t lsn = get_u64(p + 8);
-    if (plen == 0 || plen > ST_WAL_PAYLOAD_BYTES_MAX) {
-        snprintf(why, why_len, "frame of LSN %" PRIu64 ": payload length %" PRIu32
-                 " is outside 1..%u", lsn, plen, ST_WAL_PAYLOAD_BYTES_MAX);
-        return ST_MALFORMED;
-    }
-    if (record_bytes(plen) > len) {
-        snprintf(why, why_len, "frame of LSN %" PRIu64 ": %" PRIu32 " bytes, only %zu left",
-                 lsn, record_bytes(plen), len);
-        return ST_MALFORMED;
-    }
-    if (get_u32(p + 4) != 0) {
-        snprintf(why, why_len, "frame of LSN %" PRIu64 ": flags %#" PRIx32 " (must be 0)", lsn,
-                 get_u32(p + 4));
-        return ST_MALFORMED;
-    }
-    if (get_u64(p + WAL_RECORD_SUM_AT) != record_sum(p, p + WAL_RECORD_HEADER_BYTES, plen)) {
-        snprintf(why, why_len, "frame of LSN %" PRIu64 ": checksum mismatch", lsn);
-        return ST_MALFORMED;
-    }
-    if (lsn == 0 || (expected_lsn != 0 && lsn != expected_lsn)) {
-        snprintf(why, why_len, "frame has LSN %" PRIu64 ", expected %" PRIu64, lsn, expected_lsn);
-        return ST_MALFORMED;
-    }
-    out->lsn = lsn;
-    out->payload = p + WAL_RECORD_HEADER_BYTES;
-    out->payload_len = plen;
-    out->bytes = record_bytes(plen);
+    *out = f;
     return ST_OK;
 }
 
@@ -365,7 +391,7 @@ st_wal_remove_all(const char *data_dir, uint32_t worker_id)
     st_err err = ST_OK;
     while ((e = readdir(d)) != NULL) {
         uint64_t lsn;
-        if (parse_name(e->d_name, &lsn) && unlinkat(dirfd(d), e->d_name, 0) != 0)
+        if (parse_name(e->d_name, &lsn) && unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
             err = ST_IO;
     }
     if (fsync(dirfd(d)) != 0)
@@ -1449,9 +1475,12 @@ open_files(st_wal *wal, const st_wal_config *cfg, st_wal_recovery *rec)
     st_free(s.buf);
     if (err != ST_OK)
         return err;
+    // An empty directory takes the configured first LSN (a follower's log that
+    // starts after a snapshot); a log that holds anything continues itself.
     uint64_t next = s.expected;
-    if (s.count == 0 && cfg->first_lsn > 1) // an empty log that starts after a snapshot
+    if (s.count == 0 && cfg->first_lsn > 1)
         next = cfg->first_lsn;
+    ST_ASSERT(next >= 1);
     err = open_position(wal, next, end_off, rec);
     if (err != ST_OK)
         return err;
@@ -1478,8 +1507,9 @@ st_wal_open(const st_wal_config *cfg, st_wal **out, st_wal_recovery *rec_out)
     st_err err = open_config(wal, cfg, rec);
     if (err != ST_OK)
         goto fail;
-    if (wal->mode == ST_WAL_SYNC_NONE) {
-        wal->next_lsn = 1;
+    if (wal->mode == ST_WAL_SYNC_NONE) { // no files: always empty at open
+        wal->next_lsn = cfg->first_lsn > 1 ? cfg->first_lsn : 1;
+        wal->written_lsn = wal->synced_lsn = wal->durable_lsn = wal->next_lsn - 1;
     } else {
         err = open_files(wal, cfg, rec);
         if (err != ST_OK)

@@ -5,7 +5,11 @@
 // damage and frames too large for the caller's buffer. Also first_lsn (an
 // empty log that starts after a snapshot) and st_wal_remove_all.
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@ open_log(uint64_t first_lsn)
 {
     st_wal_config cfg;
     wt_config(&cfg, dir, NULL, NULL);
+    cfg.segment_bytes = 4096 * 4; // several segments from a few hundred records
     cfg.first_lsn = first_lsn;
     st_wal *wal = NULL;
     st_wal_recovery rec;
@@ -81,9 +86,9 @@ Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
         size_t used;
         uint32_t count;
         char why[512];
-        cr_assert_eq(st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why,
-                                        sizeof why),
-                     ST_OK, "%s", why);
+        cr_assert_eq(
+            st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why, sizeof why),
+            ST_OK, "%s", why);
         cr_assert_gt(count, 0, "progress at %llu", (unsigned long long)next);
         check_frames(buf, used, count, next, 7);
         next += count;
@@ -93,9 +98,9 @@ Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
     size_t used = 1;
     uint32_t count = 1;
     char why[512];
-    cr_assert_eq(st_wal_reader_read(r, last + 1, last, buf, sizeof buf, &used, &count, why,
-                                    sizeof why),
-                 ST_OK);
+    cr_assert_eq(
+        st_wal_reader_read(r, last + 1, last, buf, sizeof buf, &used, &count, why, sizeof why),
+        ST_OK);
     cr_assert_eq(count, 0);
     cr_assert_eq(used, 0);
     st_wal_reader_close(r);
@@ -119,9 +124,9 @@ Test(wal_reader, repositions_to_any_lsn_and_respects_upto)
         size_t used;
         uint32_t count;
         char why[512];
-        cr_assert_eq(st_wal_reader_read(r, from, upto, buf, sizeof buf, &used, &count, why,
-                                        sizeof why),
-                     ST_OK, "%s", why);
+        cr_assert_eq(
+            st_wal_reader_read(r, from, upto, buf, sizeof buf, &used, &count, why, sizeof why),
+            ST_OK, "%s", why);
         cr_assert_eq(count, upto - from + 1, "from %llu upto %llu", (unsigned long long)from,
                      (unsigned long long)upto);
         check_frames(buf, used, count, from, 3);
@@ -143,15 +148,35 @@ Test(wal_reader, follows_a_log_that_grows)
         size_t used;
         uint32_t count;
         char why[512];
-        cr_assert_eq(st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why,
-                                        sizeof why),
-                     ST_OK, "%s", why);
+        cr_assert_eq(
+            st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why, sizeof why),
+            ST_OK, "%s", why);
         cr_assert_eq(next + count, last + 1, "round %d", round);
         check_frames(buf, used, count, next, 5);
         next += count;
     }
     st_wal_reader_close(r);
     st_wal_close(wal);
+}
+
+// first_lsn_after is the first LSN of the segment that follows the one
+// starting at `lsn` (0: none), from the directory listing.
+static uint64_t
+first_lsn_after(uint64_t lsn)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/wal-0", dir);
+    DIR *d = opendir(path);
+    cr_assert_not_null(d);
+    uint64_t best = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t v = strtoull(e->d_name, NULL, 10);
+        if (strstr(e->d_name, ".seg") != NULL && v > lsn && (best == 0 || v < best))
+            best = v;
+    }
+    closedir(d);
+    return best;
 }
 
 Test(wal_reader, deleted_segments_mean_a_snapshot_is_needed)
@@ -169,33 +194,36 @@ Test(wal_reader, deleted_segments_mean_a_snapshot_is_needed)
     // A cursor positioned in the first segment before it is deleted.
     cr_assert_eq(st_wal_reader_read(early, 1, 10, buf, sizeof buf, &used, &count, why, sizeof why),
                  ST_OK);
+    uint64_t second = first_lsn_after(1); // where the first segment's data ends
+    cr_assert_gt(second, 11);
     cr_assert_eq(st_wal_truncate_before(wal, last - 10), ST_OK);
     uint64_t first = st_wal_reader_first_lsn(r);
     cr_assert_gt(first, 1);
     cr_assert_eq(st_wal_reader_read(r, 1, last, buf, sizeof buf, &used, &count, why, sizeof why),
                  ST_NOT_FOUND);
-    cr_assert_eq(st_wal_reader_read(r, first - 1, last, buf, sizeof buf, &used, &count, why,
-                                    sizeof why),
-                 ST_NOT_FOUND);
-    cr_assert_eq(st_wal_reader_read(r, first, last, buf, sizeof buf, &used, &count, why,
-                                    sizeof why),
-                 ST_OK, "%s", why);
+    cr_assert_eq(
+        st_wal_reader_read(r, first - 1, last, buf, sizeof buf, &used, &count, why, sizeof why),
+        ST_NOT_FOUND);
+    cr_assert_eq(
+        st_wal_reader_read(r, first, last, buf, sizeof buf, &used, &count, why, sizeof why), ST_OK,
+        "%s", why);
     cr_assert_gt(count, 0);
     check_frames(buf, used, count, first, 9);
     // The early cursor finishes its (deleted) segment through its fd, then
-    // learns that the log moved on.
+    // learns that the log moved on: the second segment is gone too.
+    cr_assert_lt(second, first);
     uint64_t next = 11;
     st_err err = ST_OK;
-    while (err == ST_OK && next < first) {
-        err = st_wal_reader_read(early, next, last, buf, sizeof buf, &used, &count, why,
-                                 sizeof why);
+    while (err == ST_OK) {
+        err = st_wal_reader_read(early, next, last, buf, 2048, &used, &count, why, sizeof why);
         if (err == ST_OK) {
             cr_assert_gt(count, 0);
             check_frames(buf, used, count, next, 9);
             next += count;
         }
     }
-    cr_assert(err == ST_NOT_FOUND || next >= first, "%s", st_err_str(err));
+    cr_assert_eq(err, ST_NOT_FOUND, "%s: %s", st_err_str(err), why);
+    cr_assert_eq(next, second, "the whole first segment was read through the open fd");
     st_wal_reader_close(early);
     st_wal_reader_close(r);
     // No log at all.
@@ -220,7 +248,25 @@ Test(wal_reader, a_damaged_record_is_named_and_a_small_buffer_refused)
     char why[512];
     cr_assert_eq(st_wal_reader_read(r, 1, last, buf, 8, &used, &count, why, sizeof why),
                  ST_TOO_LARGE);
-    // Flip a byte in the middle of the segment's data.
+    cr_assert_eq(count, 0);
+    cr_assert_eq(used, 0);
+    // The LSN whose frame holds byte 2000 of the first segment.
+    cr_assert_eq(st_wal_reader_read(r, 1, last, buf, sizeof buf, &used, &count, why, sizeof why),
+                 ST_OK);
+    uint64_t hit = 0;
+    for (size_t off = 0, i = 0; off < used; i++) {
+        st_wal_frame f;
+        cr_assert_eq(st_wal_frame_check(buf + off, used - off, 1 + i, &f, why, sizeof why), ST_OK);
+        if (64 + off <= 2000 && 2000 < 64 + off + f.bytes)
+            hit = f.lsn;
+        off += f.bytes;
+    }
+    cr_assert_gt(hit, 0);
+    // Flip a byte in the middle of the segment's data, under a new cursor
+    // (durable bytes never change under a live one, so it may keep what it
+    // read and checked).
+    st_wal_reader_close(r);
+    cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
     char seg[512];
     wt_seg_path(dir, 1, seg, sizeof seg);
     int fd = open(seg, O_RDWR);
@@ -232,8 +278,14 @@ Test(wal_reader, a_damaged_record_is_named_and_a_small_buffer_refused)
     close(fd);
     cr_assert_eq(st_wal_reader_read(r, 1, last, buf, sizeof buf, &used, &count, why, sizeof why),
                  ST_MALFORMED);
-    cr_assert_not_null(strstr(why, "LSN"), "%s", why);
+    char lsn_text[64];
+    snprintf(lsn_text, sizeof lsn_text, "LSN %llu", (unsigned long long)hit);
+    cr_assert_not_null(strstr(why, lsn_text), "%s (want %s)", why, lsn_text);
     cr_assert_not_null(strstr(why, ".seg"), "%s", why);
+    // Records before the damaged one still come back.
+    cr_assert_eq(st_wal_reader_read(r, 1, hit - 1, buf, sizeof buf, &used, &count, why, sizeof why),
+                 ST_OK, "%s", why);
+    cr_assert_eq(count, hit - 1);
     st_wal_reader_close(r);
 }
 
@@ -311,4 +363,142 @@ Test(wal_reader, first_lsn_starts_an_empty_log_after_a_snapshot)
     cr_assert_eq(st_wal_append(wal, p, sizeof p, &lsn), ST_OK);
     cr_assert_eq(lsn, 5001);
     st_wal_close(wal);
+}
+
+Test(wal_reader, a_log_that_starts_after_a_snapshot_recovers_and_trims)
+{
+    st_wal *wal = open_log(1001);
+    st_wal_stats ws;
+    st_wal_stats_get(wal, &ws);
+    cr_assert_eq(ws.next_lsn, 1001);
+    cr_assert_eq(ws.durable_lsn, 1000);
+    uint64_t last = wt_append_n(wal, 6, 300);
+    cr_assert_eq(last, 1300);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_close(wal);
+    // Recovery of a log whose first segment starts above 1.
+    wt_replay rp = {.seed = 6};
+    st_wal_config cfg;
+    wt_config(&cfg, dir, NULL, &rp);
+    cfg.segment_bytes = 4096 * 4;
+    cfg.first_lsn = 1; // ignored: the log is not empty
+    st_wal_recovery rec;
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_OK, "%s", rec.message);
+    cr_assert_eq(rec.first_lsn, 1001);
+    cr_assert_eq(rec.last_lsn, 1300);
+    cr_assert(rp.count == 300 && rp.first_lsn == 1001 && rp.bad == 0);
+    st_wal_stats_get(wal, &ws);
+    cr_assert_eq(ws.next_lsn, 1301);
+    // Trimmed after a snapshot, it still opens and reads from its new start.
+    cr_assert_eq(st_wal_truncate_before(wal, 1200), ST_OK);
+    st_wal_close(wal);
+    rp = (wt_replay){.seed = 6};
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_OK, "%s", rec.message);
+    cr_assert_gt(rec.first_lsn, 1001);
+    cr_assert_eq(rec.last_lsn, 1300);
+    cr_assert(rp.count == 1300 - rec.first_lsn + 1 && rp.bad == 0);
+    st_wal_reader *r = NULL;
+    cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
+    cr_assert_eq(st_wal_reader_first_lsn(r), rec.first_lsn);
+    static uint8_t buf[1 << 16];
+    size_t used;
+    uint32_t count;
+    char why[512];
+    cr_assert_eq(
+        st_wal_reader_read(r, rec.first_lsn, 1300, buf, sizeof buf, &used, &count, why, sizeof why),
+        ST_OK, "%s", why);
+    cr_assert_eq(count, 1300 - rec.first_lsn + 1);
+    check_frames(buf, used, count, rec.first_lsn, 6);
+    st_wal_reader_close(r);
+    st_wal_close(wal);
+    // Without files (sync mode none) the log starts there too.
+    wt_config(&cfg, NULL, NULL, NULL);
+    cfg.sync_mode = ST_WAL_SYNC_NONE;
+    cfg.first_lsn = 77;
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_OK, "%s", rec.message);
+    uint64_t lsn = 0;
+    cr_assert_eq(st_wal_append(wal, buf, 8, &lsn), ST_OK);
+    cr_assert_eq(lsn, 77);
+    st_wal_close(wal);
+}
+
+// A writer thread appends and publishes its durable LSN, as a shard worker
+// does; the test's thread ships what is durable with one cursor, in small
+// pieces, while the log grows and rolls under it.
+typedef struct live_log {
+    st_wal *wal;
+    uint64_t records;
+    _Atomic uint64_t durable;
+    _Atomic bool done;
+    _Atomic int failed; // an st_err from the writer (0: none)
+} live_log;
+
+static void *
+live_writer(void *arg)
+{
+    live_log *l = arg;
+    uint8_t p[WT_PAYLOAD_MAX];
+    for (uint64_t i = 0; i < l->records && atomic_load(&l->failed) == 0; i++) {
+        st_wal_stats ws;
+        st_wal_stats_get(l->wal, &ws);
+        uint32_t len = wt_payload(12, ws.next_lsn, p);
+        uint64_t lsn, durable;
+        st_err err;
+        while ((err = st_wal_append(l->wal, p, len, &lsn)) == ST_BUSY) {
+            if (st_wal_poll(l->wal, &durable) != ST_OK)
+                break;
+            atomic_store(&l->durable, durable);
+        }
+        if (err == ST_OK && i % 5 == 4)
+            err = st_wal_commit(l->wal);
+        if (err == ST_OK)
+            err = st_wal_poll(l->wal, &durable);
+        if (err != ST_OK)
+            atomic_store(&l->failed, (int)err);
+        else
+            atomic_store(&l->durable, durable);
+    }
+    st_err err = st_wal_wait(l->wal);
+    if (err != ST_OK)
+        atomic_store(&l->failed, (int)err);
+    st_wal_stats ws;
+    st_wal_stats_get(l->wal, &ws);
+    atomic_store(&l->durable, ws.durable_lsn);
+    atomic_store(&l->done, true);
+    return NULL;
+}
+
+Test(wal_reader, ships_a_log_while_its_worker_appends)
+{
+    live_log l = {.wal = open_log(0), .records = 3000};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, live_writer, &l), 0);
+    st_wal_reader *r = NULL;
+    cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
+    static uint8_t buf[2048];
+    uint64_t next = 1, calls = 0;
+    for (;;) {
+        bool done = atomic_load(&l.done); // before durable: then durable is final
+        uint64_t durable = atomic_load(&l.durable);
+        size_t used;
+        uint32_t count;
+        char why[512];
+        st_err err =
+            st_wal_reader_read(r, next, durable, buf, sizeof buf, &used, &count, why, sizeof why);
+        cr_assert_eq(err, ST_OK, "at %llu upto %llu: %s: %s", (unsigned long long)next,
+                     (unsigned long long)durable, st_err_str(err), why);
+        check_frames(buf, used, count, next, 12);
+        next += count;
+        calls++;
+        if (done && next > durable)
+            break;
+        if (count == 0)
+            sched_yield();
+    }
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_eq(atomic_load(&l.failed), 0);
+    cr_assert_eq(next, l.records + 1);
+    cr_assert_gt(calls, 100);
+    st_wal_reader_close(r);
+    st_wal_close(l.wal);
 }
