@@ -22,6 +22,7 @@
 
 #include "dial.h"
 #include "error.h"
+#include "reply.h"
 #include "stocktwin.h"
 
 enum st_slot_stage { ST_SLOT_IDLE, ST_SLOT_SENDING, ST_SLOT_RECEIVING };
@@ -125,7 +126,7 @@ st_slot_finish(struct st_slot *s, int status, Stocktwin__Response *resp)
         pthread_mutex_unlock(&w->mu);
     } else {
         s->cb(s->cb_arg, status, resp, error);
-        stocktwin__response__free_unpacked(resp, NULL);
+        st_reply_free(resp);
     }
     st_slot_release(s);
 }
@@ -137,7 +138,7 @@ static int
 st_reply_decode(const struct st_slot *s, nng_msg *msg, Stocktwin__Response **resp_out)
 {
     size_t len = nng_msg_len(msg);
-    Stocktwin__Response *r = stocktwin__response__unpack(NULL, len, nng_msg_body(msg));
+    Stocktwin__Response *r = st_reply_unpack(len, nng_msg_body(msg));
     *resp_out = NULL;
     if (r == NULL) {
         return st_error_set(STOCKTWIN__STATUS__STATUS_MALFORMED,
@@ -174,7 +175,7 @@ st_reply_decode(const struct st_slot *s, nng_msg *msg, Stocktwin__Response **res
     *resp_out = r;
     return 0;
 fail:
-    stocktwin__response__free_unpacked(r, NULL);
+    st_reply_free(r);
     return status;
 }
 
@@ -443,7 +444,7 @@ void
 st_client_response_free(Stocktwin__Response *resp)
 {
     if (resp != NULL) {
-        stocktwin__response__free_unpacked(resp, NULL);
+        st_reply_free(resp);
     }
 }
 

@@ -10,6 +10,14 @@
 #include "core/assert.h"
 #include "core/model.h"
 
+// st_stock_below_reorder: available (on hand less reserved) at or below the
+// reorder point, the dashboard's "LOW".
+static bool
+st_stock_below_reorder(const st_stock *r)
+{
+    return r->on_hand - r->reserved <= r->reorder_point;
+}
+
 static void
 st_view_fill(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_view *v)
 {
@@ -26,7 +34,7 @@ st_view_fill(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_vie
     v->reorder_point = r->reorder_point;
     v->safety_stock = r->safety_stock;
     v->order_up_to = r->order_up_to;
-    v->below_reorder = v->available <= r->reorder_point;
+    v->below_reorder = st_stock_below_reorder(r);
     v->last_event_ms = r->last_event_ms;
     v->locations = NULL;
 }
@@ -63,19 +71,29 @@ st_state_inventory(const st_state *s, const st_inventory_query *q, st_stock_cb c
     if (!wh)
         return ST_UNKNOWN_WAREHOUSE;
     st_location_qty *buf = NULL;
-    uint32_t cap = 0, matched = 0, emitted = 0;
     bool going = true;
-    for (uint32_t i = 0; i < wh->stocks_n; i++) {
+    // Without a filter every record matches: the page starts at the offset
+    // and the count is known, so paging through a large warehouse does not
+    // walk the records before each page.
+    uint32_t from = q->below_reorder_only ? 0 : q->offset;
+    uint32_t cap = 0, matched = from, emitted = 0;
+    for (uint32_t i = from; i < wh->stocks_n; i++) {
+        const st_stock *r = &wh->stocks[i];
+        if (q->below_reorder_only && !st_stock_below_reorder(r))
+            continue;
+        if (matched++ < q->offset || !going || (q->limit && emitted >= q->limit)) {
+            if (!q->below_reorder_only)
+                break;
+            continue;
+        }
         st_stock_view v;
-        st_view_fill(s, wh, &wh->stocks[i], &v);
-        if (q->below_reorder_only && !v.below_reorder)
-            continue;
-        if (matched++ < q->offset || !going || (q->limit && emitted >= q->limit))
-            continue;
-        st_view_locations(s, wh, &wh->stocks[i], &v, &buf, &cap);
+        st_view_fill(s, wh, r, &v);
+        st_view_locations(s, wh, r, &v, &buf, &cap);
         emitted++;
         going = cb(arg, &v);
     }
+    if (!q->below_reorder_only)
+        matched = wh->stocks_n;
     st_free(buf);
     if (total_out)
         *total_out = matched;

@@ -53,14 +53,15 @@ twin_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
     s->status = st_state_twin(state, q->warehouse, q->id, twin_view_cb, s);
 }
 
+// line_cb encodes the line (wire.h); past the reply limit it stops the walk,
+// and st_request_finish answers TOO_LARGE.
 static bool
 line_cb(void *arg, const st_stock_view *view)
 {
     st_query_slot *s = arg;
-    Stocktwin__InventoryLine *line = st_arena_alloc(&s->arena, sizeof *line);
-    st_wire_line_to_pb(view, &s->arena, line);
-    slot_push(s, line);
-    return true;
+    st_wire_line_encode(view, &s->lines);
+    s->count++;
+    return s->lines.len <= ST_SERVER_MSG_MAX;
 }
 
 static uint32_t
@@ -191,11 +192,11 @@ snapshot_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
 
 // --- merging, in the done callback ---
 
-// gather concatenates the items of every slot that ran into the request's
-// arena; *first_err_out receives the first non-OK status seen (ST_OK if none)
-// and *ok_out how many slots answered ST_OK.
-static void **
-gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_out)
+// tally counts over every slot that ran: *count_out the items, *first_err_out
+// the first non-OK status seen (ST_OK if none), *ok_out how many answered
+// ST_OK.
+static void
+tally(const st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_out)
 {
     uint32_t n = 0, ok = 0;
     st_err first = ST_OK;
@@ -208,6 +209,18 @@ gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_o
         else if (first == ST_OK)
             first = r->slots[w].status;
     }
+    *count_out = n;
+    *first_err_out = first;
+    *ok_out = ok;
+}
+
+// gather is tally, plus the items of every slot that ran concatenated into
+// the request's arena.
+static void **
+gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_out)
+{
+    tally(r, count_out, first_err_out, ok_out);
+    uint32_t n = *count_out;
     void **all = st_arena_alloc(&r->arena, (n + 1) * sizeof *all);
     uint32_t k = 0;
     for (uint32_t w = 0; w < r->svc->workers; w++) {
@@ -218,9 +231,6 @@ gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_o
         }
     }
     ST_ASSERT(k == n);
-    *count_out = n;
-    *first_err_out = first;
-    *ok_out = ok;
     return all;
 }
 
@@ -277,7 +287,7 @@ inventory_done(void *arg)
     const Stocktwin__InventoryQuery *q = r->pb->query->inventory;
     uint32_t n, ok, total = 0;
     st_err err;
-    void **lines = gather(r, &n, &err, &ok);
+    tally(r, &n, &err, &ok);
     if (ok == 0) {
         if (err == ST_UNKNOWN_WAREHOUSE || err == ST_OK)
             st_request_fail(r, ST_UNKNOWN_WAREHOUSE, "warehouse %s is not known", q->warehouse);
@@ -285,16 +295,29 @@ inventory_done(void *arg)
             st_request_fail(r, err, "inventory of %s failed: %s", q->warehouse, st_err_str(err));
         return;
     }
-    for (uint32_t w = 0; w < r->svc->workers; w++)
-        total += r->slots[w].ran ? r->slots[w].total : 0;
-    Stocktwin__InventoryResult *res = st_arena_alloc(&r->arena, sizeof *res);
-    stocktwin__inventory_result__init(res);
-    res->warehouse = q->warehouse;
-    res->total_skus = total;
-    res->n_lines = n;
-    res->lines = (Stocktwin__InventoryLine **)lines;
-    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_INVENTORY;
-    r->resp.inventory = res;
+    // The result goes out as hand-encoded parts (wire.h): its head, then
+    // each worker's lines in worker order; resp itself carries no result.
+    size_t lines_bytes = 0;
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
+        const st_query_slot *s = &r->slots[w];
+        if (s->ran) {
+            total += s->total;
+            lines_bytes += s->lines.len;
+        }
+    }
+    uint8_t *head = st_arena_alloc(&r->arena, ST_WIRE_INVENTORY_HEAD_MAX(strlen(q->warehouse)));
+    size_t head_len = st_wire_inventory_head(head, q->warehouse, total, lines_bytes);
+    r->parts[0] = (st_request_part){.bytes = head, .len = head_len};
+    r->parts_n = 1;
+    r->parts_bytes = head_len + lines_bytes;
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
+        const st_query_slot *s = &r->slots[w];
+        if (s->ran && s->lines.len != 0) {
+            ST_ASSERT(r->parts_n < ST_REQUEST_PARTS_MAX);
+            r->parts[r->parts_n++] =
+                (st_request_part){.bytes = s->lines.bytes, .len = s->lines.len};
+        }
+    }
     st_request_finish(r);
 }
 

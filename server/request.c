@@ -54,8 +54,10 @@ st_request_destroy(st_request *r)
 {
     if (r == NULL)
         return;
-    for (uint32_t w = 0; w < r->svc->workers; w++)
+    for (uint32_t w = 0; w < r->svc->workers; w++) {
         st_arena_deinit(&r->slots[w].arena);
+        st_free(r->slots[w].lines.bytes);
+    }
     st_free(r->slots);
     st_free(r->messages);
     st_free(r->final);
@@ -73,6 +75,7 @@ st_request_reset(st_request *r)
     for (uint32_t w = 0; w < r->svc->workers; w++) {
         st_query_slot *s = &r->slots[w];
         st_arena_reset(&s->arena);
+        st_free(s->lines.bytes);
         st_arena arena = s->arena;
         memset(s, 0, sizeof *s);
         s->arena = arena;
@@ -82,6 +85,8 @@ st_request_reset(st_request *r)
     r->event_count = 0;
     r->submitted = 0;
     r->packed_size = 0;
+    r->parts_n = 0;
+    r->parts_bytes = 0;
     stocktwin__response__init(&r->resp);
 }
 
@@ -98,6 +103,8 @@ st_request_fail(st_request *r, st_err status, const char *fmt, ...)
     atomic_store_explicit(&r->req.lsn, 0, memory_order_relaxed); // nothing was submitted
     uint64_t request_id = r->resp.request_id;
     stocktwin__response__init(&r->resp);
+    r->parts_n = 0;
+    r->parts_bytes = 0;
     r->resp.request_id = request_id;
     r->resp.status = (Stocktwin__Status)status;
     r->resp.message = st_arena_strdup(&r->arena, text);
@@ -143,15 +150,17 @@ st_request_finish(st_request *r)
     r->resp.lsn = atomic_load_explicit(&r->req.lsn, memory_order_relaxed);
     st_request_replication(r);
     if (r->want_reply) {
-        r->packed_size = stocktwin__response__get_packed_size(&r->resp);
+        r->packed_size = stocktwin__response__get_packed_size(&r->resp) + r->parts_bytes;
         if (r->packed_size > ST_SERVER_MSG_MAX) {
             char text[200];
             snprintf(text, sizeof text,
-                     "the reply would be %zu bytes, over the %u-byte limit; ask for less "
+                     "the reply would be at least %zu bytes, over the %u-byte limit; ask for less "
                      "(inventory: a smaller limit and an offset)",
                      r->packed_size, ST_SERVER_MSG_MAX);
             uint64_t request_id = r->resp.request_id;
             stocktwin__response__init(&r->resp);
+            r->parts_n = 0;
+            r->parts_bytes = 0;
             r->resp.request_id = request_id;
             r->resp.status = STOCKTWIN__STATUS__STATUS_TOO_LARGE;
             r->resp.message = st_arena_strdup(&r->arena, text);
@@ -166,6 +175,10 @@ st_request_pack(const st_request *r, void *out)
 {
     ST_ASSERT(r->want_reply);
     size_t n = stocktwin__response__pack(&r->resp, out);
+    for (uint32_t i = 0; i < r->parts_n; i++) {
+        memcpy((uint8_t *)out + n, r->parts[i].bytes, r->parts[i].len);
+        n += r->parts[i].len;
+    }
     ST_ASSERT(n == r->packed_size);
 }
 

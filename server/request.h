@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "server/arena.h"
+#include "server/wire.h"
 #include "shards/shards.h"
 #include "stocktwin.pb-c.h"
 
@@ -63,6 +64,13 @@ typedef struct st_service {
     void *promote_arg;
 } st_service;
 
+// A piece of a reply encoded outside protobuf-c (st_request.parts).
+typedef struct st_request_part {
+    const uint8_t *bytes;
+    size_t len;
+} st_request_part;
+#define ST_REQUEST_PARTS_MAX (ST_SHARDS_WORKERS_MAX + 1u)
+
 typedef struct st_request st_request;
 typedef void (*st_request_done_cb)(void *arg, st_request *req);
 
@@ -74,7 +82,8 @@ typedef struct st_query_slot {
     uint32_t total;     // inventory: matching stock records before paging
     uint32_t count;     // items filled
     uint32_t cap;
-    void **items;       // Stocktwin__InventoryLine / SkuWarehouse / Alert *
+    void **items;      // Stocktwin__SkuWarehouse / Alert *
+    st_wire_buf lines; // inventory: hand-encoded lines (server/wire.h)
     Stocktwin__TwinResult *twin;
     Stocktwin__WorkerStats *worker;
     uint32_t products, suppliers;
@@ -100,6 +109,12 @@ struct st_request {
     st_shards_req req;
     // Queries.
     st_query_slot *slots;      // [svc->workers]
+    // Whole fields of the Response encoded by hand (an inventory: its head
+    // in `arena`, then each slot's lines), written after protobuf-c packed
+    // `resp`, in order; counted in packed_size. Borrowed until the reset.
+    st_request_part parts[ST_REQUEST_PARTS_MAX];
+    uint32_t parts_n;
+    size_t parts_bytes;
 };
 
 // st_request_create allocates a context whose first arena block is

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/assert.h"
 
 // Twin kinds are numbered alike too (the event-side asserts are in codec.c).
@@ -125,6 +126,131 @@ st_wire_line_to_pb(const st_stock_view *v, st_arena *arena, Stocktwin__Inventory
         out->locations[i] = &locs[i];
     }
     out->n_locations = n;
+}
+
+// --- hand encoding (wire.h) ---
+
+enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
+
+static size_t
+varint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
+
+static uint8_t *
+put_varint(uint8_t *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (uint8_t)(v | 0x80);
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+// Sizes of proto3 fields numbered 1..15 (one-byte keys): 0 for a default
+// value, which protobuf-c leaves out. int64 and bool travel as varints (a
+// negative int64 as its two's complement: ten bytes).
+static size_t
+int_field_len(int64_t v)
+{
+    return v != 0 ? 1 + varint_len((uint64_t)v) : 0;
+}
+
+static size_t
+str_field_len(size_t n)
+{
+    return n != 0 ? 1 + varint_len(n) + n : 0;
+}
+
+static uint8_t *
+put_int(uint8_t *p, uint32_t field, int64_t v)
+{
+    if (v == 0)
+        return p;
+    *p++ = (uint8_t)(field << 3 | WIRE_VARINT);
+    return put_varint(p, (uint64_t)v);
+}
+
+static uint8_t *
+put_str(uint8_t *p, uint32_t field, const char *str, size_t n)
+{
+    if (n == 0)
+        return p;
+    *p++ = (uint8_t)(field << 3 | WIRE_LEN);
+    p = put_varint(p, n);
+    memcpy(p, str, n);
+    return p + n;
+}
+
+static size_t
+loc_body_len(const st_location_qty *l, size_t zone_len, size_t shelf_len)
+{
+    return str_field_len(zone_len) + str_field_len(shelf_len) + int_field_len(l->qty);
+}
+
+void
+st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
+{
+    ST_ASSERT(v != NULL && out != NULL);
+    size_t sku_len = strlen(v->sku), name_len = strlen(v->name);
+    uint32_t n_locs = v->locations != NULL ? v->location_count : 0;
+    size_t body = str_field_len(sku_len) + str_field_len(name_len) + int_field_len(v->on_hand) +
+                  int_field_len(v->reserved) + int_field_len(v->available) +
+                  int_field_len(v->inbound) + int_field_len(v->in_transit_out) +
+                  int_field_len(v->reorder_point) + (v->below_reorder ? 2 : 0);
+    for (uint32_t i = 0; i < n_locs; i++) {
+        const st_location_qty *l = &v->locations[i];
+        size_t lb = loc_body_len(l, strlen(l->zone), strlen(l->shelf));
+        body += 1 + varint_len(lb) + lb; // field 10: a message, even when empty
+    }
+    size_t need = 1 + varint_len(body) + body;
+    if (out->cap - out->len < need) {
+        size_t cap = out->cap ? out->cap : 64 * 1024;
+        while (cap - out->len < need)
+            cap *= 2;
+        out->bytes = st_realloc(out->bytes, cap);
+        out->cap = cap;
+    }
+    uint8_t *p = out->bytes + out->len, *start = p;
+    *p++ = 3 << 3 | WIRE_LEN; // InventoryResult.lines
+    p = put_varint(p, body);
+    p = put_str(p, 1, v->sku, sku_len);
+    p = put_str(p, 2, v->name, name_len);
+    p = put_int(p, 3, v->on_hand);
+    p = put_int(p, 4, v->reserved);
+    p = put_int(p, 5, v->available);
+    p = put_int(p, 6, v->inbound);
+    p = put_int(p, 7, v->in_transit_out);
+    p = put_int(p, 8, v->reorder_point);
+    p = put_int(p, 9, v->below_reorder);
+    for (uint32_t i = 0; i < n_locs; i++) {
+        const st_location_qty *l = &v->locations[i];
+        size_t zl = strlen(l->zone), sl = strlen(l->shelf);
+        *p++ = 10 << 3 | WIRE_LEN; // InventoryLine.locations
+        p = put_varint(p, loc_body_len(l, zl, sl));
+        p = put_str(p, 1, l->zone, zl);
+        p = put_str(p, 2, l->shelf, sl);
+        p = put_int(p, 3, l->qty);
+    }
+    ST_ASSERT((size_t)(p - start) == need);
+    out->len += need;
+}
+
+size_t
+st_wire_inventory_head(uint8_t *out, const char *warehouse, uint32_t total_skus, size_t lines_bytes)
+{
+    ST_ASSERT(out != NULL && warehouse != NULL);
+    size_t wl = strlen(warehouse);
+    size_t body = str_field_len(wl) + int_field_len(total_skus) + lines_bytes;
+    uint8_t *p = put_varint(out, (uint64_t)STOCKTWIN__RESPONSE__RESULT_INVENTORY << 3 | WIRE_LEN);
+    p = put_varint(p, body);
+    p = put_str(p, 1, warehouse, wl);
+    p = put_int(p, 2, total_skus);
+    ST_ASSERT((size_t)(p - out) <= ST_WIRE_INVENTORY_HEAD_MAX(wl));
+    return (size_t)(p - out);
 }
 
 void

@@ -54,8 +54,43 @@ void st_wire_alert_to_pb(const st_alert *alert, st_arena *arena, Stocktwin__Aler
 // st_wire_change_to_pb fills *out (initialised here); sku is borrowed.
 void st_wire_change_to_pb(const st_change *change, Stocktwin__StockChange *out);
 
-// st_wire_line_to_pb fills an InventoryLine, with its locations, from `view`.
+// st_wire_line_to_pb fills an InventoryLine, with its locations, from `view`:
+// the protobuf-c form of st_wire_line_encode below, which replies use; kept
+// as the reference its bytes are checked against.
 void st_wire_line_to_pb(const st_stock_view *view, st_arena *arena, Stocktwin__InventoryLine *out);
+
+// Hand encoding of the inventory, the one reply that can carry 100,000
+// lines: building protobuf-c messages for them and packing those cost ~0.5 us
+// a line (two walks of every message, a copy of every string). Instead a
+// worker encodes each line straight from core's view while it answers, and
+// the reply carries those bytes as the Response's `inventory` field, appended
+// after protobuf-c packed the rest (a message's fields may come in any
+// order). The bytes are exactly what protobuf-c would pack for the same
+// message (fields in number order, proto3 defaults left out): wire_test
+// compares the two.
+
+// st_wire_buf: hand-encoded bytes, grown with st_realloc; the owner frees
+// `bytes` with st_free.
+typedef struct st_wire_buf {
+    uint8_t *bytes;
+    size_t len, cap;
+} st_wire_buf;
+
+// st_wire_line_encode appends `view` as one `lines` entry (field 3) of an
+// InventoryResult: key, length, then the InventoryLine that
+// st_wire_line_to_pb would build, with its locations.
+void st_wire_line_encode(const st_stock_view *view, st_wire_buf *out);
+
+// The most bytes st_wire_inventory_head writes for a warehouse id of
+// `id_len` bytes.
+#define ST_WIRE_INVENTORY_HEAD_MAX(id_len) (2u + 10u + 1u + 10u + (id_len) + 1u + 5u)
+
+// st_wire_inventory_head writes, into out (ST_WIRE_INVENTORY_HEAD_MAX bytes),
+// the start of a Response's `inventory` field (21) whose InventoryResult has
+// `warehouse`, `total_skus` and `lines_bytes` bytes of st_wire_line_encode
+// output to follow. Returns the bytes written.
+size_t st_wire_inventory_head(uint8_t *out, const char *warehouse, uint32_t total_skus,
+                              size_t lines_bytes);
 
 // st_wire_sku_to_pb fills a SkuWarehouse from `view`.
 void st_wire_sku_to_pb(const st_stock_view *view, st_arena *arena, Stocktwin__SkuWarehouse *out);

@@ -67,6 +67,25 @@ Test(query, inventory_order_paging_and_locations)
     cr_assert(b.views[0].below_reorder);
     collect s = {.stop_after = 1};
     OK(st_state_inventory(S, &q, collect_cb, &s, &total));
+    cr_assert_eq(s.n, 1, "the callback stopped the walk");
+    collect e = {0};
+    q.offset = 3; // past the end: no line, the count still says 3
+    q.limit = 0;
+    OK(st_state_inventory(S, &q, collect_cb, &e, &total));
+    cr_assert_eq(total, 3);
+    cr_assert_eq(e.n, 0);
+    q.offset = 2;
+    OK(st_state_inventory(S, &q, collect_cb, &e, &total));
+    cr_assert_eq(total, 3);
+    cr_assert_eq(e.n, 1);
+    cr_assert_str_eq(e.skus[0], "SKU2");
+    OK(ap(PICK("SKU3", 1, "RCV"))); // SKU3 is low too now (0 <= 0)
+    collect f = {0};
+    low.offset = 1; // the offset counts matching records only
+    OK(st_state_inventory(S, &low, collect_cb, &f, &total));
+    cr_assert_eq(total, 2);
+    cr_assert_eq(f.n, 1);
+    cr_assert_str_eq(f.skus[0], "SKU1");
     st_inventory_query none = {.warehouse = "nope"};
     cr_assert_eq(st_state_inventory(S, &none, collect_cb, &s, NULL), ST_UNKNOWN_WAREHOUSE);
 }

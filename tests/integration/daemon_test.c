@@ -201,6 +201,133 @@ Test(integration, eight_clients_race_for_the_last_hundred)
     cr_assert_eq(s.reserved, 100);
 }
 
+// A warehouse of 30,000 skus with long names: its inventory comes back page
+// by page, every line exactly once with its quantities and locations, the
+// filter and offsets agree, and one page of all of it (over 4 MiB) is refused
+// with TOO_LARGE instead of being cut.
+enum { BULK = 30000, BULK_BATCH = 1000 };
+
+static void
+bulk_submit(Stocktwin__Event **ptrs, size_t n)
+{
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_submit(client_, ptrs, n, &r), 0, "%s", st_client_last_error(client_));
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(r->statuses[i]->status, STOCKTWIN__STATUS__STATUS_OK, "%s",
+                     r->statuses[i]->message);
+    st_client_response_free(r);
+}
+
+static int64_t
+bulk_qty(uint32_t i)
+{
+    return (int64_t)(i % 7) + 1;
+}
+
+Test(integration, large_inventory_pages_every_line_once)
+{
+    static char skus[BULK][16];
+    static char name[121];
+    memset(name, 'w', sizeof name - 1);
+    static Stocktwin__Event ev[BULK_BATCH];
+    static Stocktwin__Event *ptrs[BULK_BATCH];
+    static Stocktwin__ProductUpsert pu[BULK_BATCH];
+    static Stocktwin__StockMovement mv[BULK_BATCH];
+    uint64_t seq = 1;
+    for (int pass = 0; pass < 3; pass++) { // products, stor, then recv for every third
+        size_t n = 0;
+        for (uint32_t i = 0; i < BULK; i++) {
+            if (pass == 2 && i % 3 != 0)
+                continue;
+            snprintf(skus[i], sizeof skus[i], "BULK-%06u", i);
+            stocktwin__event__init(&ev[n]);
+            ev[n].source = "bulk";
+            ev[n].seq = seq++;
+            ev[n].event_time_ms = 1000;
+            if (pass == 0) {
+                stocktwin__product_upsert__init(&pu[n]);
+                pu[n].sku = skus[i];
+                pu[n].name = name;
+                pu[n].reorder_point = 3;
+                ev[n].kind_case = STOCKTWIN__EVENT__KIND_PRODUCT_UPSERT;
+                ev[n].product_upsert = &pu[n];
+            } else {
+                stocktwin__stock_movement__init(&mv[n]);
+                mv[n].kind = STOCKTWIN__MOVEMENT_KIND__RECEIVE;
+                mv[n].sku = skus[i];
+                mv[n].qty = pass == 1 ? bulk_qty(i) : 1;
+                mv[n].to_location = pass == 1 ? "stor" : "recv";
+                ev[n].warehouse = "wh-c";
+                ev[n].kind_case = STOCKTWIN__EVENT__KIND_MOVEMENT;
+                ev[n].movement = &mv[n];
+            }
+            ptrs[n] = &ev[n];
+            if (++n == BULK_BATCH) {
+                bulk_submit(ptrs, n);
+                n = 0;
+            }
+        }
+        if (n)
+            bulk_submit(ptrs, n);
+    }
+
+    // Pages of 7,000: every sku once, in the order wh-c first saw them.
+    static uint8_t seen[BULK];
+    uint32_t offset = 0, pages = 0, low = 0;
+    for (;;) {
+        Stocktwin__Response *r = NULL;
+        cr_assert_eq(st_client_inventory(client_, "wh-c", false, offset, 7000, &r), 0, "%s",
+                     st_client_last_error(client_));
+        cr_assert_eq(r->inventory->total_skus, BULK);
+        if (r->inventory->n_lines == 0) {
+            st_client_response_free(r);
+            break;
+        }
+        for (size_t k = 0; k < r->inventory->n_lines; k++) {
+            const Stocktwin__InventoryLine *l = r->inventory->lines[k];
+            uint32_t i = offset + (uint32_t)k;
+            cr_assert_str_eq(l->sku, skus[i], "line %u", i);
+            cr_assert_str_eq(l->name, name);
+            seen[i]++;
+            int64_t want = bulk_qty(i) + (i % 3 == 0);
+            cr_assert_eq(l->on_hand, want, "%s", l->sku);
+            cr_assert_eq(l->available, want);
+            cr_assert_eq(l->reorder_point, 3);
+            cr_assert_eq(l->below_reorder, want <= 3);
+            low += want <= 3;
+            cr_assert_eq(l->n_locations, i % 3 == 0 ? 2u : 1u, "%s", l->sku);
+            cr_assert_str_eq(l->locations[0]->zone, "stor");
+            cr_assert_eq(l->locations[0]->qty, bulk_qty(i));
+        }
+        offset += (uint32_t)r->inventory->n_lines;
+        pages++;
+        st_client_response_free(r);
+    }
+    cr_assert_eq(offset, BULK);
+    cr_assert_eq(pages, (BULK + 6999) / 7000);
+    for (uint32_t i = 0; i < BULK; i++)
+        cr_assert_eq(seen[i], 1, "%s seen %u times", skus[i], seen[i]);
+
+    // The filter counts the low lines; an offset into them skips matches only.
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_inventory(client_, "wh-c", true, 0, 100000, &r), 0);
+    cr_assert_eq(r->inventory->total_skus, low);
+    cr_assert_eq(r->inventory->n_lines, low);
+    char second[16];
+    snprintf(second, sizeof second, "%s", r->inventory->lines[1]->sku);
+    st_client_response_free(r);
+    cr_assert_eq(st_client_inventory(client_, "wh-c", true, 1, 1, &r), 0);
+    cr_assert_eq(r->inventory->n_lines, 1);
+    cr_assert_str_eq(r->inventory->lines[0]->sku, second);
+    st_client_response_free(r);
+
+    // All of it in one page is over 4 MiB: refused, not cut, and it says so.
+    cr_assert_eq(st_client_inventory(client_, "wh-c", false, 0, 100000, &r),
+                 STOCKTWIN__STATUS__STATUS_TOO_LARGE);
+    cr_assert(strstr(r->message, "limit") != NULL, "%s", r->message);
+    st_client_response_free(r);
+}
+
 Test(integration, feed_publishes_low_stock_alert)
 {
     st_sub *sub = NULL;

@@ -1,6 +1,7 @@
 // wire_test.c - server/wire.c: every event kind maps field for field, invalid
 // input gets the right status and a sentence, statuses equal st_err codes,
-// alerts and stock changes become the right messages.
+// alerts and stock changes become the right messages, and hand-encoded
+// inventory lines are byte for byte what protobuf-c packs.
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <string.h>
@@ -558,4 +559,101 @@ Test(wire, arena_spills_and_resets)
     cr_assert(a.spill == NULL);
     cr_assert_eq(st_arena_alloc(&a, 8), (void *)a.base);
     st_arena_deinit(&a);
+}
+
+// A view of the kind core hands out, with `n` locations.
+static st_stock_view
+line_view(const char *sku, const char *name, int64_t base, bool low, st_location_qty *locs,
+          uint32_t n)
+{
+    return (st_stock_view){
+        .warehouse = "wh-x",
+        .sku = sku,
+        .name = name,
+        .on_hand = base,
+        .reserved = base / 3,
+        .available = base - base / 3,
+        .inbound = base * 7,
+        .in_transit_out = -base, // never negative in core; the encoding must not care
+        .reorder_point = base ? 15 : 0,
+        .below_reorder = low,
+        .locations = n ? locs : NULL,
+        .location_count = n,
+    };
+}
+
+// protobuf-c's bytes for the same line as a `lines` entry of an
+// InventoryResult (only that field set, so the result is key, length, line).
+static size_t
+reference_bytes(const st_stock_view *v, uint8_t *out, size_t cap)
+{
+    Stocktwin__InventoryLine line;
+    st_wire_line_to_pb(v, &arena, &line);
+    Stocktwin__InventoryLine *lines[] = {&line};
+    Stocktwin__InventoryResult res = STOCKTWIN__INVENTORY_RESULT__INIT;
+    res.n_lines = 1;
+    res.lines = lines;
+    size_t n = stocktwin__inventory_result__get_packed_size(&res);
+    cr_assert_leq(n, cap);
+    return stocktwin__inventory_result__pack(&res, out);
+}
+
+Test(wire, hand_encoded_lines_equal_protobuf_c)
+{
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name - 1); // a length that takes two varint bytes
+    long_name[sizeof long_name - 1] = '\0';
+    st_location_qty locs[200];
+    for (uint32_t i = 0; i < 200; i++)
+        locs[i] = (st_location_qty){.zone = i % 2 ? "STOR" : "RECV",
+                                    .shelf = i % 3 ? "S-01-02" : "",
+                                    .qty = i % 5 == 0 ? 0 : (int64_t)i * 1000003};
+    const st_stock_view views[] = {
+        line_view("SKU-1", "widget", 0, false, NULL, 0),        // every number a default
+        line_view("SKU-2", "", 1, true, locs, 1),               // empty name
+        line_view("SKU-3", long_name, 1 << 20, false, locs, 3), // two-byte lengths
+        line_view("SKU-4", "gadget", INT64_MAX / 8, true, locs, 200),
+        line_view("SKU-5", "x", -5, true, locs, 2), // negative: ten-byte varints
+    };
+    static uint8_t want[64 * 1024];
+    st_wire_buf buf = {0};
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
+        size_t n = reference_bytes(&views[i], want, sizeof want);
+        st_wire_line_encode(&views[i], &buf);
+        cr_assert_eq(buf.len - at, n, "line %zu: %zu bytes, protobuf-c packs %zu", i, buf.len - at,
+                     n);
+        cr_assert_eq(memcmp(buf.bytes + at, want, n), 0, "line %zu: the bytes differ", i);
+        at = buf.len;
+    }
+    // A whole Response: protobuf-c's part, the head, the lines. protobuf-c
+    // reads it back with every line and the result's own fields.
+    Stocktwin__Response resp = STOCKTWIN__RESPONSE__INIT;
+    resp.request_id = 77;
+    resp.lsn = 12345;
+    size_t pb = stocktwin__response__get_packed_size(&resp);
+    uint8_t head[ST_WIRE_INVENTORY_HEAD_MAX(4)];
+    size_t head_len = st_wire_inventory_head(head, "wh-x", 123456, buf.len);
+    uint8_t *msg_bytes = malloc(pb + head_len + buf.len);
+    stocktwin__response__pack(&resp, msg_bytes);
+    memcpy(msg_bytes + pb, head, head_len);
+    memcpy(msg_bytes + pb + head_len, buf.bytes, buf.len);
+    Stocktwin__Response *back =
+        stocktwin__response__unpack(NULL, pb + head_len + buf.len, msg_bytes);
+    cr_assert_not_null(back, "protobuf-c reads the spliced reply");
+    cr_assert_eq(back->request_id, 77);
+    cr_assert_eq(back->lsn, 12345);
+    cr_assert_eq(back->result_case, STOCKTWIN__RESPONSE__RESULT_INVENTORY);
+    cr_assert_str_eq(back->inventory->warehouse, "wh-x");
+    cr_assert_eq(back->inventory->total_skus, 123456);
+    cr_assert_eq(back->inventory->n_lines, 5);
+    cr_assert_str_eq(back->inventory->lines[2]->name, long_name);
+    cr_assert_eq(back->inventory->lines[3]->n_locations, 200);
+    cr_assert_eq(back->inventory->lines[3]->locations[7]->qty, 7 * 1000003);
+    cr_assert_str_eq(back->inventory->lines[3]->locations[7]->shelf, "S-01-02");
+    cr_assert_eq(back->inventory->lines[4]->in_transit_out, 5);
+    cr_assert_eq(back->inventory->lines[4]->on_hand, -5);
+    stocktwin__response__free_unpacked(back, NULL);
+    free(msg_bytes);
+    free(buf.bytes);
 }
