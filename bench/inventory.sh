@@ -3,8 +3,8 @@
 # 100,000 SKUs answered in <= 20 ms while ingest runs"). Starts stocktwind,
 # sets up 45 warehouses x 100,000 SKUs with stocktwin-load --setup-only, then
 # reads wh-00's whole inventory COUNT times with stocktwin-inventory-probe
-# (pages of PAGE lines), first idle, then while stocktwin-load drives RATE
-# events/s of moves at it; with PERF=1 the daemon runs under perf record during
+# (pages of PAGE lines; one reader, then two sharing the pages), first idle,
+# then while stocktwin-load drives RATE events/s of moves at it; with PERF=1 the daemon runs under perf record during
 # the loaded reads. Prints one line per case and the daemon's CPU time.
 #
 #   bench/inventory.sh BUILD_DIR PORT
@@ -59,6 +59,8 @@ c0=$(cpu_s)
 printf 'idle:   '
 "$probe" --url "$url" --count "$count" --page "$page"
 c1=$(cpu_s)
+printf 'idle:   '
+"$probe" --url "$url" --count "$count" --page "$page" --parallel 2
 echo "        daemon CPU $(awk -v a="$c0" -v b="$c1" -v n="$count" 'BEGIN { printf "%.1f ms", (b - a) * 1000 / n }') per whole read"
 
 # shellcheck disable=SC2086
@@ -72,6 +74,8 @@ if [ "$perf" = 1 ]; then
 fi
 printf 'loaded: '
 "$probe" --url "$url" --count "$count" --page "$page"
+printf 'loaded: '
+"$probe" --url "$url" --count "$count" --page "$page" --parallel 2
 echo "        (with $rate events/s of moves)"
 if [ -n "$perfpid" ]; then
     kill -INT "$perfpid"

@@ -22,6 +22,7 @@
 
 #include "dial.h"
 #include "error.h"
+#include "inventory.h"
 #include "reply.h"
 #include "stocktwin.h"
 
@@ -34,6 +35,7 @@ struct st_waiter {
     bool done;
     int status;
     Stocktwin__Response *resp;
+    nng_msg *msg; // the reply undecoded, when the slot is `raw`
     char error[ST_ERROR_BYTES_MAX];
 };
 
@@ -49,6 +51,9 @@ struct st_slot {
     // the result matching the query's kind.
     size_t n_events;
     int result_case;
+    // Hand the reply's message to the waiter undecoded (the caller decodes
+    // it: st_client_inventory_each); only with a waiter.
+    bool raw;
     struct st_waiter *waiter;
     st_client_done_cb cb;
     void *cb_arg;
@@ -112,14 +117,16 @@ st_slot_release(struct st_slot *s)
 
 // Delivers the outcome (takes ownership of resp) and frees the slot.
 static void
-st_slot_finish(struct st_slot *s, int status, Stocktwin__Response *resp)
+st_slot_finish(struct st_slot *s, int status, Stocktwin__Response *resp, nng_msg *msg)
 {
     const char *error = status != 0 ? st_error_get() : NULL;
     struct st_waiter *w = s->waiter;
+    ST_CLIENT_ASSERT(msg == NULL || w != NULL);
     if (w != NULL) {
         pthread_mutex_lock(&w->mu);
         w->status = status;
         w->resp = resp;
+        w->msg = msg;
         snprintf(w->error, sizeof w->error, "%s", error ? error : "");
         w->done = true;
         pthread_cond_signal(&w->cv);
@@ -131,19 +138,28 @@ st_slot_finish(struct st_slot *s, int status, Stocktwin__Response *resp)
     st_slot_release(s);
 }
 
+// What a reply must be: the answer to request_id from url, with n_events
+// statuses (a batch) or the result result_case (a query; 0: none checked).
+struct st_expect {
+    const char *url;
+    uint64_t request_id;
+    size_t n_events;
+    int result_case;
+};
+
 // Decodes and validates a reply: bytes from the network never reach an
 // assert. Returns 0 (resp set), the reply's own status (resp set) or
 // MALFORMED (resp NULL); the sentence is set when not 0.
 static int
-st_reply_decode(const struct st_slot *s, nng_msg *msg, Stocktwin__Response **resp_out)
+st_reply_decode(const struct st_expect *s, const void *body, size_t len,
+                Stocktwin__Response **resp_out)
 {
-    size_t len = nng_msg_len(msg);
-    Stocktwin__Response *r = st_reply_unpack(len, nng_msg_body(msg));
+    Stocktwin__Response *r = st_reply_unpack(len, body);
     *resp_out = NULL;
     if (r == NULL) {
         return st_error_set(STOCKTWIN__STATUS__STATUS_MALFORMED,
                             "the reply from %s (%zu bytes) is not a valid stocktwin Response",
-                            s->client->url, len);
+                            s->url, len);
     }
     int status = 0;
     // A server that could not read the request cannot echo its id: a refusal
@@ -202,12 +218,12 @@ st_slot_cb(void *arg)
             // A failed send leaves the message with us.
             nng_msg_free(nng_aio_get_msg(s->aio));
             nng_aio_set_msg(s->aio, NULL);
-            st_slot_finish(s, st_slot_error(s, rv), NULL);
+            st_slot_finish(s, st_slot_error(s, rv), NULL, NULL);
             return;
         }
         int64_t left = (int64_t)(s->deadline - nng_clock());
         if (left <= 0) {
-            st_slot_finish(s, st_slot_error(s, NNG_ETIMEDOUT), NULL);
+            st_slot_finish(s, st_slot_error(s, NNG_ETIMEDOUT), NULL, NULL);
             return;
         }
         s->stage = ST_SLOT_RECEIVING;
@@ -216,15 +232,23 @@ st_slot_cb(void *arg)
         return;
     }
     if (rv != 0) {
-        st_slot_finish(s, st_slot_error(s, rv), NULL);
+        st_slot_finish(s, st_slot_error(s, rv), NULL, NULL);
         return;
     }
     nng_msg *msg = nng_aio_get_msg(s->aio);
     nng_aio_set_msg(s->aio, NULL);
+    if (s->raw) {
+        st_slot_finish(s, 0, NULL, msg);
+        return;
+    }
     Stocktwin__Response *resp = NULL;
-    int status = st_reply_decode(s, msg, &resp);
+    struct st_expect e = {.url = s->client->url,
+                          .request_id = s->request_id,
+                          .n_events = s->n_events,
+                          .result_case = s->result_case};
+    int status = st_reply_decode(&e, nng_msg_body(msg), nng_msg_len(msg), &resp);
     nng_msg_free(msg);
-    st_slot_finish(s, status, resp);
+    st_slot_finish(s, status, resp, NULL);
 }
 
 // ---------------------------------------------------------------------------
@@ -255,8 +279,9 @@ st_request_encode(st_client *c, Stocktwin__Request *req, nng_msg **out)
 // once. On failure nothing was sent and nothing will be called.
 static int
 st_client_start(st_client *c, Stocktwin__Request *req, size_t n_events, int result_case,
-                struct st_waiter *w, st_client_done_cb cb, void *arg)
+                struct st_waiter *w, bool raw, st_client_done_cb cb, void *arg)
 {
+    ST_CLIENT_ASSERT(!raw || w != NULL);
     nng_msg *msg = NULL;
     int status = st_request_encode(c, req, &msg);
     if (status != 0) {
@@ -267,6 +292,7 @@ st_client_start(st_client *c, Stocktwin__Request *req, size_t n_events, int resu
     s->request_id = req->request_id;
     s->n_events = n_events;
     s->result_case = result_case;
+    s->raw = raw;
     s->waiter = w;
     s->cb = cb;
     s->cb_arg = arg;
@@ -277,15 +303,16 @@ st_client_start(st_client *c, Stocktwin__Request *req, size_t n_events, int resu
     return 0;
 }
 
-// Runs a request and waits for it, on the caller's thread.
+// Runs a request and waits for it, on the caller's thread. With msg_out
+// (raw), the reply comes back undecoded in *msg_out instead of *resp_out.
 static int
-st_client_call(st_client *c, Stocktwin__Request *req, size_t n_events, int result_case,
-               Stocktwin__Response **resp_out)
+st_client_wait(st_client *c, Stocktwin__Request *req, size_t n_events, int result_case,
+               Stocktwin__Response **resp_out, nng_msg **msg_out)
 {
     struct st_waiter w = {.done = false};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    int status = st_client_start(c, req, n_events, result_case, &w, NULL, NULL);
+    int status = st_client_start(c, req, n_events, result_case, &w, msg_out != NULL, NULL, NULL);
     if (status == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done) {
@@ -293,7 +320,10 @@ st_client_call(st_client *c, Stocktwin__Request *req, size_t n_events, int resul
         }
         pthread_mutex_unlock(&w.mu);
         status = w.status;
-        *resp_out = w.resp;
+        if (msg_out != NULL)
+            *msg_out = w.msg;
+        else
+            *resp_out = w.resp;
         if (status != 0) {
             st_error_set(status, "%s", w.error);
         }
@@ -301,6 +331,13 @@ st_client_call(st_client *c, Stocktwin__Request *req, size_t n_events, int resul
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
     return status;
+}
+
+static int
+st_client_call(st_client *c, Stocktwin__Request *req, size_t n_events, int result_case,
+               Stocktwin__Response **resp_out)
+{
+    return st_client_wait(c, req, n_events, result_case, resp_out, NULL);
 }
 
 static int
@@ -358,7 +395,7 @@ st_client_submit_async(st_client *c, Stocktwin__Event **events, size_t n, st_cli
     Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
     req.body_case = STOCKTWIN__REQUEST__BODY_BATCH;
     req.batch = &batch;
-    return st_client_start(c, &req, n, 0, NULL, cb, arg);
+    return st_client_start(c, &req, n, 0, NULL, false, cb, arg);
 }
 
 void
@@ -437,7 +474,7 @@ st_client_query_async(st_client *c, const Stocktwin__Query *q, st_client_done_cb
     if (status != 0) {
         return status;
     }
-    return st_client_start(c, &req, 0, result_case, NULL, cb, arg);
+    return st_client_start(c, &req, 0, result_case, NULL, false, cb, arg);
 }
 
 void
@@ -579,6 +616,55 @@ st_client_inventory(st_client *c, const char *warehouse, bool below_reorder_only
     q.kind_case = STOCKTWIN__QUERY__KIND_INVENTORY;
     q.inventory = &iq;
     return st_client_query(c, &q, resp_out);
+}
+
+int
+st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder_only,
+                         uint32_t offset, uint32_t limit, st_inventory_line_cb cb, void *arg,
+                         uint32_t *total_out, uint32_t *lines_out)
+{
+    ST_CLIENT_ASSERT(c != NULL && cb != NULL);
+    st_error_clear();
+    uint32_t total = 0, lines = 0;
+    Stocktwin__InventoryQuery iq = STOCKTWIN__INVENTORY_QUERY__INIT;
+    iq.warehouse = (char *)(warehouse ? warehouse : "");
+    iq.below_reorder_only = below_reorder_only;
+    iq.offset = offset;
+    iq.limit = limit;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_INVENTORY;
+    q.inventory = &iq;
+    Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
+    req.body_case = STOCKTWIN__REQUEST__BODY_QUERY;
+    req.query = &q;
+    nng_msg *msg = NULL;
+    int status = st_client_wait(c, &req, 0, 0, NULL, &msg);
+    if (status == 0) {
+        // The inventory field by hand; the rest (status, message, request id,
+        // replication) through protobuf-c and the usual checks.
+        uint8_t *rest = NULL;
+        size_t rest_len = 0, inv_len = 0;
+        const uint8_t *inv = NULL;
+        status = st_inventory_split(nng_msg_body(msg), nng_msg_len(msg), &rest, &rest_len, &inv,
+                                    &inv_len);
+        Stocktwin__Response *r = NULL;
+        struct st_expect e = {.url = c->url, .request_id = req.request_id};
+        if (status == 0)
+            status = st_reply_decode(&e, rest, rest_len, &r);
+        if (status == 0 && (inv == NULL || r->result_case != STOCKTWIN__RESPONSE__RESULT__NOT_SET))
+            status = st_error_set(STOCKTWIN__STATUS__STATUS_MALFORMED,
+                                  "the reply to an inventory query carries no inventory");
+        if (status == 0)
+            status = st_inventory_walk(inv, inv_len, cb, arg, &total, &lines);
+        st_reply_free(r);
+        free(rest);
+        nng_msg_free(msg);
+    }
+    if (total_out != NULL)
+        *total_out = total;
+    if (lines_out != NULL)
+        *lines_out = lines;
+    return status;
 }
 
 int

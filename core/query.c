@@ -26,6 +26,8 @@ st_view_fill(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_vie
     v->warehouse = st_str(s, wh->id);
     v->sku = st_str(s, p->sku);
     v->name = st_str(s, p->name);
+    v->sku_len = st_intern_len(&s->intern, p->sku);
+    v->name_len = st_intern_len(&s->intern, p->name);
     v->on_hand = r->on_hand;
     v->reserved = r->reserved;
     v->available = r->on_hand - r->reserved;
@@ -52,9 +54,12 @@ st_view_locations(const st_state *s, const st_wh *wh, const st_stock *r, st_stoc
             continue;
         st_vec_grow((void **)buf, cap, n, sizeof **buf);
         const st_loc *l = &wh->locs[bin->loc];
+        uint32_t zone = wh->locs[l->zone].id;
         (*buf)[n++] = (st_location_qty){
-            .zone = st_str(s, wh->locs[l->zone].id),
+            .zone = st_str(s, zone),
+            .zone_len = st_intern_len(&s->intern, zone),
             .shelf = l->is_shelf ? st_str(s, l->id) : "",
+            .shelf_len = l->is_shelf ? st_intern_len(&s->intern, l->id) : 0,
             .qty = bin->qty,
         };
     }

@@ -93,9 +93,12 @@ int64_t st_state_network_units(const st_state *state);
 // ---------------------------------------------------------------------------
 // Queries. Callbacks return true to go on, false to stop early.
 
+// Views carry each string's length too (the bytes before its NUL), so that
+// encoders need not measure what the state already knows.
 typedef struct st_location_qty {
     const char *zone;  // the zone (the location itself if it is a zone)
     const char *shelf; // "" when the stock sits in a zone
+    uint32_t zone_len, shelf_len;
     int64_t qty;
 } st_location_qty;
 
@@ -103,6 +106,7 @@ typedef struct st_stock_view {
     const char *warehouse;
     const char *sku;
     const char *name; // product name
+    uint32_t sku_len, name_len;
     int64_t on_hand;
     int64_t reserved;
     int64_t available; // on_hand - reserved

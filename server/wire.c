@@ -195,7 +195,8 @@ void
 st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
 {
     ST_ASSERT(v != NULL && out != NULL);
-    size_t sku_len = strlen(v->sku), name_len = strlen(v->name);
+    size_t sku_len = v->sku_len, name_len = v->name_len;
+    ST_ASSERT(v->sku[sku_len] == '\0' && v->name[name_len] == '\0'); // lengths that fit
     uint32_t n_locs = v->locations != NULL ? v->location_count : 0;
     size_t body = str_field_len(sku_len) + str_field_len(name_len) + int_field_len(v->on_hand) +
                   int_field_len(v->reserved) + int_field_len(v->available) +
@@ -203,7 +204,8 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
                   int_field_len(v->reorder_point) + (v->below_reorder ? 2 : 0);
     for (uint32_t i = 0; i < n_locs; i++) {
         const st_location_qty *l = &v->locations[i];
-        size_t lb = loc_body_len(l, strlen(l->zone), strlen(l->shelf));
+        ST_ASSERT(l->zone[l->zone_len] == '\0' && l->shelf[l->shelf_len] == '\0');
+        size_t lb = loc_body_len(l, l->zone_len, l->shelf_len);
         body += 1 + varint_len(lb) + lb; // field 10: a message, even when empty
     }
     size_t need = 1 + varint_len(body) + body;
@@ -228,7 +230,7 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
     p = put_int(p, 9, v->below_reorder);
     for (uint32_t i = 0; i < n_locs; i++) {
         const st_location_qty *l = &v->locations[i];
-        size_t zl = strlen(l->zone), sl = strlen(l->shelf);
+        size_t zl = l->zone_len, sl = l->shelf_len;
         *p++ = 10 << 3 | WIRE_LEN; // InventoryLine.locations
         p = put_varint(p, loc_body_len(l, zl, sl));
         p = put_str(p, 1, l->zone, zl);

@@ -78,7 +78,8 @@ typedef struct st_wire_buf {
 
 // st_wire_line_encode appends `view` as one `lines` entry (field 3) of an
 // InventoryResult: key, length, then the InventoryLine that
-// st_wire_line_to_pb would build, with its locations.
+// st_wire_line_to_pb would build, with its locations. It trusts the view's
+// string lengths (core's views carry them).
 void st_wire_line_encode(const st_stock_view *view, st_wire_buf *out);
 
 // The most bytes st_wire_inventory_head writes for a warehouse id of

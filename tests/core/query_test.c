@@ -18,6 +18,12 @@ collect_cb(void *arg, const st_stock_view *v)
 {
     collect *c = arg;
     cr_assert_lt(c->n, 16);
+    cr_assert_eq(v->sku_len, strlen(v->sku), "views carry their strings' lengths");
+    cr_assert_eq(v->name_len, strlen(v->name));
+    for (uint32_t i = 0; i < v->location_count; i++) {
+        cr_assert_eq(v->locations[i].zone_len, strlen(v->locations[i].zone));
+        cr_assert_eq(v->locations[i].shelf_len, strlen(v->locations[i].shelf));
+    }
     snprintf(c->skus[c->n], sizeof c->skus[0], "%s", v->sku);
     c->locs[c->n] = v->location_count;
     c->views[c->n] = *v;

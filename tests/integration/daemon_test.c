@@ -224,6 +224,31 @@ bulk_qty(uint32_t i)
     return (int64_t)(i % 7) + 1;
 }
 
+typedef struct each_state {
+    char (*skus)[16];
+    uint8_t *seen;
+    uint32_t offset, n;
+} each_state;
+
+static bool
+each_line(void *arg, const st_inventory_line *l)
+{
+    each_state *es = arg;
+    uint32_t i = es->offset++;
+    cr_assert_lt(i, BULK);
+    cr_assert_str_eq(l->sku, es->skus[i]);
+    int64_t want = bulk_qty(i) + (i % 3 == 0);
+    cr_assert_eq(l->on_hand, want, "%s", l->sku);
+    cr_assert_eq(l->below_reorder, want <= 3);
+    cr_assert_eq(l->n_locations, i % 3 == 0 ? 2u : 1u);
+    cr_assert_str_eq(l->locations[0].zone, "stor");
+    cr_assert_str_eq(l->locations[0].shelf, "");
+    cr_assert_eq(l->locations[0].qty, bulk_qty(i));
+    es->seen[i]++;
+    es->n++;
+    return true;
+}
+
 Test(integration, large_inventory_pages_every_line_once)
 {
     static char skus[BULK][16];
@@ -307,6 +332,25 @@ Test(integration, large_inventory_pages_every_line_once)
     cr_assert_eq(pages, (BULK + 6999) / 7000);
     for (uint32_t i = 0; i < BULK; i++)
         cr_assert_eq(seen[i], 1, "%s seen %u times", skus[i], seen[i]);
+
+    // The same pages line by line (st_client_inventory_each): the same skus,
+    // quantities and locations as the decoded replies.
+    memset(seen, 0, sizeof seen);
+    each_state es = {.skus = skus, .seen = seen};
+    for (offset = 0;;) {
+        uint32_t total = 0, lines = 0;
+        es.offset = offset;
+        cr_assert_eq(st_client_inventory_each(client_, "wh-c", false, offset, 7000, each_line, &es,
+                                              &total, &lines),
+                     0, "%s", st_client_last_error(client_));
+        cr_assert_eq(total, BULK);
+        if (lines == 0)
+            break;
+        offset += lines;
+    }
+    cr_assert_eq(es.n, BULK);
+    for (uint32_t i = 0; i < BULK; i++)
+        cr_assert_eq(seen[i], 1, "%s seen %u times line by line", skus[i], seen[i]);
 
     // The filter counts the low lines; an offset into them skips matches only.
     Stocktwin__Response *r = NULL;

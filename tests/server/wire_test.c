@@ -570,6 +570,8 @@ line_view(const char *sku, const char *name, int64_t base, bool low, st_location
         .warehouse = "wh-x",
         .sku = sku,
         .name = name,
+        .sku_len = (uint32_t)strlen(sku),
+        .name_len = (uint32_t)strlen(name),
         .on_hand = base,
         .reserved = base / 3,
         .available = base - base / 3,
@@ -606,7 +608,9 @@ Test(wire, hand_encoded_lines_equal_protobuf_c)
     st_location_qty locs[200];
     for (uint32_t i = 0; i < 200; i++)
         locs[i] = (st_location_qty){.zone = i % 2 ? "STOR" : "RECV",
+                                    .zone_len = 4,
                                     .shelf = i % 3 ? "S-01-02" : "",
+                                    .shelf_len = i % 3 ? 7 : 0,
                                     .qty = i % 5 == 0 ? 0 : (int64_t)i * 1000003};
     const st_stock_view views[] = {
         line_view("SKU-1", "widget", 0, false, NULL, 0),        // every number a default
