@@ -57,13 +57,24 @@ st_verify_topology(const st_state *s, const st_wh *wh)
 static void
 st_verify_bins(const st_wh *wh)
 {
-    uint32_t v, seen = 0;
-    ST_ASSERT(wh->bin_index.count == wh->bins_n);
+    uint32_t v, seen = 0, indexed = 0;
     for (uint32_t i = 0; i < wh->bins_n; i++) {
         const st_bin *b = &wh->bins[i];
         ST_ASSERT(b->loc < wh->locs_n && b->stock < wh->stocks_n && b->qty >= 0);
-        ST_ASSERT(st_map_get(&wh->bin_index, st_map_key2(b->loc, b->stock), &v) && v == i);
+        // Found by its (location, record), which is therefore unique.
+        ST_ASSERT(st_find_bin(wh, b->loc, b->stock) == i);
     }
+    // bin_index holds exactly the bins beyond a lookup's walk.
+    for (uint32_t i = 0; i < wh->stocks_n; i++) {
+        uint32_t rank = 0;
+        for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE && rank <= wh->bins_n;
+             b = wh->bins[b].next, rank++) {
+            bool in_index = st_map_get(&wh->bin_index, st_map_key2(wh->bins[b].loc, i), &v);
+            ST_ASSERT(in_index == (rank >= wh->bin_walk) && (!in_index || v == b));
+            indexed += in_index;
+        }
+    }
+    ST_ASSERT(wh->bin_index.count == indexed);
     for (uint32_t i = 0; i < wh->stocks_n; i++) {
         int64_t sum = 0;
         for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE; b = wh->bins[b].next) {

@@ -133,10 +133,35 @@ st_find_stock(const st_wh *wh, uint32_t product)
 uint32_t
 st_find_bin(const st_wh *wh, uint32_t loc, uint32_t stock)
 {
-    uint32_t v;
     if (stock == ST_NONE || loc == ST_NONE)
         return ST_NONE;
+    uint32_t b = wh->stocks[stock].first_bin;
+    for (uint32_t k = 0; k < wh->bin_walk && b != ST_NONE; k++, b = wh->bins[b].next)
+        if (wh->bins[b].loc == loc)
+            return b;
+    uint32_t v;
+    if (b == ST_NONE) // the whole chain was walked
+        return ST_NONE;
     return st_map_get(&wh->bin_index, st_map_key2(loc, stock), &v) ? v : ST_NONE;
+}
+
+bool
+st_bin_index_rebuild(st_wh *wh)
+{
+    ST_ASSERT(wh->bin_index.count == 0);
+    for (uint32_t i = 0; i < wh->stocks_n; i++) {
+        uint32_t rank = 0;
+        for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE; b = wh->bins[b].next, rank++) {
+            // The lookup sees the chain's head and what is indexed so far:
+            // it must find b itself at the head, nothing further down.
+            uint32_t found = st_find_bin(wh, wh->bins[b].loc, i);
+            if (rank < wh->bin_walk ? found != b : found != ST_NONE)
+                return false;
+            if (rank >= wh->bin_walk)
+                st_map_put(&wh->bin_index, st_map_key2(wh->bins[b].loc, i), b);
+        }
+    }
+    return true;
 }
 
 int64_t
@@ -278,11 +303,13 @@ st_bin_get(st_state *s, uint32_t loc, uint32_t stock)
     bin->next = ST_NONE;
     bin->qty = 0;
     bin->set_ms = ST_TIME_NONE;
-    st_map_put(&wh->bin_index, st_map_key2(loc, stock), b);
+    uint32_t rank = 0;
     uint32_t *link = &wh->stocks[stock].first_bin;
-    while (*link != ST_NONE)
+    for (; *link != ST_NONE; rank++)
         link = &wh->bins[*link].next;
     *link = b;
+    if (rank >= wh->bin_walk) // beyond what a lookup walks (st_find_bin)
+        st_map_put(&wh->bin_index, st_map_key2(loc, stock), b);
     return b;
 }
 
@@ -423,6 +450,7 @@ st_wh_create(st_state *s, const char *id)
     ST_ASSERT(n > 0 && (size_t)n < sizeof src);
     wh->outbox_source = st_intern_add(&s->intern, src, (size_t)n);
     wh->last_event_ms = ST_TIME_NONE;
+    wh->bin_walk = s->cfg.bin_walk;
     wh->ring = st_calloc(s->cfg.alerts_kept, sizeof *wh->ring);
     st_map_put(&s->wh_index, wh->id, s->whs_n);
     *ST_VEC_PUSH(s->whs) = wh;

@@ -150,6 +150,7 @@ typedef struct st_wh {
     // distribution network stocks most of the catalog), ST_NONE when absent.
     uint32_t *stock_of;
     uint32_t stock_of_n;
+    uint32_t bin_walk; // the config's, for st_find_bin
     st_map loc_index, dev_index, bin_index, resv_index, po_index, xfer_index, lead_index;
     st_dedup dedup;
     st_alert *ring; // alerts_kept entries
@@ -204,7 +205,17 @@ st_wh *st_find_wh(const st_state *s, const char *id);
 uint32_t st_find_loc(const st_state *s, const st_wh *wh, const char *id);
 uint32_t st_find_dev(const st_state *s, const st_wh *wh, const char *id);
 uint32_t st_find_stock(const st_wh *wh, uint32_t product);
+// Bins: a stock record's bins chain in creation order, and a lookup by
+// (location, record) walks the first wh->bin_walk of them (the config's
+// bin_walk). Only bins further down a chain (a sku spread over many
+// locations) are in bin_index, so the usual record of one to a few bins
+// costs no index entry (a slot of the index is 12 bytes: ~60 bytes a record
+// at seed scale when every bin had one).
 uint32_t st_find_bin(const st_wh *wh, uint32_t loc, uint32_t stock);
+// st_bin_index_rebuild fills the empty bin_index of a warehouse whose bins
+// and chains were loaded whole (a snapshot, a reshard); false if a record
+// has two bins at one location.
+bool st_bin_index_rebuild(st_wh *wh);
 int64_t st_bin_qty(const st_wh *wh, uint32_t loc, uint32_t stock);
 uint32_t st_find_resv(const st_state *s, const st_wh *wh, const char *order, uint32_t stock);
 uint32_t st_find_po(const st_state *s, const st_wh *wh, const char *id);

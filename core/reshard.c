@@ -160,8 +160,8 @@ st_state_adopt_warehouse(st_state *dst, const st_state *src, uint32_t index, cha
     }
     wh->bins = copy_table(from->bins, from->bins_n, sizeof *from->bins);
     wh->bins_n = wh->bins_cap = from->bins_n;
-    for (uint32_t i = 0; i < wh->bins_n; i++)
-        st_map_put(&wh->bin_index, st_map_key2(wh->bins[i].loc, wh->bins[i].stock), i);
+    bool unique = st_bin_index_rebuild(wh); // the source state held the same chains
+    ST_ASSERT(unique);
     wh->resvs = copy_table(from->resvs, from->resvs_n, sizeof *from->resvs);
     wh->resvs_n = wh->resvs_cap = from->resvs_n;
     for (uint32_t i = 0; i < wh->resvs_n; i++) {

@@ -318,7 +318,6 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         const st_bin *b = &wh->bins[i];
         check(in, b->loc < wh->locs_n && b->stock < wh->stocks_n && idx_ok(b->next, wh->bins_n),
               "bin", w, i);
-        st_map_put(&wh->bin_index, st_map_key2(b->loc, b->stock), i);
     }
     for (uint32_t i = 0; in->ok && i < wh->resvs_n; i++) {
         const st_resv *r = &wh->resvs[i];
@@ -341,11 +340,19 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         check(in, id_ok(in, wh->leads[i].supplier), "lead-time sample", w, i);
         st_map_put(&wh->lead_index, wh->leads[i].supplier, i);
     }
-    // A bin chain visits each bin once: a cycle would hang every pick.
-    for (uint32_t i = 0, steps = 0; in->ok && i < wh->stocks_n; i++)
+    // The chains visit each bin once (a cycle would hang every pick), every
+    // bin is on its record's chain, and no record has two bins at one
+    // location; then the index of long chains is rebuilt.
+    uint32_t steps = 0;
+    for (uint32_t i = 0; in->ok && i < wh->stocks_n; i++)
         for (uint32_t b = wh->stocks[i].first_bin; in->ok && b != ST_NONE; b = wh->bins[b].next)
             if (++steps > wh->bins_n || wh->bins[b].stock != i)
                 bad(in, "snapshot: warehouse %u: the bins of stock record %u do not chain", w, i);
+    if (in->ok && steps != wh->bins_n)
+        bad(in, "snapshot: warehouse %u: %u of its %u bins are on no chain", w, wh->bins_n - steps,
+            wh->bins_n);
+    if (in->ok && !st_bin_index_rebuild(wh))
+        bad(in, "snapshot: warehouse %u: a stock record has two bins at one location", w);
     uint32_t alerts = get_u32(in);
     if (in->ok && alerts > wh->alert_seq) {
         bad(in, "snapshot: warehouse %u keeps %u alerts of %llu raised", w, alerts,

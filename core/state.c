@@ -28,6 +28,10 @@ st_state_config_defaults(st_state_config *c)
         c->products_max = 1u << 24;
     if (!c->orders_max)
         c->orders_max = 1u << 22;
+    if (!c->bin_walk)
+        c->bin_walk = 8;
+    if (c->bin_walk > 64)
+        c->bin_walk = 64;
 }
 
 st_err

@@ -34,6 +34,10 @@ typedef struct st_state_config {
     uint32_t twins_max;             // locations+devices per warehouse; default 1<<20
     uint32_t products_max;          // catalog size; default 1<<24
     uint32_t orders_max;            // reservations+POs+transfers per warehouse; default 1<<22
+    // How many of a stock record's bins a lookup walks before it asks the
+    // index (model.h, "Bins"); 1..64, default 8. Changes memory and speed,
+    // never the state: tests set it low to exercise the index.
+    uint32_t bin_walk;
 } st_state_config;
 
 // st_state_create makes an empty state; `config` may be NULL (defaults).

@@ -606,11 +606,23 @@ one_step(void)
 
 // --- replay -------------------------------------------------------------------------
 
+// fresh makes a state whose bin lookups walk `walk` bins before the index
+// (st_state_config.bin_walk): the run itself uses the default (8, more than
+// any chain here), the replays 1 to 3, so bin_index is exercised and must
+// not change a single status or the digest.
+static st_state *
+fresh(uint32_t walk)
+{
+    st_state *r;
+    st_state_config cfg = {.bin_walk = walk};
+    cr_assert_eq(st_state_create(&cfg, &r), ST_OK);
+    return r;
+}
+
 static void
 replay_single(uint64_t want)
 {
-    st_state *r;
-    cr_assert_eq(st_state_create(NULL, &r), ST_OK);
+    st_state *r = fresh(1);
     for (size_t i = 0; i < log_n; i++) {
         st_err err = st_state_apply(r, &LOG[i].ev, &OUT);
         step_no = i;
@@ -626,9 +638,7 @@ replay_single(uint64_t want)
 static void
 replay_split(uint64_t want)
 {
-    st_state *part[2];
-    cr_assert_eq(st_state_create(NULL, &part[0]), ST_OK);
-    cr_assert_eq(st_state_create(NULL, &part[1]), ST_OK);
+    st_state *part[2] = {fresh(2), fresh(0)};
     for (size_t i = 0; i < log_n; i++) {
         const st_event *ev = &LOG[i].ev;
         step_no = i;
@@ -663,9 +673,9 @@ replay_reshard(uint64_t want)
 {
     st_state *two[2], *three[3];
     for (int k = 0; k < 2; k++)
-        cr_assert_eq(st_state_create(NULL, &two[k]), ST_OK);
+        two[k] = fresh(k ? 0 : 3);
     for (int k = 0; k < 3; k++)
-        cr_assert_eq(st_state_create(NULL, &three[k]), ST_OK);
+        three[k] = fresh((uint32_t)k + 1);
     size_t half = log_n / 2;
     for (size_t i = 0; i < log_n; i++) {
         const st_event *ev = &LOG[i].ev;
@@ -729,11 +739,10 @@ image_put(void *arg, const void *buf, size_t len)
 }
 
 static st_state *
-image_load(const image *im, st_err want)
+image_load(const image *im, st_err want, uint32_t walk)
 {
-    st_state *r;
+    st_state *r = fresh(walk);
     char why[256];
-    cr_assert_eq(st_state_create(NULL, &r), ST_OK);
     st_err err = st_state_load(r, im->buf, im->len, why, sizeof why);
     if (err != want)
         cr_log_error("loading %zu bytes: %s (%s)", im->len, st_err_str(err), why);
@@ -754,14 +763,13 @@ image_load(const image *im, st_err want)
 static void
 replay_snapshot(uint64_t want)
 {
-    st_state *r;
-    cr_assert_eq(st_state_create(NULL, &r), ST_OK);
+    st_state *r = fresh(2);
     size_t half = log_n / 2;
     for (size_t i = 0; i < half; i++)
         CHECK(st_state_apply(r, &LOG[i].ev, &OUT) == LOG[i].status);
     image im = {0};
     CHECK(st_state_save(r, image_put, &im));
-    st_state *loaded = image_load(&im, ST_OK);
+    st_state *loaded = image_load(&im, ST_OK, 1);
     st_state_verify(loaded);
     CHECK(st_state_digest(loaded) == st_state_digest(r));
     for (size_t i = half; i < log_n; i++) {
@@ -774,7 +782,7 @@ replay_snapshot(uint64_t want)
     // The image of the loaded state loads to the same state again.
     image again = {0};
     CHECK(st_state_save(loaded, image_put, &again));
-    st_state *twice = image_load(&again, ST_OK);
+    st_state *twice = image_load(&again, ST_OK, 0);
     CHECK(st_state_digest(twice) == want);
     st_state_destroy(twice);
     st_state_destroy(loaded);
@@ -784,7 +792,7 @@ replay_snapshot(uint64_t want)
     size_t full = im.len;
     for (size_t k = 0; k < 600; k++) {
         im.len = k < 300 ? k : (size_t)(next() % full);
-        CHECK(image_load(&im, ST_MALFORMED) == NULL);
+        CHECK(image_load(&im, ST_MALFORMED, 2) == NULL);
     }
     im.len = full;
     for (int k = 0; k < 300; k++) {
