@@ -1,0 +1,65 @@
+#!/bin/sh
+# replay_ab.sh - restart time of two builds on one and the same data
+# directory (a log only, no snapshot), alternating, so that a change to
+# replay is measured in one run on a noisy machine. BUILD_A makes the data:
+# seed scale with stocktwin-load --setup-only, then SECONDS of closed-loop
+# moves; then each build restarts on it RUNS times, A first. A restart is
+# timed from the exec until the RPC door answers; each line also shows what
+# the workers said about their replay.
+#
+#   bench/replay_ab.sh BUILD_A BUILD_B PORT [SECONDS]
+#   bench/replay_ab.sh build/release /tmp/st-old/build 47980 3
+#
+# Environment: RUNS [3], SCALE (stocktwin-load scale flags) [seed scale],
+# DATA (the data directory, deleted and made afresh) [/tmp/streplay-ab-PORT].
+# Listens on tcp://127.0.0.1:PORT and ipc:// sockets named after PORT; stops
+# every daemon it starts.
+set -eu
+[ $# -ge 3 ] || { sed -n '2,/^set -eu/p' "$0" | sed '$d'; exit 2; }
+a=$1 b=$2 port=$3 secs=${4:-3}
+runs=${RUNS:-3} scale=${SCALE:-} data=${DATA:-/tmp/streplay-ab-$port}
+url=tcp://127.0.0.1:$port
+cli="$a/client/stocktwin"
+pid=''
+cleanup() {
+    [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
+    rm -f "/tmp/streplay-ab-$port-i.ipc" "/tmp/streplay-ab-$port-f.ipc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+now() { date +%s.%N; }
+
+# start BUILD LOG: the daemon on $data, returning once its RPC door answers.
+start() {
+    "$1/server/stocktwind" --rpc "$url" --ingest "ipc:///tmp/streplay-ab-$port-i.ipc" \
+        --feed "ipc:///tmp/streplay-ab-$port-f.ipc" --workers 2 --data "$data" --sync batch \
+        --snapshot-mib 65536 --snapshot-interval 86400000 >"$2" 2>&1 &
+    pid=$!
+    until "$cli" --url "$url" --timeout 2000 stats >/dev/null 2>&1; do
+        kill -0 "$pid" 2>/dev/null || { echo "replay_ab: $1 exited: see $2" >&2; exit 1; }
+        sleep 0.02
+    done
+}
+stop() { kill "$pid"; wait "$pid" || true; pid=''; }
+
+rm -rf "$data"
+start "$a" "$data.fill.log"
+# shellcheck disable=SC2086
+"$a/bench/stocktwin-load" --url "$url" $scale --setup-only >/dev/null 2>&1
+# shellcheck disable=SC2086
+"$a/bench/stocktwin-load" --url "$url" $scale --no-setup --no-verify --batch 1000 \
+    --duration "$secs" >/dev/null 2>&1
+echo "replay_ab: $("$cli" --url "$url" digest | awk '$1 ~ /^[0-9]+$/ && NF == 3 { s += $2 } END { print s + 0 }') entries in $data"
+stop
+i=1
+while [ "$i" -le "$runs" ]; do
+    for build in "$a" "$b"; do
+        log="$data.$i.$(basename "$(dirname "$build")")-$(basename "$build").log"
+        t0=$(now)
+        start "$build" "$log"
+        t1=$(now)
+        stop
+        echo "$build: $(awk -v x="$t0" -v y="$t1" 'BEGIN { printf "%.2f", y - x }') s; $(grep -h 'replayed' "$log" | sed 's/^stocktwind: //' | tr '\n' ' ')"
+    done
+    i=$((i + 1))
+done
