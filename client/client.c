@@ -603,18 +603,29 @@ st_client_close(st_client *c)
 // Queries by name: each builds the Query on the stack and calls
 // st_client_query. Strings are only read while packing.
 
+// inventory_query fills *q (and *iq, which it points to) with an inventory
+// query; both live on the caller's stack.
+static void
+inventory_query(Stocktwin__Query *q, Stocktwin__InventoryQuery *iq, const char *warehouse,
+                bool below_reorder_only, uint32_t offset, uint32_t limit)
+{
+    stocktwin__inventory_query__init(iq);
+    iq->warehouse = (char *)(warehouse ? warehouse : "");
+    iq->below_reorder_only = below_reorder_only;
+    iq->offset = offset;
+    iq->limit = limit;
+    stocktwin__query__init(q);
+    q->kind_case = STOCKTWIN__QUERY__KIND_INVENTORY;
+    q->inventory = iq;
+}
+
 int
 st_client_inventory(st_client *c, const char *warehouse, bool below_reorder_only, uint32_t offset,
                     uint32_t limit, Stocktwin__Response **resp_out)
 {
-    Stocktwin__InventoryQuery iq = STOCKTWIN__INVENTORY_QUERY__INIT;
-    iq.warehouse = (char *)(warehouse ? warehouse : "");
-    iq.below_reorder_only = below_reorder_only;
-    iq.offset = offset;
-    iq.limit = limit;
-    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
-    q.kind_case = STOCKTWIN__QUERY__KIND_INVENTORY;
-    q.inventory = &iq;
+    Stocktwin__InventoryQuery iq;
+    Stocktwin__Query q;
+    inventory_query(&q, &iq, warehouse, below_reorder_only, offset, limit);
     return st_client_query(c, &q, resp_out);
 }
 
@@ -626,14 +637,9 @@ st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder
     ST_CLIENT_ASSERT(c != NULL && cb != NULL);
     st_error_clear();
     uint32_t total = 0, lines = 0;
-    Stocktwin__InventoryQuery iq = STOCKTWIN__INVENTORY_QUERY__INIT;
-    iq.warehouse = (char *)(warehouse ? warehouse : "");
-    iq.below_reorder_only = below_reorder_only;
-    iq.offset = offset;
-    iq.limit = limit;
-    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
-    q.kind_case = STOCKTWIN__QUERY__KIND_INVENTORY;
-    q.inventory = &iq;
+    Stocktwin__InventoryQuery iq;
+    Stocktwin__Query q;
+    inventory_query(&q, &iq, warehouse, below_reorder_only, offset, limit);
     Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
     req.body_case = STOCKTWIN__REQUEST__BODY_QUERY;
     req.query = &q;

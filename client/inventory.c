@@ -183,6 +183,19 @@ keep(scratch *s, const field *f)
     return t;
 }
 
+// keep_string: fields 1 and 2 of a line (sku, name) and of a location
+// (zone, shelf) are strings; *first or *second gets the kept copy. false
+// (*status set) on a wrong wire type.
+static bool
+keep_string(scratch *s, const wire *w, const field *f, const char **first, const char **second,
+            int *status)
+{
+    if (!want_type(w, f, WT_LEN, status))
+        return false;
+    *(f->number == 1 ? first : second) = keep(s, f);
+    return true;
+}
+
 static int
 decode_location(scratch *s, const field *outer, st_inventory_location *l)
 {
@@ -196,9 +209,8 @@ decode_location(scratch *s, const field *outer, st_inventory_location *l)
         switch (f.number) {
         case 1:
         case 2:
-            if (!want_type(&w, &f, WT_LEN, &status))
+            if (!keep_string(s, &w, &f, &l->zone, &l->shelf, &status))
                 return status;
-            *(f.number == 1 ? &l->zone : &l->shelf) = keep(s, &f);
             break;
         case 3:
             if (!want_type(&w, &f, WT_VARINT, &status))
@@ -228,36 +240,24 @@ decode_line(scratch *s, const field *outer, st_inventory_line *line)
     wire w = {.start = outer->bytes, .p = outer->bytes, .end = outer->bytes + outer->len};
     int status = 0;
     size_t n_locs = 0;
+    // Fields 3..8: the line's numbers, in field order.
+    int64_t *const numbers[] = {&line->on_hand, &line->reserved,       &line->available,
+                                &line->inbound, &line->in_transit_out, &line->reorder_point};
     while (w.p < w.end) {
         field f;
         if (!get_field(&w, &f, &status))
             return status;
         if (f.number >= 3 && f.number <= 9 && !want_type(&w, &f, WT_VARINT, &status))
             return status;
+        if (f.number >= 3 && f.number <= 8) {
+            *numbers[f.number - 3] = (int64_t)f.v;
+            continue;
+        }
         switch (f.number) {
         case 1:
         case 2:
-            if (!want_type(&w, &f, WT_LEN, &status))
+            if (!keep_string(s, &w, &f, &line->sku, &line->name, &status))
                 return status;
-            *(f.number == 1 ? &line->sku : &line->name) = keep(s, &f);
-            break;
-        case 3:
-            line->on_hand = (int64_t)f.v;
-            break;
-        case 4:
-            line->reserved = (int64_t)f.v;
-            break;
-        case 5:
-            line->available = (int64_t)f.v;
-            break;
-        case 6:
-            line->inbound = (int64_t)f.v;
-            break;
-        case 7:
-            line->in_transit_out = (int64_t)f.v;
-            break;
-        case 8:
-            line->reorder_point = (int64_t)f.v;
             break;
         case 9:
             line->below_reorder = f.v != 0;
