@@ -67,10 +67,10 @@ get_varint(wire *w, uint64_t *out)
     return get_varint_slow(w, out);
 }
 
-// get_field reads the next field; false (sentence set, *status) when the
-// bytes are not one.
-static inline bool
-get_field(wire *w, field *f, int *status)
+// get_field_slow reads the next field, any form; false (sentence set,
+// *status) when the bytes are not one.
+static bool
+get_field_slow(wire *w, field *f, int *status)
 {
     uint64_t key;
     if (!get_varint(w, &key)) {
@@ -113,6 +113,31 @@ get_field(wire *w, field *f, int *status)
         *status = malformed(w, "a wire type protobuf does not have");
         return false;
     }
+}
+
+// get_field reads the next field. Nearly every field here is a one-byte key
+// with a one-byte varint or length: those are read without the general
+// path, with the same checks.
+static inline bool
+get_field(wire *w, field *f, int *status)
+{
+    const uint8_t *p = w->p;
+    if (w->end - p >= 2 && p[0] < 0x80 && p[0] >= 8 && p[1] < 0x80) {
+        f->number = p[0] >> 3;
+        f->type = p[0] & 7;
+        if (f->type == WT_VARINT) {
+            f->v = p[1];
+            w->p = p + 2;
+            return true;
+        }
+        if (f->type == WT_LEN && (size_t)(w->end - p - 2) >= p[1]) {
+            f->v = f->len = p[1];
+            f->bytes = p + 2;
+            w->p = p + 2 + f->len;
+            return true;
+        }
+    }
+    return get_field_slow(w, f, status);
 }
 
 static bool
