@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "server/pages.h"
 
 struct st_arena_block {
     st_arena_block *next;
@@ -43,7 +44,7 @@ st_arena_init(st_arena *arena, size_t size)
     ST_ASSERT(arena != NULL);
     memset(arena, 0, sizeof *arena);
     arena->size = round_up(size);
-    arena->base = arena->size ? st_malloc(arena->size) : NULL;
+    arena->base = arena->size ? st_pages_alloc(arena->size) : NULL; // see pages.h
     arena->pb.alloc = pb_alloc;
     arena->pb.free = pb_free;
     arena->pb.allocator_data = arena;
@@ -55,7 +56,7 @@ st_arena_deinit(st_arena *arena)
     if (arena == NULL)
         return;
     st_arena_reset(arena);
-    st_free(arena->base);
+    st_pages_free(arena->base, arena->size);
     arena->base = NULL;
     arena->size = 0;
 }

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/assert.h"
 #include "replication/replication.h"
+#include "server/pages.h"
 #include "server/wire.h"
 
 #define ST_REQUEST_ARENA_DEFAULT (256u * 1024u)
@@ -35,13 +36,13 @@ st_request_create(st_service *svc, size_t arena_bytes, bool want_reply, st_reque
     r->done_cb = done_cb;
     r->done_arg = done_arg;
     st_arena_init(&r->arena, arena_bytes ? arena_bytes : ST_REQUEST_ARENA_DEFAULT);
-    // Not zeroed: pages of a big array stay untouched (and uncommitted) until
-    // a big batch needs them.
-    r->events = st_malloc(ST_SHARDS_BATCH_MAX * sizeof *r->events);
-    r->statuses = st_malloc(ST_SHARDS_BATCH_MAX * sizeof *r->statuses);
-    r->index = st_malloc(ST_SHARDS_BATCH_MAX * sizeof *r->index);
-    r->final = st_malloc(ST_SHARDS_BATCH_MAX * sizeof *r->final);
-    r->messages = st_malloc(ST_SHARDS_BATCH_MAX * sizeof *r->messages);
+    // Mappings of their own (server/pages.h): pages of a big array stay
+    // uncommitted until a big batch needs them.
+    r->events = st_pages_alloc(ST_SHARDS_BATCH_MAX * sizeof *r->events);
+    r->statuses = st_pages_alloc(ST_SHARDS_BATCH_MAX * sizeof *r->statuses);
+    r->index = st_pages_alloc(ST_SHARDS_BATCH_MAX * sizeof *r->index);
+    r->final = st_pages_alloc(ST_SHARDS_BATCH_MAX * sizeof *r->final);
+    r->messages = st_pages_alloc(ST_SHARDS_BATCH_MAX * sizeof *r->messages);
     r->slots = st_calloc(svc->workers, sizeof *r->slots);
     for (uint32_t w = 0; w < svc->workers; w++)
         st_arena_init(&r->slots[w].arena, 0);
@@ -59,11 +60,11 @@ st_request_destroy(st_request *r)
         st_free(r->slots[w].lines.bytes);
     }
     st_free(r->slots);
-    st_free(r->messages);
-    st_free(r->final);
-    st_free(r->index);
-    st_free(r->statuses);
-    st_free(r->events);
+    st_pages_free(r->messages, ST_SHARDS_BATCH_MAX * sizeof *r->messages);
+    st_pages_free(r->final, ST_SHARDS_BATCH_MAX * sizeof *r->final);
+    st_pages_free(r->index, ST_SHARDS_BATCH_MAX * sizeof *r->index);
+    st_pages_free(r->statuses, ST_SHARDS_BATCH_MAX * sizeof *r->statuses);
+    st_pages_free(r->events, ST_SHARDS_BATCH_MAX * sizeof *r->events);
     st_arena_deinit(&r->arena);
     st_free(r);
 }
