@@ -11,13 +11,15 @@
 #   bench/replay_ab.sh build/release /tmp/st-old/build 47980 3
 #
 # Environment: RUNS [3], SCALE (stocktwin-load scale flags) [seed scale],
-# DATA (the data directory, deleted and made afresh) [/tmp/streplay-ab-PORT].
+# DATA (the data directory, deleted and made afresh) [/tmp/streplay-ab-PORT],
+# COLD=1: drop the data directory's files from the page cache before each
+# restart (posix_fadvise DONTNEED through dd), so the log is read from disk.
 # Listens on tcp://127.0.0.1:PORT and ipc:// sockets named after PORT; stops
 # every daemon it starts.
 set -eu
 [ $# -ge 3 ] || { sed -n '2,/^set -eu/p' "$0" | sed '$d'; exit 2; }
 a=$1 b=$2 port=$3 secs=${4:-3}
-runs=${RUNS:-3} scale=${SCALE:-} data=${DATA:-/tmp/streplay-ab-$port}
+runs=${RUNS:-3} scale=${SCALE:-} data=${DATA:-/tmp/streplay-ab-$port} cold=${COLD:-0}
 url=tcp://127.0.0.1:$port
 cli="$a/client/stocktwin"
 pid=''
@@ -55,6 +57,10 @@ i=1
 while [ "$i" -le "$runs" ]; do
     for build in "$a" "$b"; do
         log="$data.$i.$(basename "$(dirname "$build")")-$(basename "$build").log"
+        if [ "$cold" = 1 ]; then
+            sync
+            find "$data" -type f | while read -r f; do dd if="$f" iflag=nocache count=0 status=none; done
+        fi
         t0=$(now)
         start "$build" "$log"
         t1=$(now)
