@@ -64,13 +64,16 @@ static const char cli_help_main[] =
 
 static const char cli_help_inventory[] =
     "usage: stocktwin inventory WAREHOUSE [--below-reorder] [--offset N] [--limit N]\n"
+    "       stocktwin inventory WAREHOUSE --all [--below-reorder]\n"
     "\n"
-    "Lists the warehouse's stock records in SKU order: on hand, reserved, available,\n"
-    "reorder point, LOW when available <= reorder point, and where the stock is\n"
-    "(zone/shelf:qty, or zone:qty when it sits in a zone).\n"
+    "Lists the warehouse's stock records, in the order it first saw each SKU: on\n"
+    "hand, reserved, available, reorder point, LOW when available <= reorder point,\n"
+    "and where the stock is (zone/shelf:qty, or zone:qty when it sits in a zone).\n"
     "  --below-reorder   only SKUs at or below their reorder point\n"
     "  --offset N        skip the first N SKUs (paging; default 0)\n"
     "  --limit N         at most N SKUs (default 0 = the server's 1000; max 100000)\n"
+    "  --all             every SKU, page after page, printed as they arrive (with\n"
+    "                    --json: one JSON object per SKU line)\n"
     "example: stocktwin inventory wh-berlin --below-reorder --limit 50\n";
 
 static const char cli_help_sku[] =
@@ -295,6 +298,42 @@ cli_show(const struct cli *cli, int status, Stocktwin__Response *resp, cli_table
     return code;
 }
 
+// cli_inventory_all prints every line of a warehouse, pages of
+// CLI_INVENTORY_PAGE lines decoded as they come (st_client_inventory_each).
+#define CLI_INVENTORY_PAGE 25000u
+
+static int
+cli_inventory_all(const struct cli *cli, st_client *c, const char *warehouse, bool below)
+{
+    bool json = cli->json;
+    if (!json) {
+        cli_print_inventory_header();
+    }
+    uint32_t offset = 0, total = 0;
+    for (;;) {
+        uint32_t n = 0;
+        int status = st_client_inventory_each(c, warehouse, below, offset, CLI_INVENTORY_PAGE,
+                                              cli_print_inventory_line, &json, &total, &n);
+        if (status != 0) {
+            fflush(stdout);
+            int code = cli_fail(status, NULL);
+            // The server's own refusal (an unknown warehouse, ...) is a
+            // rejection, not an unreachable server.
+            bool transport = status == STOCKTWIN__STATUS__STATUS_UNAVAILABLE ||
+                             status == STOCKTWIN__STATUS__STATUS_MALFORMED;
+            return code == CLI_EXIT_UNREACHABLE && !transport ? CLI_EXIT_REJECTED : code;
+        }
+        offset += n;
+        if (n == 0 || offset >= total) {
+            break;
+        }
+    }
+    if (!json) {
+        printf("warehouse %s: %u skus%s\n", warehouse, offset, below ? " at or below reorder" : "");
+    }
+    return CLI_EXIT_OK;
+}
+
 static int
 cli_cmd_inventory(const struct cli *cli, const struct cli_args *a)
 {
@@ -309,9 +348,19 @@ cli_cmd_inventory(const struct cli *cli, const struct cli_args *a)
     if ((v = cli_args_get(a, "limit")) && cli_parse_u32("--limit", v, &limit) != 0) {
         return CLI_EXIT_USAGE;
     }
+    bool all = cli_args_get(a, "all") != NULL;
+    if (all && (cli_args_get(a, "offset") || cli_args_get(a, "limit"))) {
+        return cli_usage("inventory --all reads every page: it takes no --offset or --limit");
+    }
     st_client *c = NULL;
     int code = cli_connect(cli, &c);
     if (code != 0) {
+        return code;
+    }
+    if (all) {
+        code =
+            cli_inventory_all(cli, c, a->positional[0], cli_args_get(a, "below-reorder") != NULL);
+        st_client_close(c);
         return code;
     }
     Stocktwin__Response *resp = NULL;
@@ -533,7 +582,7 @@ struct cli_command {
 static const struct cli_command cli_commands[] = {
     {"inventory",
      cli_help_inventory,
-     {{"below-reorder", false}, {"offset", true}, {"limit", true}, {NULL, false}}},
+     {{"below-reorder", false}, {"offset", true}, {"limit", true}, {"all", false}, {NULL, false}}},
     {"sku", cli_help_sku, {{NULL, false}}},
     {"twin", cli_help_twin, {{"warehouse", true}, {NULL, false}}},
     {"alerts",

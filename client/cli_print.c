@@ -101,6 +101,78 @@ cli_print_inventory(const Stocktwin__Response *resp)
     }
 }
 
+// The fixed columns of `inventory --all`, which cannot measure the lines
+// before printing them.
+#define CLI_SKU_COLUMN_ALL 16
+#define CLI_NAME_COLUMN_ALL 24
+
+void
+cli_print_inventory_header(void)
+{
+    printf("%-*s  %-*s  %9s  %9s  %9s  %9s  %-3s  %s\n", CLI_SKU_COLUMN_ALL, "SKU",
+           CLI_NAME_COLUMN_ALL, "NAME", "ON HAND", "RESERVED", "AVAILABLE", "REORDER", "LOW",
+           "LOCATIONS");
+}
+
+bool
+cli_print_inventory_line(void *json, const st_inventory_line *in)
+{
+    // The protobuf-c form of the line (strings borrowed), so the table and
+    // the JSON are those of a paged `inventory`.
+    Stocktwin__LocationQty locs[16];
+    Stocktwin__LocationQty *ptrs[16];
+    size_t n = in->n_locations < 16 ? in->n_locations : 16; // the table cuts long lists anyway
+    Stocktwin__LocationQty **heap = NULL;
+    Stocktwin__LocationQty *heap_locs = NULL;
+    Stocktwin__LocationQty **lp = ptrs;
+    Stocktwin__LocationQty *lq = locs;
+    if (in->n_locations > 16 && *(bool *)json) { // JSON lists every location
+        n = in->n_locations;
+        heap = malloc(n * sizeof *heap);
+        heap_locs = malloc(n * sizeof *heap_locs);
+        if (heap == NULL || heap_locs == NULL) {
+            free(heap);
+            free(heap_locs);
+            fprintf(stderr, "stocktwin: out of memory\n");
+            return false;
+        }
+        lp = heap;
+        lq = heap_locs;
+    }
+    for (size_t i = 0; i < n; i++) {
+        stocktwin__location_qty__init(&lq[i]);
+        lq[i].zone = (char *)in->locations[i].zone;
+        lq[i].shelf = (char *)in->locations[i].shelf;
+        lq[i].qty = in->locations[i].qty;
+        lp[i] = &lq[i];
+    }
+    Stocktwin__InventoryLine l = STOCKTWIN__INVENTORY_LINE__INIT;
+    l.sku = (char *)in->sku;
+    l.name = (char *)in->name;
+    l.on_hand = in->on_hand;
+    l.reserved = in->reserved;
+    l.available = in->available;
+    l.inbound = in->inbound;
+    l.in_transit_out = in->in_transit_out;
+    l.reorder_point = in->reorder_point;
+    l.below_reorder = in->below_reorder;
+    l.n_locations = n;
+    l.locations = lp;
+    if (*(bool *)json) {
+        cli_print_json(&l.base, NULL);
+    } else {
+        char where[CLI_LOCATIONS_BYTES];
+        cli_locations(&l, where, sizeof where);
+        printf("%-*s  %-*.*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %-3s  %s\n",
+               CLI_SKU_COLUMN_ALL, l.sku, CLI_NAME_COLUMN_ALL, CLI_NAME_COLUMN_ALL, l.name,
+               l.on_hand, l.reserved, l.available, l.reorder_point, l.below_reorder ? "LOW" : "",
+               where);
+    }
+    free(heap);
+    free(heap_locs);
+    return true;
+}
+
 void
 cli_print_sku(const Stocktwin__Response *resp)
 {

@@ -15,6 +15,12 @@ void cli_print_json(const ProtobufCMessage *msg, const char *topic);
 // Tables of each query result (resp->result_case must match).
 void cli_print_inventory(const Stocktwin__Response *resp);
 void cli_print_sku(const Stocktwin__Response *resp);
+
+// `inventory --all`: lines printed as st_client_inventory_each decodes them,
+// a fixed-width table (after cli_print_inventory_header) or, with `json`,
+// one JSON object a line in the same mapping as --json inventory's lines.
+void cli_print_inventory_header(void);
+bool cli_print_inventory_line(void *json, const st_inventory_line *line); // json: bool *
 void cli_print_twin(const Stocktwin__Response *resp);
 void cli_print_alerts(const Stocktwin__Response *resp);
 void cli_print_stats(const Stocktwin__Response *resp);

@@ -70,6 +70,40 @@ Test(integration_cli, send_json_lines_then_inventory_as_json)
     cr_assert(strstr(out, "SKU-2") != NULL && strstr(out, "25") != NULL, "table: %s", out);
 }
 
+// inventory --all: every line, as a table with a total, or as JSON lines;
+// an unknown warehouse is a rejection (exit 1), flags that page are usage.
+Test(integration_cli, inventory_all_prints_every_line)
+{
+    static const char lines[] = "{\"source\":\"cli-all\",\"seq\":1,\"warehouse\":\"wh-a\","
+                                "\"movement\":{\"kind\":\"RECEIVE\","
+                                "\"sku\":\"SKU-2\",\"qty\":7,\"to_location\":\"recv\"}}\n";
+    static char out[1 << 16];
+    cr_assert_eq(cli(lines, out, sizeof out, "send", "--stdin", NULL, NULL, NULL, NULL), 0, "%s",
+                 out);
+    cr_assert_eq(cli(NULL, out, sizeof out, "inventory", "wh-a", "--all", NULL, NULL, NULL), 0,
+                 "%s", out);
+    cr_assert(strstr(out, "SKU-1") != NULL && strstr(out, "SKU-2") != NULL, "%s", out);
+    cr_assert(strstr(out, "stor:100") != NULL && strstr(out, "recv:7") != NULL, "%s", out);
+    cr_assert(strstr(out, "warehouse wh-a: 2 skus") != NULL, "the total: %s", out);
+
+    cr_assert_eq(cli(NULL, out, sizeof out, "--json", "inventory", "wh-a", "--all", NULL, NULL), 0);
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line != NULL; line = strtok(NULL, "\n"), n++) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert(o != NULL, "a JSON object a line: %s", line);
+        const cJSON *sku = cJSON_GetObjectItem(o, "sku");
+        cr_assert(cJSON_IsString(sku), "%s", line);
+        double want = strcmp(sku->valuestring, "SKU-1") == 0 ? 100 : 7;
+        cr_assert_eq(cJSON_GetObjectItem(o, "on_hand")->valuedouble, want, "%s", line);
+        cJSON_Delete(o);
+    }
+    cr_assert_eq(n, 2);
+
+    cr_assert_eq(cli(NULL, out, sizeof out, "inventory", "no-such-wh", "--all", NULL, NULL, NULL),
+                 1, "%s", out);
+    cr_assert_eq(cli(NULL, out, sizeof out, "inventory", "wh-a", "--all", "--limit", "5", NULL), 2);
+}
+
 Test(integration_cli, reserve_release_fulfil_and_exit_codes)
 {
     static char out[1 << 14];
