@@ -79,6 +79,25 @@ cli_locations(const Stocktwin__InventoryLine *l, char *buf, size_t len)
     }
 }
 
+// The inventory table's heading and rows, SKU and NAME columns ws and wn
+// wide (names cut at wn).
+static void
+cli_inventory_head(int ws, int wn)
+{
+    printf("%-*s  %-*s  %9s  %9s  %9s  %9s  %-3s  %s\n", ws, "SKU", wn, "NAME", "ON HAND",
+           "RESERVED", "AVAILABLE", "REORDER", "LOW", "LOCATIONS");
+}
+
+static void
+cli_inventory_row(const Stocktwin__InventoryLine *l, int ws, int wn)
+{
+    char where[CLI_LOCATIONS_BYTES];
+    cli_locations(l, where, sizeof where);
+    printf("%-*s  %-*.*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %-3s  %s\n", ws,
+           l->sku, wn, wn, l->name, l->on_hand, l->reserved, l->available, l->reorder_point,
+           l->below_reorder ? "LOW" : "", where);
+}
+
 void
 cli_print_inventory(const Stocktwin__Response *resp)
 {
@@ -89,15 +108,9 @@ cli_print_inventory(const Stocktwin__Response *resp)
         wn = cli_width(wn, r->lines[i]->name, CLI_NAME_COLUMN_MAX);
     }
     printf("warehouse %s: %zu of %u skus\n", r->warehouse, r->n_lines, r->total_skus);
-    printf("%-*s  %-*s  %9s  %9s  %9s  %9s  %-3s  %s\n", ws, "SKU", wn, "NAME", "ON HAND",
-           "RESERVED", "AVAILABLE", "REORDER", "LOW", "LOCATIONS");
-    char where[CLI_LOCATIONS_BYTES];
+    cli_inventory_head(ws, wn);
     for (size_t i = 0; i < r->n_lines; i++) {
-        const Stocktwin__InventoryLine *l = r->lines[i];
-        cli_locations(l, where, sizeof where);
-        printf("%-*s  %-*.*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %-3s  %s\n",
-               ws, l->sku, wn, CLI_NAME_COLUMN_MAX, l->name, l->on_hand, l->reserved, l->available,
-               l->reorder_point, l->below_reorder ? "LOW" : "", where);
+        cli_inventory_row(r->lines[i], ws, wn);
     }
 }
 
@@ -109,9 +122,7 @@ cli_print_inventory(const Stocktwin__Response *resp)
 void
 cli_print_inventory_header(void)
 {
-    printf("%-*s  %-*s  %9s  %9s  %9s  %9s  %-3s  %s\n", CLI_SKU_COLUMN_ALL, "SKU",
-           CLI_NAME_COLUMN_ALL, "NAME", "ON HAND", "RESERVED", "AVAILABLE", "REORDER", "LOW",
-           "LOCATIONS");
+    cli_inventory_head(CLI_SKU_COLUMN_ALL, CLI_NAME_COLUMN_ALL);
 }
 
 bool
@@ -119,32 +130,23 @@ cli_print_inventory_line(void *json, const st_inventory_line *in)
 {
     // The protobuf-c form of the line (strings borrowed), so the table and
     // the JSON are those of a paged `inventory`.
-    Stocktwin__LocationQty locs[16];
-    Stocktwin__LocationQty *ptrs[16];
-    size_t n = in->n_locations < 16 ? in->n_locations : 16; // the table cuts long lists anyway
-    Stocktwin__LocationQty **heap = NULL;
-    Stocktwin__LocationQty *heap_locs = NULL;
-    Stocktwin__LocationQty **lp = ptrs;
-    Stocktwin__LocationQty *lq = locs;
-    if (in->n_locations > 16 && *(bool *)json) { // JSON lists every location
-        n = in->n_locations;
-        heap = malloc(n * sizeof *heap);
-        heap_locs = malloc(n * sizeof *heap_locs);
-        if (heap == NULL || heap_locs == NULL) {
-            free(heap);
-            free(heap_locs);
+    Stocktwin__LocationQty locs_stack[16], *ptrs_stack[16];
+    Stocktwin__LocationQty *locs = locs_stack, **ptrs = ptrs_stack;
+    size_t n = in->n_locations;
+    if (n > 16) {
+        locs = malloc(n * sizeof *locs);
+        ptrs = malloc(n * sizeof *ptrs);
+        if (locs == NULL || ptrs == NULL) {
             fprintf(stderr, "stocktwin: out of memory\n");
-            return false;
+            n = 0; // print the line without its locations
         }
-        lp = heap;
-        lq = heap_locs;
     }
     for (size_t i = 0; i < n; i++) {
-        stocktwin__location_qty__init(&lq[i]);
-        lq[i].zone = (char *)in->locations[i].zone;
-        lq[i].shelf = (char *)in->locations[i].shelf;
-        lq[i].qty = in->locations[i].qty;
-        lp[i] = &lq[i];
+        stocktwin__location_qty__init(&locs[i]);
+        locs[i].zone = (char *)in->locations[i].zone;
+        locs[i].shelf = (char *)in->locations[i].shelf;
+        locs[i].qty = in->locations[i].qty;
+        ptrs[i] = &locs[i];
     }
     Stocktwin__InventoryLine l = STOCKTWIN__INVENTORY_LINE__INIT;
     l.sku = (char *)in->sku;
@@ -157,19 +159,16 @@ cli_print_inventory_line(void *json, const st_inventory_line *in)
     l.reorder_point = in->reorder_point;
     l.below_reorder = in->below_reorder;
     l.n_locations = n;
-    l.locations = lp;
+    l.locations = ptrs;
     if (*(bool *)json) {
         cli_print_json(&l.base, NULL);
     } else {
-        char where[CLI_LOCATIONS_BYTES];
-        cli_locations(&l, where, sizeof where);
-        printf("%-*s  %-*.*s  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %9" PRId64 "  %-3s  %s\n",
-               CLI_SKU_COLUMN_ALL, l.sku, CLI_NAME_COLUMN_ALL, CLI_NAME_COLUMN_ALL, l.name,
-               l.on_hand, l.reserved, l.available, l.reorder_point, l.below_reorder ? "LOW" : "",
-               where);
+        cli_inventory_row(&l, CLI_SKU_COLUMN_ALL, CLI_NAME_COLUMN_ALL);
     }
-    free(heap);
-    free(heap_locs);
+    if (locs != locs_stack) {
+        free(locs);
+        free(ptrs);
+    }
     return true;
 }
 

@@ -1,9 +1,10 @@
 // reply.c - a bump arena per decoded reply (reply.h).
 //
-// Layout: a chain of chunks, each a header followed by its bytes. protobuf-c
-// allocates the top-level message first (protobuf_c_message_unpack), so the
-// Response sits right after the first chunk's header: st_reply_free finds the
-// chain from the Response pointer alone. st_reply_unpack checks that this
+// Layout: the first chunk, then newer ones chained from its `newer` field,
+// each a header followed by its bytes. protobuf-c allocates the top-level
+// message first (protobuf_c_message_unpack), so the Response sits right after
+// the first chunk's header: st_reply_free finds the chain from the Response
+// pointer alone. st_reply_unpack checks that this
 // held and refuses the reply otherwise, so a protobuf-c that changed the
 // order would fail every call loudly instead of corrupting memory.
 //
@@ -23,14 +24,14 @@
 #define REPLY_ALIGN alignof(max_align_t)
 
 struct reply_chunk {
-    struct reply_chunk *next; // the chunk allocated before this one
-    size_t size;              // bytes after the header
+    struct reply_chunk *newer; // the chunk allocated after this one
+    size_t size;               // bytes after the header
     size_t used;
     alignas(max_align_t) unsigned char bytes[];
 };
 
 // The arena: `first` is where the Response must land; `head` is the chunk
-// being filled (the newest).
+// being filled (the newest, the end of the chain).
 struct reply_arena {
     struct reply_chunk *first;
     struct reply_chunk *head;
@@ -42,7 +43,7 @@ chunk_new(size_t size)
 {
     struct reply_chunk *c = malloc(sizeof *c + size);
     if (c != NULL) {
-        c->next = NULL;
+        c->newer = NULL;
         c->size = size;
         c->used = 0;
     }
@@ -62,7 +63,7 @@ arena_alloc(void *data, size_t size)
             a->failed = true;
             return NULL;
         }
-        n->next = c;
+        c->newer = n;
         a->head = c = n;
     }
     void *p = c->bytes + c->used;
@@ -78,12 +79,12 @@ arena_free(void *data, void *ptr)
 }
 
 static void
-chain_free(struct reply_chunk *head)
+chain_free(struct reply_chunk *first)
 {
-    while (head != NULL) {
-        struct reply_chunk *next = head->next;
-        free(head);
-        head = next;
+    while (first != NULL) {
+        struct reply_chunk *newer = first->newer;
+        free(first);
+        first = newer;
     }
 }
 
@@ -98,20 +99,11 @@ st_reply_unpack(size_t len, const uint8_t *data)
     ProtobufCAllocator alloc = {.alloc = arena_alloc, .free = arena_free, .allocator_data = &a};
     Stocktwin__Response *r = stocktwin__response__unpack(&alloc, len, data);
     if (r == NULL || a.failed) {
-        chain_free(a.head);
+        chain_free(a.first);
         return NULL;
     }
     // See the top of the file: st_reply_free relies on this.
     ST_CLIENT_ASSERT((void *)r == (void *)a.first->bytes);
-    // The first chunk remembers the newest, so that st_reply_free can walk
-    // the whole chain (newest to oldest, ending at the first).
-    a.first->next = a.head == a.first ? NULL : a.head;
-    if (a.head != a.first) {
-        struct reply_chunk *c = a.head;
-        while (c->next != a.first)
-            c = c->next;
-        c->next = NULL; // the walk from the head stops before the first
-    }
     return r;
 }
 
@@ -123,6 +115,5 @@ st_reply_free(Stocktwin__Response *resp)
     struct reply_chunk *first =
         (struct reply_chunk *)((unsigned char *)resp - offsetof(struct reply_chunk, bytes));
     ST_CLIENT_ASSERT(first->used >= sizeof *resp && first->size >= first->used);
-    chain_free(first->next);
-    free(first);
+    chain_free(first);
 }
