@@ -73,7 +73,7 @@ st_apply_po_create(st_state *s)
                   .created_ms = ev->event_time_ms,
                   .eta_set_ms = ev->event_time_ms};
     st_map_put(&wh->po_index, po->id, i);
-    wh->stocks[stock].inbound += po->qty;
+    st_ext_get(wh, stock)->inbound += po->qty;
     st_touch(s, stock);
     return ST_OK;
 }
@@ -142,9 +142,9 @@ st_apply_po_receive(st_state *s)
         return err;
     // Accepted from here on.
     int64_t q = ev->u.po_receive.qty;
-    st_bin_put(s, st_bin_get(s, loc, po->stock), q);
+    st_bin_put(s, po->stock, st_bin_get(s, loc, po->stock), q);
     po->received += q;
-    wh->stocks[po->stock].inbound -= q;
+    st_ext_get(wh, po->stock)->inbound -= q;
     st_lead_sample(s, po->supplier, ev->event_time_ms - po->created_ms);
     ST_ASSERT(po->received <= po->qty);
     return ST_OK;
@@ -206,15 +206,14 @@ st_apply_transfer_dispatch(st_state *s)
         return err;
     uint32_t stock = st_find_stock(wh, product);
     int64_t qty = ev->u.transfer_dispatch.qty;
-    int64_t available =
-        stock == ST_NONE ? 0 : wh->stocks[stock].on_hand - wh->stocks[stock].reserved;
+    int64_t available = stock == ST_NONE ? 0 : st_available(wh, stock);
     if (available < qty)
         return st_fail(s, ST_INSUFFICIENT_STOCK, "only %lld of %s are available in %s",
                        (long long)available, ev->u.transfer_dispatch.sku, ev->warehouse);
     // Accepted from here on.
     int64_t taken = st_stock_take(s, stock, from, qty);
     ST_ASSERT(taken == qty);
-    wh->stocks[stock].in_transit_out += qty;
+    st_ext_get(wh, stock)->in_transit_out += qty;
     uint32_t i = wh->xfers_n;
     st_xfer *x = ST_VEC_PUSH(wh->xfers);
     *x = (st_xfer){.id = st_intern_cstr(s, ev->u.transfer_dispatch.transfer_id),
@@ -299,7 +298,7 @@ st_apply_transfer_inbound(st_state *s)
                    .created_ms = ev->event_time_ms,
                    .pos_ms = ST_TIME_NONE};
     st_map_put(&wh->xfer_index, st_map_key2(1, x->id), i);
-    wh->stocks[stock].inbound += x->qty;
+    st_ext_get(wh, stock)->inbound += x->qty;
     st_touch(s, stock);
     return ST_OK;
 }
@@ -325,8 +324,8 @@ st_apply_transfer_receive(st_state *s)
         return err;
     // Accepted from here on.
     st_xfer *x = &wh->xfers[i];
-    st_bin_put(s, st_bin_get(s, loc, x->stock), x->qty);
-    wh->stocks[x->stock].inbound -= x->qty;
+    st_bin_put(s, x->stock, st_bin_get(s, loc, x->stock), x->qty);
+    st_ext_get(wh, x->stock)->inbound -= x->qty;
     x->done = 1;
     st_event *o = st_outbox_event(s, ST_EV_TRANSFER_ARRIVED, x->peer);
     o->u.transfer_arrived.transfer_id = st_str(s, x->id);
@@ -352,8 +351,8 @@ st_apply_transfer_arrived(st_state *s)
     // Accepted from here on.
     st_xfer *x = &wh->xfers[i];
     x->done = 1;
-    wh->stocks[x->stock].in_transit_out -= x->qty;
+    st_ext_get(wh, x->stock)->in_transit_out -= x->qty;
     st_touch(s, x->stock);
-    ST_ASSERT(wh->stocks[x->stock].in_transit_out >= 0);
+    ST_ASSERT(st_ext(wh, &wh->stocks[x->stock])->in_transit_out >= 0);
     return ST_OK;
 }

@@ -20,11 +20,12 @@ st_floor_div(int64_t a, int64_t b)
 static void
 st_cut_alert(st_state *s, uint32_t stock, uint32_t loc, uint32_t dev)
 {
-    st_stock *r = &s->wh->stocks[stock];
-    int64_t before = r->reserved;
+    const st_wh *wh = s->wh;
+    int64_t before = st_ext(wh, &wh->stocks[stock])->reserved;
     int64_t cut = st_stock_cut(s, stock);
     if (cut > 0)
-        st_alert_raise(s, ST_ALERT_DISCREPANCY, r->product, loc, dev, before, r->reserved);
+        st_alert_raise(s, ST_ALERT_DISCREPANCY, wh->stocks[stock].product, loc, dev, before,
+                       st_ext(wh, &wh->stocks[stock])->reserved);
 }
 
 // st_weight_edges raises OVER_CAPACITY once per excursion above max weight
@@ -76,9 +77,9 @@ st_weight_quantity(st_state *s, uint32_t shelf, uint32_t dev)
         uint32_t stock = st_stock_get(s, l->product);
         uint32_t bin = st_bin_get(s, shelf, stock);
         int64_t diff = computed - wh->bins[bin].qty;
-        wh->bins[bin].set_ms = l->reading_ms;
+        st_bin_set_ms_put(wh, bin, l->reading_ms);
         if (diff != 0)
-            st_bin_put(s, bin, diff);
+            st_bin_put(s, stock, bin, diff);
         if (diff < 0)
             st_cut_alert(s, stock, shelf, dev);
         return;
@@ -209,7 +210,7 @@ st_apply_rfid(st_state *s)
     for (uint32_t i = 0; i < n; i++) {
         if (ev->u.rfid.direction == ST_DIR_INBOUND) {
             uint32_t stock = st_stock_get(s, sums[i].product);
-            st_bin_put(s, st_bin_get(s, loc, stock), sums[i].qty);
+            st_bin_put(s, stock, st_bin_get(s, loc, stock), sums[i].qty);
         } else {
             st_rfid_out(s, &sums[i], loc, dev);
         }
@@ -270,21 +271,20 @@ st_apply_movement(st_state *s)
         return st_fail(s, ST_INSUFFICIENT_STOCK, "location %s holds only %lld of %s",
                        st_str(s, wh->locs[src].id), (long long)st_bin_qty(wh, src, stock),
                        ev->u.movement.sku);
-    if (kind == ST_MOVE_PICK && wh->stocks[stock].on_hand - wh->stocks[stock].reserved < qty)
+    if (kind == ST_MOVE_PICK && st_available(wh, stock) < qty)
         return st_fail(s, ST_INSUFFICIENT_STOCK, "only %lld of %s are available",
-                       (long long)(wh->stocks[stock].on_hand - wh->stocks[stock].reserved),
-                       ev->u.movement.sku);
+                       (long long)st_available(wh, stock), ev->u.movement.sku);
     // Accepted from here on.
     stock = st_stock_get(s, product);
     if (kind == ST_MOVE_RECEIVE || kind == ST_MOVE_ADJUST) {
-        st_bin_put(s, st_bin_get(s, to, stock), qty);
+        st_bin_put(s, stock, st_bin_get(s, to, stock), qty);
         if (qty < 0)
             st_cut_alert(s, stock, to, ST_NONE);
         return ST_OK;
     }
-    st_bin_put(s, st_find_bin(wh, from, stock), -qty);
+    st_bin_put(s, stock, st_find_bin(wh, from, stock), -qty);
     if (kind != ST_MOVE_PICK)
-        st_bin_put(s, st_bin_get(s, to, stock), qty);
+        st_bin_put(s, stock, st_bin_get(s, to, stock), qty);
     return ST_OK;
 }
 
@@ -303,19 +303,18 @@ st_apply_count(st_state *s)
     if (err)
         return err;
     uint32_t bin = st_find_bin(wh, loc, st_find_stock(wh, product));
-    if (bin != ST_NONE && wh->bins[bin].set_ms != ST_TIME_NONE &&
-        ev->event_time_ms < wh->bins[bin].set_ms)
+    if (bin != ST_NONE && ev->event_time_ms < st_bin_set_ms(wh, bin))
         return st_fail(s, ST_STALE, "bin %s/%s was set by a newer count or reading",
                        ev->u.count.location, ev->u.count.sku);
     // Accepted from here on.
     uint32_t stock = st_stock_get(s, product);
     bin = st_bin_get(s, loc, stock);
     int64_t ledger = wh->bins[bin].qty;
-    wh->bins[bin].set_ms = ev->event_time_ms;
+    st_bin_set_ms_put(wh, bin, ev->event_time_ms);
     st_touch(s, stock);
     if (ev->u.count.qty == ledger)
         return ST_OK;
-    st_bin_put(s, bin, ev->u.count.qty - ledger);
+    st_bin_put(s, stock, bin, ev->u.count.qty - ledger);
     st_alert_raise(s, ST_ALERT_DISCREPANCY, product, loc, ST_NONE, ledger, ev->u.count.qty);
     st_cut_alert(s, stock, loc, ST_NONE);
     return ST_OK;
@@ -338,8 +337,7 @@ st_apply_reserve(st_state *s)
     if (err)
         return err;
     uint32_t stock = st_find_stock(wh, product);
-    int64_t available =
-        stock == ST_NONE ? 0 : wh->stocks[stock].on_hand - wh->stocks[stock].reserved;
+    int64_t available = stock == ST_NONE ? 0 : st_available(wh, stock);
     if (available < ev->u.reserve.qty)
         return st_fail(s, ST_INSUFFICIENT_STOCK, "only %lld of %s are available in %s",
                        (long long)available, ev->u.reserve.sku, ev->warehouse);
@@ -358,7 +356,7 @@ st_apply_reserve(st_state *s)
     wh->resvs[resv].qty += ev->u.reserve.qty;
     if (ev->u.reserve.expires_at_ms)
         wh->resvs[resv].expires_at_ms = ev->u.reserve.expires_at_ms;
-    wh->stocks[stock].reserved += ev->u.reserve.qty;
+    st_ext_get(wh, stock)->reserved += ev->u.reserve.qty;
     st_touch(s, stock);
     return ST_OK;
 }
@@ -399,7 +397,7 @@ st_apply_release(st_state *s)
     int64_t q = ev->u.release.qty == 0 || ev->u.release.qty > r->qty ? r->qty : ev->u.release.qty;
     uint32_t stock = r->stock;
     r->qty -= q;
-    s->wh->stocks[stock].reserved -= q;
+    st_ext_get(s->wh, stock)->reserved -= q;
     if (r->qty == 0)
         st_resv_remove(s, resv);
     st_touch(s, stock);
@@ -427,7 +425,7 @@ st_apply_fulfil(st_state *s)
     int64_t q = ev->u.fulfil.qty ? ev->u.fulfil.qty : r->qty;
     uint32_t stock = r->stock;
     r->qty -= q;
-    s->wh->stocks[stock].reserved -= q;
+    st_ext_get(s->wh, stock)->reserved -= q;
     if (r->qty == 0)
         st_resv_remove(s, resv);
     int64_t taken = st_stock_take(s, stock, from, q);

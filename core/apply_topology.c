@@ -221,16 +221,17 @@ st_apply_policy(st_state *s)
     if (err)
         return err;
     uint32_t stock = st_find_stock(s->wh, product);
-    if (stock != ST_NONE && (err = st_stale_if_older(s, s->wh->stocks[stock].policy_ms,
-                                                     "stock policy of", ev->u.stock_policy.sku)))
+    if (stock != ST_NONE &&
+        (err = st_stale_if_older(s, st_ext(s->wh, &s->wh->stocks[stock])->policy_ms,
+                                 "stock policy of", ev->u.stock_policy.sku)))
         return err;
     // Accepted from here on.
     stock = st_stock_get(s, product);
-    st_stock *r = &s->wh->stocks[stock];
-    r->reorder_point = (int32_t)ev->u.stock_policy.reorder_point;
-    r->safety_stock = (int32_t)ev->u.stock_policy.safety_stock;
-    r->order_up_to = (int32_t)ev->u.stock_policy.order_up_to;
-    r->policy_ms = ev->event_time_ms;
+    s->wh->stocks[stock].reorder_point = (int32_t)ev->u.stock_policy.reorder_point;
+    st_stock_ext *x = st_ext_get(s->wh, stock);
+    x->safety_stock = (int32_t)ev->u.stock_policy.safety_stock;
+    x->order_up_to = (int32_t)ev->u.stock_policy.order_up_to;
+    x->policy_ms = ev->event_time_ms;
     st_touch(s, stock);
     return ST_OK;
 }

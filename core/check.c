@@ -52,39 +52,47 @@ st_verify_topology(const st_state *s, const st_wh *wh)
     ST_ASSERT(wh->ring_count <= s->cfg.alerts_kept && wh->ring_count <= wh->alert_seq);
 }
 
-// st_verify_bins checks that every bin sits in exactly its stock record's
-// chain and that on_hand is the sum of the chain.
+// st_verify_bins checks that every bin sits in exactly one stock record's
+// chain, once, found by its (location, record); that on_hand is the sum of
+// the chain; that the set times and the records' extensions are each owned
+// by one bin or record.
 static void
 st_verify_bins(const st_wh *wh)
 {
     uint32_t v, seen = 0, indexed = 0;
-    for (uint32_t i = 0; i < wh->bins_n; i++) {
-        const st_bin *b = &wh->bins[i];
-        ST_ASSERT(b->loc < wh->locs_n && b->stock < wh->stocks_n && b->qty >= 0);
-        // Found by its (location, record), which is therefore unique.
-        ST_ASSERT(st_find_bin(wh, b->loc, b->stock) == i);
-    }
-    // bin_index holds exactly the bins beyond a lookup's walk.
-    for (uint32_t i = 0; i < wh->stocks_n; i++) {
-        uint32_t rank = 0;
-        for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE && rank <= wh->bins_n;
-             b = wh->bins[b].next, rank++) {
-            bool in_index = st_map_get(&wh->bin_index, st_map_key2(wh->bins[b].loc, i), &v);
-            ST_ASSERT(in_index == (rank >= wh->bin_walk) && (!in_index || v == b));
-            indexed += in_index;
-        }
-    }
-    ST_ASSERT(wh->bin_index.count == indexed);
+    uint8_t *on_chain = st_calloc((size_t)wh->bins_n + 1, 1);
     for (uint32_t i = 0; i < wh->stocks_n; i++) {
         int64_t sum = 0;
-        for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE; b = wh->bins[b].next) {
-            ST_ASSERT(b < wh->bins_n && wh->bins[b].stock == i && seen < wh->bins_n);
-            sum += wh->bins[b].qty;
+        uint32_t rank = 0;
+        for (uint32_t b = wh->stocks[i].first_bin; b != ST_NONE; b = wh->bins[b].next, rank++) {
+            ST_ASSERT(b < wh->bins_n && !on_chain[b]);
+            on_chain[b] = 1;
+            const st_bin *bin = &wh->bins[b];
+            ST_ASSERT(bin->loc < wh->locs_n && bin->qty >= 0);
+            // Found by its (location, record), which is therefore unique.
+            ST_ASSERT(st_find_bin(wh, bin->loc, i) == b);
+            // bin_index holds exactly the bins beyond a lookup's walk.
+            bool in_index = st_map_get(&wh->bin_index, st_map_key2(bin->loc, i), &v);
+            ST_ASSERT(in_index == (rank >= wh->bin_walk) && (!in_index || v == b));
+            indexed += in_index;
+            sum += bin->qty;
             seen++;
         }
         ST_ASSERT(wh->stocks[i].on_hand == sum);
     }
-    ST_ASSERT(seen == wh->bins_n);
+    ST_ASSERT(seen == wh->bins_n && wh->bin_index.count == indexed);
+    st_free(on_chain);
+    ST_ASSERT(wh->set_index.count == wh->sets_n);
+    for (uint32_t i = 0; i < wh->sets_n; i++) {
+        ST_ASSERT(wh->sets[i].bin < wh->bins_n && wh->sets[i].pad == 0);
+        ST_ASSERT(st_map_get(&wh->set_index, wh->sets[i].bin, &v) && v == i);
+    }
+    uint32_t exts = 0;
+    for (uint32_t i = 0; i < wh->stocks_n; i++) {
+        ST_ASSERT(wh->stocks[i].ext == ST_NONE || wh->stocks[i].ext < wh->exts_n);
+        exts += wh->stocks[i].ext != ST_NONE;
+    }
+    ST_ASSERT(exts == wh->exts_n); // with the bound above and st_ext_get: one record each
 }
 
 // st_verify_orders recomputes reserved, inbound and in_transit_out of every
@@ -118,10 +126,11 @@ st_verify_orders(const st_wh *wh)
     }
     for (uint32_t i = 0; i < n; i++) {
         const st_stock *r = &wh->stocks[i];
-        ST_ASSERT(r->on_hand >= 0 && r->reserved >= 0 && r->reserved <= r->on_hand);
-        ST_ASSERT(r->reserved == resv[i]);
-        ST_ASSERT(r->inbound == in[i]);
-        ST_ASSERT(r->in_transit_out == out[i]);
+        const st_stock_ext *x = st_ext(wh, r);
+        ST_ASSERT(r->on_hand >= 0 && x->reserved >= 0 && x->reserved <= r->on_hand);
+        ST_ASSERT(x->reserved == resv[i]);
+        ST_ASSERT(x->inbound == in[i]);
+        ST_ASSERT(x->in_transit_out == out[i]);
     }
     st_free(sums);
 }
@@ -162,9 +171,11 @@ st_state_network_units(const st_state *s)
 {
     ST_ASSERT(s != NULL);
     int64_t units = 0;
-    for (uint32_t w = 0; w < s->whs_n; w++)
-        for (uint32_t i = 0; i < s->whs[w]->stocks_n; i++)
-            units += s->whs[w]->stocks[i].on_hand + s->whs[w]->stocks[i].in_transit_out;
+    for (uint32_t w = 0; w < s->whs_n; w++) {
+        const st_wh *wh = s->whs[w];
+        for (uint32_t i = 0; i < wh->stocks_n; i++)
+            units += wh->stocks[i].on_hand + st_ext(wh, &wh->stocks[i])->in_transit_out;
+    }
     return units;
 }
 
@@ -309,20 +320,23 @@ st_digest_stock(st_hash *h, const st_wh *wh)
     uint64_t sum = 0;
     for (uint32_t i = 0; i < wh->stocks_n; i++) {
         const st_stock *r = &wh->stocks[i];
+        const st_stock_ext *x = st_ext(wh, r);
         uint32_t sku = s->products[r->product].sku;
         st_h_begin(h, 'R', wh);
         st_h_str(h, sku);
+        // The logical record, whatever its layout: these were the fields of
+        // the 72-byte record, and digests taken before the split still match.
         int64_t f[] = {i,
-                       r->flags,
+                       r->low_armed,
                        r->on_hand,
-                       r->reserved,
-                       r->inbound,
-                       r->in_transit_out,
+                       x->reserved,
+                       x->inbound,
+                       x->in_transit_out,
                        r->reorder_point,
-                       r->safety_stock,
-                       r->order_up_to,
+                       x->safety_stock,
+                       x->order_up_to,
                        r->last_event_ms,
-                       r->policy_ms};
+                       x->policy_ms};
         st_h_bytes(h, f, sizeof f);
         sum += st_h_end(h);
         int64_t rank = 0;
@@ -332,7 +346,7 @@ st_digest_stock(st_hash *h, const st_wh *wh)
             st_h_str(h, wh->locs[wh->bins[b].loc].id);
             st_h_i64(h, rank);
             st_h_i64(h, wh->bins[b].qty);
-            st_h_i64(h, wh->bins[b].set_ms);
+            st_h_i64(h, st_bin_set_ms(wh, b));
             sum += st_h_end(h);
         }
     }

@@ -171,6 +171,29 @@ st_bin_qty(const st_wh *wh, uint32_t loc, uint32_t stock)
     return b == ST_NONE ? 0 : wh->bins[b].qty;
 }
 
+const st_stock_ext st_ext_none = {.policy_ms = ST_TIME_NONE};
+
+int64_t
+st_bin_set_ms(const st_wh *wh, uint32_t bin)
+{
+    uint32_t i;
+    return st_map_get(&wh->set_index, bin, &i) ? wh->sets[i].set_ms : ST_TIME_NONE;
+}
+
+bool
+st_set_index_rebuild(st_wh *wh)
+{
+    ST_ASSERT(wh->set_index.count == 0);
+    for (uint32_t i = 0; i < wh->sets_n; i++) {
+        uint32_t b = wh->sets[i].bin;
+        if (b >= wh->bins_n || wh->sets[i].pad != 0 ||
+            st_map_get(&wh->set_index, b, &(uint32_t){0}))
+            return false;
+        st_map_put(&wh->set_index, b, i);
+    }
+    return true;
+}
+
 uint32_t
 st_find_resv(const st_state *s, const st_wh *wh, const char *order, uint32_t stock)
 {
@@ -267,13 +290,12 @@ st_stock_get(st_state *s, uint32_t product)
         return i;
     i = wh->stocks_n;
     st_stock *r = ST_VEC_PUSH(wh->stocks);
-    memset(r, 0, sizeof *r);
-    r->product = product;
-    r->first_bin = ST_NONE;
-    r->flags = ST_STOCK_LOW_ARMED;
-    r->reorder_point = (int32_t)s->products[product].reorder_point;
-    r->last_event_ms = s->ev->event_time_ms;
-    r->policy_ms = ST_TIME_NONE;
+    *r = (st_stock){.product = product,
+                    .low_armed = 1,
+                    .first_bin = ST_NONE,
+                    .ext = ST_NONE,
+                    .reorder_point = (int32_t)s->products[product].reorder_point,
+                    .last_event_ms = s->ev->event_time_ms};
     if (product >= wh->stock_of_n) {
         uint32_t n = s->products_cap > product ? s->products_cap : product + 1;
         wh->stock_of = st_realloc(wh->stock_of, (size_t)n * sizeof *wh->stock_of);
@@ -297,12 +319,7 @@ st_bin_get(st_state *s, uint32_t loc, uint32_t stock)
     if (b != ST_NONE)
         return b;
     b = wh->bins_n;
-    st_bin *bin = ST_VEC_PUSH(wh->bins);
-    bin->loc = loc;
-    bin->stock = stock;
-    bin->next = ST_NONE;
-    bin->qty = 0;
-    bin->set_ms = ST_TIME_NONE;
+    *ST_VEC_PUSH(wh->bins) = (st_bin){.loc = loc, .next = ST_NONE, .qty = 0};
     uint32_t rank = 0;
     uint32_t *link = &wh->stocks[stock].first_bin;
     for (; *link != ST_NONE; rank++)
@@ -314,15 +331,41 @@ st_bin_get(st_state *s, uint32_t loc, uint32_t stock)
 }
 
 void
-st_bin_put(st_state *s, uint32_t bin, int64_t delta)
+st_bin_put(st_state *s, uint32_t stock, uint32_t bin, int64_t delta)
 {
     st_wh *wh = s->wh;
+    ST_ASSERT(stock < wh->stocks_n && bin < wh->bins_n);
     st_bin *b = &wh->bins[bin];
-    st_stock *r = &wh->stocks[b->stock];
+    st_stock *r = &wh->stocks[stock];
     b->qty += delta;
     r->on_hand += delta;
     ST_ASSERT(b->qty >= 0 && r->on_hand >= 0);
-    st_touch(s, b->stock);
+    st_touch(s, stock);
+}
+
+void
+st_bin_set_ms_put(st_wh *wh, uint32_t bin, int64_t set_ms)
+{
+    ST_ASSERT(bin < wh->bins_n);
+    uint32_t i;
+    if (!st_map_get(&wh->set_index, bin, &i)) {
+        i = wh->sets_n;
+        *ST_VEC_PUSH(wh->sets) = (st_bin_set){.bin = bin};
+        st_map_put(&wh->set_index, bin, i);
+    }
+    wh->sets[i].set_ms = set_ms;
+}
+
+st_stock_ext *
+st_ext_get(st_wh *wh, uint32_t stock)
+{
+    ST_ASSERT(stock < wh->stocks_n);
+    st_stock *r = &wh->stocks[stock];
+    if (r->ext == ST_NONE) {
+        r->ext = wh->exts_n;
+        *ST_VEC_PUSH(wh->exts) = st_ext_none;
+    }
+    return &wh->exts[r->ext];
 }
 
 int64_t
@@ -334,7 +377,7 @@ st_stock_take(st_state *s, uint32_t stock, uint32_t first_loc, int64_t qty)
     uint32_t first = st_find_bin(wh, first_loc, stock);
     if (first != ST_NONE && wh->bins[first].qty > 0) {
         int64_t t = wh->bins[first].qty < qty ? wh->bins[first].qty : qty;
-        st_bin_put(s, first, -t);
+        st_bin_put(s, stock, first, -t);
         taken += t;
     }
     for (uint32_t b = wh->stocks[stock].first_bin; b != ST_NONE && taken < qty;
@@ -343,7 +386,7 @@ st_stock_take(st_state *s, uint32_t stock, uint32_t first_loc, int64_t qty)
         if (b == first || have == 0)
             continue;
         int64_t t = have < qty - taken ? have : qty - taken;
-        st_bin_put(s, b, -t);
+        st_bin_put(s, stock, b, -t);
         taken += t;
     }
     st_touch(s, stock);
@@ -376,26 +419,26 @@ int64_t
 st_stock_cut(st_state *s, uint32_t stock)
 {
     st_wh *wh = s->wh;
-    st_stock *r = &wh->stocks[stock];
+    const st_stock *r = &wh->stocks[stock];
     int64_t cut = 0;
-    while (r->reserved > r->on_hand) {
+    while (st_ext(wh, r)->reserved > r->on_hand) {
         uint32_t newest = ST_NONE;
         for (uint32_t i = 0; i < wh->resvs_n; i++)
             if (wh->resvs[i].stock == stock &&
                 (newest == ST_NONE || wh->resvs[i].created > wh->resvs[newest].created))
                 newest = i;
         ST_ASSERT(newest != ST_NONE);
-        int64_t excess = r->reserved - r->on_hand;
+        int64_t excess = st_ext(wh, r)->reserved - r->on_hand;
         int64_t t = wh->resvs[newest].qty < excess ? wh->resvs[newest].qty : excess;
         wh->resvs[newest].qty -= t;
-        r->reserved -= t;
+        st_ext_get(wh, stock)->reserved -= t;
         cut += t;
         if (wh->resvs[newest].qty == 0)
             st_resv_remove(s, newest);
     }
     if (cut)
         st_touch(s, stock);
-    ST_ASSERT(r->reserved >= 0 && r->reserved <= r->on_hand);
+    ST_ASSERT(st_ext(wh, r)->reserved >= 0 && st_ext(wh, r)->reserved <= r->on_hand);
     return cut;
 }
 
@@ -465,14 +508,16 @@ st_wh_destroy(st_wh *wh)
     st_free(wh->locs);
     st_free(wh->devs);
     st_free(wh->stocks);
+    st_free(wh->exts);
     st_free(wh->bins);
+    st_free(wh->sets);
     st_free(wh->resvs);
     st_free(wh->pos);
     st_free(wh->xfers);
     st_free(wh->leads);
     st_free(wh->stock_of);
-    st_map *maps[] = {&wh->loc_index, &wh->dev_index,  &wh->bin_index, &wh->resv_index,
-                      &wh->po_index,  &wh->xfer_index, &wh->lead_index};
+    st_map *maps[] = {&wh->loc_index,  &wh->dev_index, &wh->bin_index,  &wh->set_index,
+                      &wh->resv_index, &wh->po_index,  &wh->xfer_index, &wh->lead_index};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         st_map_deinit(maps[i]);
     st_dedup_deinit(&wh->dedup);

@@ -80,29 +80,48 @@ typedef struct st_device {
     int64_t last_event_ms;
 } st_device;
 
-enum { ST_STOCK_LOW_ARMED = 1 };
-
-// A stock record (warehouse, sku). on_hand == sum of its bins. Kept small:
-// there are millions (45 warehouses x 100,000 skus); policy numbers are
-// bounded by ST_QTY_MAX and fit 32 bits.
+// A stock record (warehouse, sku). on_hand == sum of its bins. There are
+// millions (45 warehouses x 100,000 skus), so the record holds only what
+// nearly every one uses and every apply reads: 32 bytes. The numbers most
+// records never set (reservations, inbound and outbound orders, a policy
+// beyond the reorder point) live in an st_stock_ext the record points to,
+// made the first time one of them is written; st_ext() reads a record's
+// (zeros when it has none). Policy numbers are bounded by ST_QTY_MAX and
+// fit 32 bits.
 typedef struct st_stock {
-    uint32_t product;   // catalog index
-    uint32_t first_bin; // chain in creation order, ST_NONE if none
-    uint32_t flags;
-    int32_t reorder_point, safety_stock, order_up_to;
-    int64_t on_hand, reserved, inbound, in_transit_out;
+    uint32_t product : 31;  // catalog index (products_max < 2^31)
+    uint32_t low_armed : 1; // the low-stock alert fires when available drops to the reorder point
+    uint32_t first_bin;     // chain in creation order, ST_NONE if none
+    uint32_t ext;           // index in wh->exts, ST_NONE if none
+    int32_t reorder_point;
+    int64_t on_hand;
     int64_t last_event_ms; // last change
-    int64_t policy_ms;     // last StockPolicy (ST_TIME_NONE: none)
 } st_stock;
 
-_Static_assert(ST_QTY_MAX <= INT32_MAX, "policy numbers fit int32_t");
-_Static_assert(sizeof(st_stock) == 72, "the stock record stays compact");
+typedef struct st_stock_ext {
+    int32_t safety_stock, order_up_to;
+    int64_t reserved, inbound, in_transit_out;
+    int64_t policy_ms; // last StockPolicy (ST_TIME_NONE: none)
+} st_stock_ext;
 
+_Static_assert(ST_QTY_MAX <= INT32_MAX, "policy numbers fit int32_t");
+_Static_assert(sizeof(st_stock) == 32, "the stock record stays compact");
+
+// A bin: a record's quantity at one location, 16 bytes. The time of its
+// last absolute set (a count or a weight reading), which only counted bins
+// have, is kept aside in wh->sets (st_bin_set_ms).
 typedef struct st_bin {
-    uint32_t loc, stock, next;
+    uint32_t loc, next;
     int64_t qty;
-    int64_t set_ms; // last absolute set (count, weight), ST_TIME_NONE: none
 } st_bin;
+
+_Static_assert(sizeof(st_bin) == 16, "a bin stays compact");
+
+typedef struct st_bin_set {
+    uint32_t bin;
+    uint32_t pad; // zero
+    int64_t set_ms;
+} st_bin_set;
 
 typedef struct st_resv {
     uint32_t order, stock;
@@ -141,7 +160,9 @@ typedef struct st_wh {
     ST_VEC(st_loc, locs);
     ST_VEC(st_device, devs);
     ST_VEC(st_stock, stocks);
+    ST_VEC(st_stock_ext, exts);
     ST_VEC(st_bin, bins);
+    ST_VEC(st_bin_set, sets);
     ST_VEC(st_resv, resvs);
     ST_VEC(st_po, pos);
     ST_VEC(st_xfer, xfers);
@@ -151,7 +172,7 @@ typedef struct st_wh {
     uint32_t *stock_of;
     uint32_t stock_of_n;
     uint32_t bin_walk; // the config's, for st_find_bin
-    st_map loc_index, dev_index, bin_index, resv_index, po_index, xfer_index, lead_index;
+    st_map loc_index, dev_index, bin_index, set_index, resv_index, po_index, xfer_index, lead_index;
     st_dedup dedup;
     st_alert *ring; // alerts_kept entries
     uint32_t ring_head, ring_count;
@@ -217,6 +238,23 @@ uint32_t st_find_bin(const st_wh *wh, uint32_t loc, uint32_t stock);
 // has two bins at one location.
 bool st_bin_index_rebuild(st_wh *wh);
 int64_t st_bin_qty(const st_wh *wh, uint32_t loc, uint32_t stock);
+// st_bin_set_ms: the bin's last absolute set, ST_TIME_NONE if none.
+int64_t st_bin_set_ms(const st_wh *wh, uint32_t bin);
+// st_ext: the record's rarely set numbers, all zero (policy_ms
+// ST_TIME_NONE) for a record that never had one. Read only.
+extern const st_stock_ext st_ext_none;
+static inline const st_stock_ext *
+st_ext(const st_wh *wh, const st_stock *r)
+{
+    return r->ext == ST_NONE ? &st_ext_none : &wh->exts[r->ext];
+}
+// st_available: on hand less reserved.
+static inline int64_t
+st_available(const st_wh *wh, uint32_t stock)
+{
+    const st_stock *r = &wh->stocks[stock];
+    return r->on_hand - st_ext(wh, r)->reserved;
+}
 uint32_t st_find_resv(const st_state *s, const st_wh *wh, const char *order, uint32_t stock);
 uint32_t st_find_po(const st_state *s, const st_wh *wh, const char *id);
 uint32_t st_find_xfer(const st_state *s, const st_wh *wh, const char *id, bool inbound);
@@ -235,8 +273,15 @@ uint32_t st_default_receiving(const st_wh *wh);
 
 uint32_t st_intern_cstr(st_state *s, const char *str);
 uint32_t st_stock_get(st_state *s, uint32_t product); // get or create
+// st_ext_get: the record's st_stock_ext to write, made on first use. The
+// pointer lasts until the next st_ext_get of the warehouse.
+st_stock_ext *st_ext_get(st_wh *wh, uint32_t stock);
 uint32_t st_bin_get(st_state *s, uint32_t loc, uint32_t stock);
-void st_bin_put(st_state *s, uint32_t bin, int64_t delta);
+void st_bin_put(st_state *s, uint32_t stock, uint32_t bin, int64_t delta);
+void st_bin_set_ms_put(st_wh *wh, uint32_t bin, int64_t set_ms);
+// st_set_index_rebuild fills the empty set_index of a warehouse whose sets were
+// loaded whole; false if a set names a bin out of range, or one twice.
+bool st_set_index_rebuild(st_wh *wh);
 // st_stock_take removes up to qty from the stock's bins, `first_loc`'s bin
 // first (ST_NONE: none), then chain order; returns what it took.
 int64_t st_stock_take(st_state *s, uint32_t stock, uint32_t first_loc, int64_t qty);

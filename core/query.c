@@ -13,9 +13,9 @@
 // st_stock_below_reorder: available (on hand less reserved) at or below the
 // reorder point, the dashboard's "LOW".
 static bool
-st_stock_below_reorder(const st_stock *r)
+st_stock_below_reorder(const st_wh *wh, const st_stock *r)
 {
-    return r->on_hand - r->reserved <= r->reorder_point;
+    return r->on_hand - st_ext(wh, r)->reserved <= r->reorder_point;
 }
 
 static void
@@ -28,15 +28,16 @@ st_view_fill(const st_state *s, const st_wh *wh, const st_stock *r, st_stock_vie
     v->name = st_str(s, p->name);
     v->sku_len = st_intern_len(&s->intern, p->sku);
     v->name_len = st_intern_len(&s->intern, p->name);
+    const st_stock_ext *x = st_ext(wh, r);
     v->on_hand = r->on_hand;
-    v->reserved = r->reserved;
-    v->available = r->on_hand - r->reserved;
-    v->inbound = r->inbound;
-    v->in_transit_out = r->in_transit_out;
+    v->reserved = x->reserved;
+    v->available = r->on_hand - x->reserved;
+    v->inbound = x->inbound;
+    v->in_transit_out = x->in_transit_out;
     v->reorder_point = r->reorder_point;
-    v->safety_stock = r->safety_stock;
-    v->order_up_to = r->order_up_to;
-    v->below_reorder = st_stock_below_reorder(r);
+    v->safety_stock = x->safety_stock;
+    v->order_up_to = x->order_up_to;
+    v->below_reorder = v->available <= r->reorder_point;
     v->last_event_ms = r->last_event_ms;
     v->locations = NULL;
 }
@@ -84,7 +85,7 @@ st_state_inventory(const st_state *s, const st_inventory_query *q, st_stock_cb c
     uint32_t cap = 0, matched = from, emitted = 0;
     for (uint32_t i = from; i < wh->stocks_n; i++) {
         const st_stock *r = &wh->stocks[i];
-        if (q->below_reorder_only && !st_stock_below_reorder(r))
+        if (q->below_reorder_only && !st_stock_below_reorder(wh, r))
             continue;
         if (matched++ < q->offset || !going || (q->limit && emitted >= q->limit)) {
             if (!q->below_reorder_only)

@@ -155,12 +155,17 @@ st_state_adopt_warehouse(st_state *dst, const st_state *src, uint32_t index, cha
     for (uint32_t i = 0; i < wh->stock_of_n; i++)
         wh->stock_of[i] = ST_NONE;
     for (uint32_t i = 0; i < wh->stocks_n; i++) {
-        wh->stocks[i].product = product[i];
+        wh->stocks[i].product = product[i]; // < products_max < 2^31
         wh->stock_of[product[i]] = i;
     }
+    wh->exts = copy_table(from->exts, from->exts_n, sizeof *from->exts);
+    wh->exts_n = wh->exts_cap = from->exts_n;
     wh->bins = copy_table(from->bins, from->bins_n, sizeof *from->bins);
     wh->bins_n = wh->bins_cap = from->bins_n;
-    bool unique = st_bin_index_rebuild(wh); // the source state held the same chains
+    wh->sets = copy_table(from->sets, from->sets_n, sizeof *from->sets);
+    wh->sets_n = wh->sets_cap = from->sets_n;
+    // The source state held the same chains and set times.
+    bool unique = st_bin_index_rebuild(wh) && st_set_index_rebuild(wh);
     ST_ASSERT(unique);
     wh->resvs = copy_table(from->resvs, from->resvs_n, sizeof *from->resvs);
     wh->resvs_n = wh->resvs_cap = from->resvs_n;

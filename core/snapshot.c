@@ -20,8 +20,8 @@
 //            u32 id, name, location, outbox_source; i64 total_capacity,
 //            last_event_ms; u64 outbox_seq, alert_seq, resv_created
 //            tables, each u32 n + n records: st_loc, st_device, st_stock,
-//            st_bin, st_resv, st_po, st_xfer, st_lead, u32 stock_of,
-//            st_source (duplicate windows)
+//            st_stock_ext, st_bin, st_bin_set, st_resv, st_po, st_xfer,
+//            st_lead, u32 stock_of, st_source (duplicate windows)
 //            u32 alerts, then per alert (oldest first): u32 kind, sku id,
 //            location id, device id; i64 event_time_ms, expected, actual;
 //            u64 alert_seq
@@ -46,9 +46,13 @@ static uint32_t
 snap_layout_id(void)
 {
     const uint32_t sizes[] = {
-        sizeof(st_product), sizeof(st_supplier), sizeof(st_source), sizeof(st_loc),
-        sizeof(st_device),  sizeof(st_stock),    sizeof(st_bin),    sizeof(st_resv),
-        sizeof(st_po),      sizeof(st_xfer),     sizeof(st_lead),   1u, // version of this file
+        sizeof(st_product), sizeof(st_supplier),
+        sizeof(st_source),  sizeof(st_loc),
+        sizeof(st_device),  sizeof(st_stock),
+        sizeof(st_bin),     sizeof(st_resv),
+        sizeof(st_po),      sizeof(st_xfer),
+        sizeof(st_lead),    sizeof(st_stock_ext),
+        sizeof(st_bin_set), 2u, // version of this file: 2 = 32-byte records, 16-byte bins
     };
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
@@ -105,7 +109,9 @@ save_wh(const st_state *s, const st_wh *wh, snap_out *o)
     put_table(o, wh->locs, wh->locs_n, sizeof *wh->locs);
     put_table(o, wh->devs, wh->devs_n, sizeof *wh->devs);
     put_table(o, wh->stocks, wh->stocks_n, sizeof *wh->stocks);
+    put_table(o, wh->exts, wh->exts_n, sizeof *wh->exts);
     put_table(o, wh->bins, wh->bins_n, sizeof *wh->bins);
+    put_table(o, wh->sets, wh->sets_n, sizeof *wh->sets);
     put_table(o, wh->resvs, wh->resvs_n, sizeof *wh->resvs);
     put_table(o, wh->pos, wh->pos_n, sizeof *wh->pos);
     put_table(o, wh->xfers, wh->xfers_n, sizeof *wh->xfers);
@@ -278,7 +284,11 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     wh->devs = get_table(in, &wh->devs_n, &wh->devs_cap, sizeof *wh->devs, UINT32_MAX, "devices");
     wh->stocks = get_table(in, &wh->stocks_n, &wh->stocks_cap, sizeof *wh->stocks, UINT32_MAX,
                            "stock records");
+    wh->exts = get_table(in, &wh->exts_n, &wh->exts_cap, sizeof *wh->exts, wh->stocks_n,
+                         "stock record extensions");
     wh->bins = get_table(in, &wh->bins_n, &wh->bins_cap, sizeof *wh->bins, UINT32_MAX, "bins");
+    wh->sets =
+        get_table(in, &wh->sets_n, &wh->sets_cap, sizeof *wh->sets, wh->bins_n, "bin set times");
     wh->resvs =
         get_table(in, &wh->resvs_n, &wh->resvs_cap, sizeof *wh->resvs, UINT32_MAX, "reservations");
     wh->pos = get_table(in, &wh->pos_n, &wh->pos_cap, sizeof *wh->pos, UINT32_MAX, "orders");
@@ -302,10 +312,16 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         check(in, id_ok(in, d->id) && d->id != 0 && idx_ok(d->bound, wh->locs_n), "device", w, i);
         st_map_put(&wh->dev_index, d->id, i);
     }
+    // Each extension belongs to one record: marked as its owner is checked.
+    uint8_t *owned = st_calloc((size_t)wh->exts_n + (size_t)wh->bins_n + 1, 1);
     for (uint32_t i = 0; in->ok && i < wh->stocks_n; i++) {
         const st_stock *k = &wh->stocks[i];
         check(in, k->product < s->products_n && idx_ok(k->first_bin, wh->bins_n), "stock record",
               w, i);
+        check(in, idx_ok(k->ext, wh->exts_n) && (k->ext == ST_NONE || !owned[k->ext]),
+              "stock record", w, i);
+        if (in->ok && k->ext != ST_NONE)
+            owned[k->ext] = 1;
         check(in, k->product < wh->stock_of_n && wh->stock_of[k->product] == i, "stock record", w,
               i);
     }
@@ -314,11 +330,14 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
               idx_ok(wh->stock_of[i], wh->stocks_n) &&
                   (i < s->products_n || wh->stock_of[i] == ST_NONE),
               "catalog slot", w, i);
+    for (uint32_t i = 0; in->ok && i < wh->exts_n; i++)
+        check(in, owned[i], "stock record extension", w, i);
     for (uint32_t i = 0; in->ok && i < wh->bins_n; i++) {
         const st_bin *b = &wh->bins[i];
-        check(in, b->loc < wh->locs_n && b->stock < wh->stocks_n && idx_ok(b->next, wh->bins_n),
-              "bin", w, i);
+        check(in, b->loc < wh->locs_n && idx_ok(b->next, wh->bins_n) && b->qty >= 0, "bin", w, i);
     }
+    if (in->ok && !st_set_index_rebuild(wh))
+        bad(in, "snapshot: warehouse %u: a bin set time names a bin out of range or twice", w);
     for (uint32_t i = 0; in->ok && i < wh->resvs_n; i++) {
         const st_resv *r = &wh->resvs[i];
         check(in, id_ok(in, r->order) && r->stock < wh->stocks_n, "reservation", w, i);
@@ -340,14 +359,20 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         check(in, id_ok(in, wh->leads[i].supplier), "lead-time sample", w, i);
         st_map_put(&wh->lead_index, wh->leads[i].supplier, i);
     }
-    // The chains visit each bin once (a cycle would hang every pick), every
-    // bin is on its record's chain, and no record has two bins at one
-    // location; then the index of long chains is rebuilt.
+    // The chains visit each bin once (a cycle would hang every pick, a bin
+    // on two chains would count twice), every bin is on a chain, and no
+    // record has two bins at one location; then the index of long chains is
+    // rebuilt.
+    uint8_t *on_chain = owned + wh->exts_n;
     uint32_t steps = 0;
     for (uint32_t i = 0; in->ok && i < wh->stocks_n; i++)
-        for (uint32_t b = wh->stocks[i].first_bin; in->ok && b != ST_NONE; b = wh->bins[b].next)
-            if (++steps > wh->bins_n || wh->bins[b].stock != i)
+        for (uint32_t b = wh->stocks[i].first_bin; in->ok && b != ST_NONE; b = wh->bins[b].next) {
+            if (on_chain[b])
                 bad(in, "snapshot: warehouse %u: the bins of stock record %u do not chain", w, i);
+            on_chain[b] = 1;
+            steps++;
+        }
+    st_free(owned);
     if (in->ok && steps != wh->bins_n)
         bad(in, "snapshot: warehouse %u: %u of its %u bins are on no chain", w, wh->bins_n - steps,
             wh->bins_n);

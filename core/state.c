@@ -26,6 +26,8 @@ st_state_config_defaults(st_state_config *c)
         c->twins_max = 1u << 20;
     if (!c->products_max)
         c->products_max = 1u << 24;
+    if (c->products_max > 1u << 30) // a stock record keeps the catalog index in 31 bits
+        c->products_max = 1u << 30;
     if (!c->orders_max)
         c->orders_max = 1u << 22;
     if (!c->bin_walk)
@@ -160,24 +162,25 @@ st_state_finish(st_state *s)
     st_wh *wh = s->wh;
     for (uint32_t i = 0; i < s->touched_n; i++) {
         st_stock *r = &wh->stocks[s->touched[i]];
-        ST_ASSERT(r->on_hand >= 0 && r->reserved >= 0 && r->reserved <= r->on_hand);
-        ST_ASSERT(r->inbound >= 0 && r->in_transit_out >= 0);
+        const st_stock_ext *x = st_ext(wh, r);
+        ST_ASSERT(r->on_hand >= 0 && x->reserved >= 0 && x->reserved <= r->on_hand);
+        ST_ASSERT(x->inbound >= 0 && x->in_transit_out >= 0);
         r->last_event_ms = s->ev->event_time_ms;
-        int64_t available = r->on_hand - r->reserved;
-        if ((r->flags & ST_STOCK_LOW_ARMED) && available <= r->reorder_point) {
-            r->flags &= ~(uint32_t)ST_STOCK_LOW_ARMED;
+        int64_t available = r->on_hand - x->reserved;
+        if (r->low_armed && available <= r->reorder_point) {
+            r->low_armed = 0;
             st_alert_raise(s, ST_ALERT_LOW_STOCK, r->product, ST_NONE, ST_NONE, r->reorder_point,
                            available);
-        } else if (!(r->flags & ST_STOCK_LOW_ARMED) && available > r->reorder_point) {
-            r->flags |= ST_STOCK_LOW_ARMED;
+        } else if (!r->low_armed && available > r->reorder_point) {
+            r->low_armed = 1;
         }
         s->out->changes[s->out->change_count++] = (st_change){
             .warehouse = st_str(s, wh->id),
             .sku = st_str(s, s->products[r->product].sku),
             .on_hand = r->on_hand,
-            .reserved = r->reserved,
-            .inbound = r->inbound,
-            .in_transit_out = r->in_transit_out,
+            .reserved = x->reserved,
+            .inbound = x->inbound,
+            .in_transit_out = x->in_transit_out,
             .event_time_ms = s->ev->event_time_ms,
         };
     }
