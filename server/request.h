@@ -55,6 +55,7 @@ typedef struct st_service {
     atomic_uint_fast64_t rejected;    // requests refused whole (malformed, ...)
     atomic_uint_fast64_t ingest_batches;
     atomic_uint_fast64_t ingest_event_rejects; // events the ingest door saw refused
+    atomic_uint rpc_contexts_ready;            // the RPC door's, for stats
     // Replication (replication/): at most one of the two; NULL standalone.
     struct st_repl_leader *leader;
     struct st_repl_follower *follower;

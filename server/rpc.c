@@ -39,6 +39,8 @@ struct st_rpc {
     nng_socket sock;
     uint32_t count;
     rpc_ctx *ctxs;
+    atomic_uint armed;   // contexts [0, armed) have been armed (see rpc.h)
+    atomic_uint waiting; // armed contexts with a receive pending
     atomic_bool stopping;
     atomic_uint calling; // threads inside nng_ctx_send/recv (see rpc_enter)
 };
@@ -81,8 +83,26 @@ rpc_recv(rpc_ctx *c)
         return;
     }
     c->state = RPC_RECV;
+    atomic_fetch_add(&c->rpc->waiting, 1);
     nng_ctx_recv(c->ctx, c->aio);
     rpc_leave(c->rpc);
+}
+
+// rpc_arm arms the next context never armed, if any. Called from the
+// callback of a context that is busy (not finished), so st_rpc_stop cannot
+// have passed its wait for the contexts: it then waits for this one too.
+static void
+rpc_arm(st_rpc *rpc)
+{
+    unsigned k = atomic_load(&rpc->armed);
+    do {
+        if (k >= rpc->count)
+            return;
+    } while (!atomic_compare_exchange_weak(&rpc->armed, &k, k + 1));
+    rpc_ctx *c = &rpc->ctxs[k];
+    atomic_fetch_add(&rpc->svc->rpc_contexts_ready, 1);
+    atomic_store_explicit(&c->finished, false, memory_order_release);
+    rpc_recv(c);
 }
 
 // rpc_reply_cb runs once the Response is ready, on a worker thread or in the
@@ -125,6 +145,9 @@ rpc_cb(void *arg)
         rpc_recv(c);
         return;
     }
+    // A receive completed: one fewer context waits.
+    unsigned waited = atomic_fetch_sub(&c->rpc->waiting, 1);
+    ST_ASSERT(waited > 0);
     if (rv != 0) {
         if (rv == NNG_ECLOSED || atomic_load_explicit(&c->rpc->stopping, memory_order_acquire))
             rpc_finish(c);
@@ -132,6 +155,8 @@ rpc_cb(void *arg)
             rpc_recv(c);
         return;
     }
+    if (waited <= ST_RPC_SPARE)
+        rpc_arm(c->rpc);
     c->msg = nng_aio_get_msg(c->aio);
     // From here the context belongs to the request until rpc_reply_cb.
     st_request_handle(c->req, nng_msg_body(c->msg), nng_msg_len(c->msg));
@@ -182,15 +207,14 @@ st_rpc_start(st_service *svc, const char *url, uint32_t contexts, size_t arena_b
             goto fail;
         }
         c->req = st_request_create(svc, arena_bytes, true, rpc_reply_cb, c);
+        rpc_finish(c); // until armed
         rpc->count++;
     }
-    for (uint32_t i = 0; i < rpc->count; i++)
-        rpc_recv(&rpc->ctxs[i]);
+    for (uint32_t i = 0; i < ST_RPC_SPARE; i++)
+        rpc_arm(rpc);
     *rpc_out = rpc;
     return ST_OK;
-fail:
-    for (uint32_t i = 0; i < rpc->count; i++) // never started: nothing to wait for
-        rpc_finish(&rpc->ctxs[i]);
+fail: // no context was armed: nothing to wait for
     st_rpc_stop(rpc);
     return ST_IO;
 }

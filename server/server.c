@@ -174,7 +174,7 @@ print_startup(const st_server *s, const st_server_config *cfg, const char *rpc_u
 {
     FILE *out = cfg->out ? cfg->out : stdout;
     fprintf(out,
-            "stocktwind %s: rpc %s, ingest %s, feed %s; %u worker%s, %u rpc contexts; %s%s\n",
+            "stocktwind %s: rpc %s, ingest %s, feed %s; %u worker%s, up to %u rpc contexts; %s%s\n",
             ST_VERSION, rpc_url, cfg->ingest_url ? cfg->ingest_url : ST_SERVER_INGEST_URL_DEFAULT,
             cfg->feed_url ? cfg->feed_url : ST_SERVER_FEED_URL_DEFAULT, s->svc.workers,
             s->svc.workers == 1 ? "" : "s", cfg->contexts ? cfg->contexts : ST_RPC_CONTEXTS_DEFAULT,
