@@ -269,6 +269,16 @@ cli_print_stats(const Stocktwin__Response *resp)
                w->events_duplicate, w->queries, w->busy_rejections, w->queue_depth,
                w->queue_capacity);
     }
+    uint64_t records = 0;
+    for (size_t i = 0; i < r->n_workers; i++)
+        records += r->workers[i]->stock_records;
+    if (r->resident_bytes != 0) {
+        printf("memory: %.1f MiB resident", (double)r->resident_bytes / (1024.0 * 1024.0));
+        if (records >= 100000) // below that, fixed costs are most of it
+            printf(", %.0f bytes a stock record all-in",
+                   (double)r->resident_bytes / (double)records);
+        printf("; %u rpc contexts ready\n", r->rpc_contexts_ready);
+    }
     if (r->role != NULL && r->role[0] != '\0' && strcmp(r->role, "standalone") != 0) {
         printf("role %s, epoch %" PRIu64, r->role, resp->epoch);
         if (strcmp(r->role, "follower") == 0)

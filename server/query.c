@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 #include "replication/replication.h"
@@ -403,6 +404,21 @@ alerts_done(void *arg)
     st_request_finish(r);
 }
 
+// resident_bytes: VmRSS from /proc/self/statm (its second field, in pages);
+// 0 if it cannot be read.
+static uint64_t
+resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+}
+
 static void
 stats_done(void *arg)
 {
@@ -424,6 +440,8 @@ stats_done(void *arg)
             res->suppliers = s->suppliers;
     }
     res->uptime_ms = (uint64_t)(st_service_now_ms() - r->svc->start_ms);
+    res->resident_bytes = resident_bytes();
+    res->rpc_contexts_ready = atomic_load(&r->svc->rpc_contexts_ready);
     res->role = r->svc->follower ? "follower" : r->svc->leader ? "leader" : "standalone";
     if (r->svc->leader != NULL) {
         st_repl_follower_info info[ST_REPL_FOLLOWERS_MAX];

@@ -19,6 +19,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
+#include "server/rpc.h"
 #include "server/server.h"
 #include "stocktwin.pb-c.h"
 
@@ -342,6 +343,11 @@ Test(doors, batch_and_queries_round_trip)
     }
     cr_assert_geq(accepted, 4);
     cr_assert_eq(warehouses, 1);
+    cr_assert_gt(r->stats->resident_bytes, 1u << 20, "VmRSS is %llu bytes",
+                 (unsigned long long)r->stats->resident_bytes);
+    // One request at a time: the spare contexts and one more, not the 8.
+    cr_assert_leq(r->stats->rpc_contexts_ready, ST_RPC_SPARE + 1);
+    cr_assert_geq(r->stats->rpc_contexts_ready, ST_RPC_SPARE);
     stocktwin__response__free_unpacked(r, NULL);
 
     Stocktwin__AlertsQuery aq = STOCKTWIN__ALERTS_QUERY__INIT;
@@ -698,6 +704,14 @@ Test(doors, concurrent_clients)
             stocktwin__response__free_unpacked(r, NULL);
         }
     }
+    // Sixteen requests in flight at once made all 8 contexts ready.
+    Stocktwin__StatsQuery st = STOCKTWIN__STATS_QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_STATS;
+    q.stats = &st;
+    r = call(socks[0], &req);
+    cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_OK, "%s", r->message);
+    cr_assert_eq(r->stats->rpc_contexts_ready, 8);
+    stocktwin__response__free_unpacked(r, NULL);
     for (int c = 0; c < CLIENTS; c++) {
         nng_aio_free(aios[c]);
         nng_close(socks[c]);
