@@ -10,7 +10,9 @@
 // Byte layout, native endianness (the header says which build wrote it):
 //
 //   header   "STSNAPv1" (8 bytes)
-//            u32 layout id: sizeof of every record type below, hashed
+//            u32 layout id: sizeof of every record type below and the
+//            format's version (2), hashed; format 1's id is read too (see
+//            snap_stock_v1 below)
 //            u32 alerts_kept of the writer (informative)
 //   strings  u32 count (ids 1..count-1 follow; id 0 is "")
 //            per id: u32 len, len bytes (no NUL)
@@ -42,6 +44,16 @@
 #define SNAP_MAGIC "STSNAPv1"
 #define SNAP_END "STSNAPend"
 
+// layout_hash: FNV-1a over the record sizes and the format's version.
+static uint32_t
+layout_hash(const uint32_t *sizes, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ sizes[i]) * 16777619u;
+    return h;
+}
+
 static uint32_t
 snap_layout_id(void)
 {
@@ -54,10 +66,37 @@ snap_layout_id(void)
         sizeof(st_lead),    sizeof(st_stock_ext),
         sizeof(st_bin_set), 2u, // version of this file: 2 = 32-byte records, 16-byte bins
     };
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-        h = (h ^ sizes[i]) * 16777619u;
-    return h;
+    return layout_hash(sizes, sizeof sizes / sizeof sizes[0]);
+}
+
+// Format 1 (before 2026-12-03) differs only in these two tables: 72-byte
+// stock records holding every number, 32-byte bins pointing back at their
+// record and holding their set time, and no extension or set-time tables.
+// st_state_load converts them, so a data directory written by an older
+// build still starts (its next snapshot is format 2).
+typedef struct snap_stock_v1 {
+    uint32_t product, first_bin, flags; // flags: bit 0 = the low-stock alert is armed
+    int32_t reorder_point, safety_stock, order_up_to;
+    int64_t on_hand, reserved, inbound, in_transit_out;
+    int64_t last_event_ms, policy_ms;
+} snap_stock_v1;
+
+typedef struct snap_bin_v1 {
+    uint32_t loc, stock, next;
+    int64_t qty, set_ms;
+} snap_bin_v1;
+
+_Static_assert(sizeof(snap_stock_v1) == 72 && sizeof(snap_bin_v1) == 32, "format 1's records");
+
+static uint32_t
+snap_layout_id_v1(void)
+{
+    const uint32_t sizes[] = {
+        sizeof(st_product), sizeof(st_supplier),   sizeof(st_source),   sizeof(st_loc),
+        sizeof(st_device),  sizeof(snap_stock_v1), sizeof(snap_bin_v1), sizeof(st_resv),
+        sizeof(st_po),      sizeof(st_xfer),       sizeof(st_lead),     1u,
+    };
+    return layout_hash(sizes, sizeof sizes / sizeof sizes[0]);
 }
 
 // --- save --------------------------------------------------------------------
@@ -162,6 +201,7 @@ st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
 typedef struct snap_in {
     const uint8_t *p, *end;
     st_state *s;
+    uint32_t version; // of the image: 1 or 2
     char *why;
     size_t why_len;
     bool ok;
@@ -265,6 +305,66 @@ load_dedup(snap_in *in, st_dedup *d)
     }
 }
 
+// load_stocks_v1 reads format 1's stock records and bins into format 2's
+// tables: the numbers a record rarely sets go to an extension only when one
+// of them is set, a bin's set time to the set-time table only when it has
+// one. What format 2 no longer stores is checked here: a record's flags,
+// and that each bin points back at the record whose chain holds it (the
+// chains themselves are checked by load_wh, as for format 2).
+static void
+load_stocks_v1(snap_in *in, st_wh *wh, uint32_t w)
+{
+    st_state *s = in->s;
+    uint32_t n = 0, nb = 0;
+    snap_stock_v1 *old = get_table(in, &n, NULL, sizeof *old, UINT32_MAX, "stock records");
+    snap_bin_v1 *ob = get_table(in, &nb, NULL, sizeof *ob, UINT32_MAX, "bins");
+    if (n != 0) {
+        wh->stocks = st_malloc((size_t)n * sizeof *wh->stocks);
+        wh->stocks_n = wh->stocks_cap = n;
+    }
+    for (uint32_t i = 0; in->ok && i < n; i++) {
+        const snap_stock_v1 *k = &old[i];
+        check(in, k->product < s->products_n && (k->flags & ~1u) == 0, "stock record", w, i);
+        wh->stocks[i] = (st_stock){.product = in->ok ? k->product : 0,
+                                   .low_armed = k->flags & 1u,
+                                   .first_bin = k->first_bin,
+                                   .ext = ST_NONE,
+                                   .reorder_point = k->reorder_point,
+                                   .on_hand = k->on_hand,
+                                   .last_event_ms = k->last_event_ms};
+        if (k->reserved || k->inbound || k->in_transit_out || k->safety_stock || k->order_up_to ||
+            k->policy_ms != ST_TIME_NONE) {
+            wh->stocks[i].ext = wh->exts_n;
+            *ST_VEC_PUSH(wh->exts) = (st_stock_ext){.safety_stock = k->safety_stock,
+                                                    .order_up_to = k->order_up_to,
+                                                    .reserved = k->reserved,
+                                                    .inbound = k->inbound,
+                                                    .in_transit_out = k->in_transit_out,
+                                                    .policy_ms = k->policy_ms};
+        }
+    }
+    if (nb != 0) {
+        wh->bins = st_malloc((size_t)nb * sizeof *wh->bins);
+        wh->bins_n = wh->bins_cap = nb;
+    }
+    for (uint32_t i = 0; in->ok && i < nb; i++) {
+        wh->bins[i] = (st_bin){.loc = ob[i].loc, .next = ob[i].next, .qty = ob[i].qty};
+        if (ob[i].set_ms != ST_TIME_NONE)
+            *ST_VEC_PUSH(wh->sets) = (st_bin_set){.bin = i, .set_ms = ob[i].set_ms};
+    }
+    // Back pointers, on a walk bounded by the bin count; every index is
+    // checked before it is followed.
+    uint32_t steps = 0;
+    for (uint32_t i = 0; in->ok && i < n; i++)
+        for (uint32_t b = old[i].first_bin; b != ST_NONE; b = ob[b].next)
+            if (b >= nb || ob[b].stock != i || ++steps > nb) {
+                bad(in, "snapshot: warehouse %u: the bins of stock record %u do not chain", w, i);
+                break;
+            }
+    st_free(old);
+    st_free(ob);
+}
+
 // load_wh reads one warehouse into wh (created empty) and checks every index.
 static void
 load_wh(snap_in *in, st_wh *wh, uint32_t w)
@@ -282,13 +382,17 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         bad(in, "snapshot: warehouse %u names a string out of range", w);
     wh->locs = get_table(in, &wh->locs_n, &wh->locs_cap, sizeof *wh->locs, UINT32_MAX, "locations");
     wh->devs = get_table(in, &wh->devs_n, &wh->devs_cap, sizeof *wh->devs, UINT32_MAX, "devices");
-    wh->stocks = get_table(in, &wh->stocks_n, &wh->stocks_cap, sizeof *wh->stocks, UINT32_MAX,
-                           "stock records");
-    wh->exts = get_table(in, &wh->exts_n, &wh->exts_cap, sizeof *wh->exts, wh->stocks_n,
-                         "stock record extensions");
-    wh->bins = get_table(in, &wh->bins_n, &wh->bins_cap, sizeof *wh->bins, UINT32_MAX, "bins");
-    wh->sets =
-        get_table(in, &wh->sets_n, &wh->sets_cap, sizeof *wh->sets, wh->bins_n, "bin set times");
+    if (in->version == 1) {
+        load_stocks_v1(in, wh, w);
+    } else {
+        wh->stocks = get_table(in, &wh->stocks_n, &wh->stocks_cap, sizeof *wh->stocks, UINT32_MAX,
+                               "stock records");
+        wh->exts = get_table(in, &wh->exts_n, &wh->exts_cap, sizeof *wh->exts, wh->stocks_n,
+                             "stock record extensions");
+        wh->bins = get_table(in, &wh->bins_n, &wh->bins_cap, sizeof *wh->bins, UINT32_MAX, "bins");
+        wh->sets = get_table(in, &wh->sets_n, &wh->sets_cap, sizeof *wh->sets, wh->bins_n,
+                             "bin set times");
+    }
     wh->resvs =
         get_table(in, &wh->resvs_n, &wh->resvs_cap, sizeof *wh->resvs, UINT32_MAX, "reservations");
     wh->pos = get_table(in, &wh->pos_n, &wh->pos_cap, sizeof *wh->pos, UINT32_MAX, "orders");
@@ -424,7 +528,9 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
     take(&in, magic, 8);
     if (in.ok && memcmp(magic, SNAP_MAGIC, 8) != 0)
         bad(&in, "snapshot: not a stocktwin state image");
-    if (in.ok && get_u32(&in) != snap_layout_id())
+    uint32_t layout = get_u32(&in);
+    in.version = layout == snap_layout_id() ? 2 : layout == snap_layout_id_v1() ? 1 : 0;
+    if (in.ok && in.version == 0)
         bad(&in, "snapshot: written by a build with another record layout");
     (void)get_u32(&in); // the writer's alerts_kept
     uint32_t strings = get_u32(&in);
