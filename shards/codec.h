@@ -98,4 +98,17 @@ st_err st_codec_entry_unpack(const void *bytes, size_t len, ProtobufCAllocator *
                              st_event *ev_out, st_codec_entry *meta_out, char *msg,
                              size_t msg_len);
 
+// st_codec_entry_read_movement is st_codec_entry_unpack's fast path, public
+// for codec_test: it reads a LogEntry holding a StockMovement, each field at
+// most once and none other, into *out (strings copied into `alloc`) and
+// returns true; for any other bytes it returns false and the caller uses
+// protobuf-c. It checks the wire format only, not the event.
+typedef struct st_codec_movement_entry {
+    Stocktwin__LogEntry entry;
+    Stocktwin__Event event;
+    Stocktwin__StockMovement movement;
+} st_codec_movement_entry;
+bool st_codec_entry_read_movement(const void *bytes, size_t len, ProtobufCAllocator *alloc,
+                                  st_codec_movement_entry *out);
+
 #endif
