@@ -345,8 +345,10 @@ Test(doors, batch_and_queries_round_trip)
     cr_assert_eq(warehouses, 1);
     cr_assert_gt(r->stats->resident_bytes, 1u << 20, "VmRSS is %llu bytes",
                  (unsigned long long)r->stats->resident_bytes);
-    // One request at a time: the spare contexts and one more, not the 8.
-    cr_assert_leq(r->stats->rpc_contexts_ready, ST_RPC_SPARE + 1);
+    // One request at a time: the spare contexts, one handling a request and
+    // one or two whose reply's send has not called back yet (the client can
+    // send the next request before that) - not the 8.
+    cr_assert_leq(r->stats->rpc_contexts_ready, ST_RPC_SPARE + 4);
     cr_assert_geq(r->stats->rpc_contexts_ready, ST_RPC_SPARE);
     stocktwin__response__free_unpacked(r, NULL);
 
@@ -704,13 +706,17 @@ Test(doors, concurrent_clients)
             stocktwin__response__free_unpacked(r, NULL);
         }
     }
-    // Sixteen requests in flight at once made all 8 contexts ready.
+    // Sixteen requests in flight at once made more contexts ready than one
+    // client at a time does, and never more than the 8 there are. (How many
+    // depends on how the requests' arrivals bunch up; nearly always all 8.)
     Stocktwin__StatsQuery st = STOCKTWIN__STATS_QUERY__INIT;
     q.kind_case = STOCKTWIN__QUERY__KIND_STATS;
     q.stats = &st;
     r = call(socks[0], &req);
     cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_OK, "%s", r->message);
-    cr_assert_eq(r->stats->rpc_contexts_ready, 8);
+    cr_assert_geq(r->stats->rpc_contexts_ready, ST_RPC_SPARE + 3, "%u ready",
+                  r->stats->rpc_contexts_ready);
+    cr_assert_leq(r->stats->rpc_contexts_ready, 8);
     stocktwin__response__free_unpacked(r, NULL);
     for (int c = 0; c < CLIENTS; c++) {
         nng_aio_free(aios[c]);
