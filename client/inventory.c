@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dial.h"
+#include "pb_wire.h"
 #include "error.h"
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
@@ -36,35 +37,10 @@ malformed(const wire *w, const char *what)
                         (size_t)(w->p - w->start), (size_t)(w->end - w->start));
 }
 
-// get_varint_slow: varints of two bytes or more.
-static bool
-get_varint_slow(wire *w, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (w->p == w->end)
-            return false;
-        uint8_t b = *w->p++;
-        if (shift == 63 && b > 1) // the tenth byte holds bit 63 only
-            return false;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            *out = v;
-            return true;
-        }
-    }
-    return false;
-}
-
-// Almost every key, length and quantity here is one byte.
 static inline bool
 get_varint(wire *w, uint64_t *out)
 {
-    if (w->p < w->end && *w->p < 0x80) {
-        *out = *w->p++;
-        return true;
-    }
-    return get_varint_slow(w, out);
+    return st_pb_varint(&w->p, w->end, out);
 }
 
 // get_field_slow reads the next field, any form; false (sentence set,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/assert.h"
+#include "pb_wire.h"
 
 // Status numbers equal st_err numbers: a status needs no mapping table.
 #define ST_SAME(a, b) _Static_assert((int)(a) == (int)(b), #a " == " #b)
@@ -724,25 +725,10 @@ typedef struct wire {
     const uint8_t *p, *end;
 } wire;
 
-// wire_varint: false for a varint that is cut, longer than 10 bytes or
-// wider than 64 bits.
-static bool
+static inline bool
 wire_varint(wire *w, uint64_t *v)
 {
-    uint64_t x = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (w->p == w->end)
-            return false;
-        uint8_t b = *w->p++;
-        if (shift == 63 && b > 1)
-            return false;
-        x |= (uint64_t)(b & 0x7fu) << shift;
-        if (!(b & 0x80u)) {
-            *v = x;
-            return true;
-        }
-    }
-    return false;
+    return st_pb_varint(&w->p, w->end, v);
 }
 
 // wire_field reads a key: the field number and wire type, each field at
