@@ -67,6 +67,9 @@ typedef struct st_codec_scratch {
     Stocktwin__TransferInbound transfer_inbound;
     Stocktwin__TransferArrived transfer_arrived;
     Stocktwin__LogEntry entry;
+    // st_codec_entry_size's sizes of a movement's entry, written by hand
+    // (movement_len 0: not a movement, protobuf-c packs it).
+    size_t movement_len, event_len;
 } st_codec_scratch;
 
 // st_codec_event_to_pb fills scratch->event from `ev` (a valid event of any
@@ -87,7 +90,9 @@ size_t st_codec_entry_size(const st_event *ev, const st_codec_entry *meta,
                            st_codec_scratch *scratch);
 
 // st_codec_entry_pack writes the LogEntry prepared by st_codec_entry_size
-// into buf (at least that many bytes) and returns its length.
+// into buf (at least that many bytes) and returns its length. A movement's
+// entry (nearly every one) is written by hand, the bytes protobuf-c would
+// write (codec_test compares them); every other kind by protobuf-c.
 size_t st_codec_entry_pack(st_codec_scratch *scratch, uint8_t *buf);
 
 // st_codec_entry_unpack decodes and validates one LogEntry read from disk:
