@@ -295,7 +295,12 @@ st_request_handle(st_request *r, const void *data, size_t len)
                         ST_SERVER_MSG_MAX);
         return;
     }
-    r->pb = stocktwin__request__unpack(&r->arena.pb, len, data);
+    // A batch of movements (most requests) is read by hand, anything else by
+    // protobuf-c (shards/codec.c).
+    Stocktwin__Request *fast = NULL;
+    r->pb = st_codec_request_read_movements(data, len, &r->arena.pb, &fast)
+                ? fast
+                : stocktwin__request__unpack(&r->arena.pb, len, data);
     if (r->pb == NULL) {
         st_request_fail(r, ST_MALFORMED, "the request is not a valid stocktwin.Request (%zu bytes)", len);
         return;

@@ -1012,6 +1012,106 @@ st_codec_entry_read_movement(const void *bytes, size_t len, ProtobufCAllocator *
     return out->entry.event != NULL;
 }
 
+// event_is_movement: the Event's top-level fields are only 1-4 and one
+// movement (12), each value within bounds. A cheap look before anything is
+// copied, so that a batch with another kind goes straight to protobuf-c.
+static bool
+event_is_movement(wire w)
+{
+    uint64_t seen = 0, v;
+    uint32_t f, t;
+    wire sub;
+    while (w.p < w.end) {
+        if (!wire_field(&w, &seen, &f, &t))
+            return false;
+        if (f > 4 && f != STOCKTWIN__EVENT__KIND_MOVEMENT)
+            return false;
+        if (t == 0 ? !wire_varint(&w, &v) : t != 2 || !wire_bytes(&w, &sub))
+            return false;
+    }
+    return (seen >> STOCKTWIN__EVENT__KIND_MOVEMENT) & 1u;
+}
+
+// A Request carrying a batch of movements (what devices, WMS and the load
+// generator send), read by hand like a movement's log entry above: the
+// same structs protobuf-c would build, from `alloc`; any other shape
+// (a query, another kind in the batch, a field not listed, a field twice)
+// answers false and the caller uses protobuf-c.
+bool
+st_codec_request_read_movements(const void *bytes, size_t len, ProtobufCAllocator *alloc,
+                                Stocktwin__Request **out)
+{
+    wire w = {bytes, (const uint8_t *)bytes + len}, batch = {NULL, NULL}, sub;
+    uint64_t seen = 0, version = 0, request_id = 0;
+    uint32_t f, t;
+    char *credential = NULL;
+    while (w.p < w.end) {
+        if (!wire_field(&w, &seen, &f, &t))
+            return false;
+        bool ok;
+        switch (f) {
+        case 1:
+            ok = t == 0 && wire_varint(&w, &version) && version <= UINT32_MAX;
+            break;
+        case 2:
+            ok = t == 2 && wire_string(&w, alloc, &credential);
+            break;
+        case 3:
+            ok = t == 0 && wire_varint(&w, &request_id);
+            break;
+        case STOCKTWIN__REQUEST__BODY_BATCH:
+            ok = t == 2 && wire_bytes(&w, &batch);
+            break;
+        default:
+            ok = false;
+        }
+        if (!ok)
+            return false;
+    }
+    // The batch: field 1 (events) only, repeated; counted and looked at first.
+    size_t n = 0;
+    uint64_t bseen = 0;
+    for (wire b = batch; b.p < b.end; n++) {
+        bseen = 0; // repeated: each occurrence is one event
+        if (!wire_field(&b, &bseen, &f, &t) || f != 1 || t != 2 || !wire_bytes(&b, &sub) ||
+            !event_is_movement(sub))
+            return false;
+    }
+    if (batch.p == NULL || n == 0)
+        return false;
+    Stocktwin__Request *r = alloc->alloc(alloc->allocator_data, sizeof *r);
+    Stocktwin__EventBatch *eb = alloc->alloc(alloc->allocator_data, sizeof *eb);
+    Stocktwin__Event **evs = alloc->alloc(alloc->allocator_data, n * sizeof *evs);
+    Stocktwin__Event *ev = alloc->alloc(alloc->allocator_data, n * sizeof *ev);
+    Stocktwin__StockMovement *mv = alloc->alloc(alloc->allocator_data, n * sizeof *mv);
+    if (r == NULL || eb == NULL || evs == NULL || ev == NULL || mv == NULL)
+        return false;
+    stocktwin__request__init(r);
+    stocktwin__event_batch__init(eb);
+    size_t i = 0;
+    for (wire b = batch; b.p < b.end; i++) {
+        bseen = 0;
+        if (!wire_field(&b, &bseen, &f, &t) || !wire_bytes(&b, &sub))
+            return false;
+        stocktwin__event__init(&ev[i]);
+        stocktwin__stock_movement__init(&mv[i]);
+        if (!read_event(sub, alloc, &ev[i], &mv[i]))
+            return false;
+        evs[i] = &ev[i];
+    }
+    ST_ASSERT(i == n);
+    r->version = (uint32_t)version;
+    if (credential != NULL)
+        r->credential = credential;
+    r->request_id = request_id;
+    r->body_case = STOCKTWIN__REQUEST__BODY_BATCH;
+    r->batch = eb;
+    eb->n_events = n;
+    eb->events = evs;
+    *out = r;
+    return true;
+}
+
 st_err
 st_codec_entry_unpack(const void *bytes, size_t len, ProtobufCAllocator *alloc, st_event *ev_out,
                       st_codec_entry *meta_out, char *msg, size_t msg_len)

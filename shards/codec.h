@@ -116,4 +116,13 @@ typedef struct st_codec_movement_entry {
 bool st_codec_entry_read_movement(const void *bytes, size_t len, ProtobufCAllocator *alloc,
                                   st_codec_movement_entry *out);
 
+// st_codec_request_read_movements reads a Request whose body is a batch of
+// one or more StockMovement events into *out, built from `alloc` as
+// stocktwin__request__unpack would build it, and returns true; for any other
+// bytes (a query, another kind in the batch, a field it does not know or
+// twice, anything malformed) it returns false and the caller unpacks with
+// protobuf-c. It checks the wire format only.
+bool st_codec_request_read_movements(const void *bytes, size_t len, ProtobufCAllocator *alloc,
+                                     Stocktwin__Request **out);
+
 #endif

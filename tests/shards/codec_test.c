@@ -236,33 +236,45 @@ rnd_i64(void)
     }
 }
 
-// rnd_entry packs a LogEntry with protobuf-c: a movement with any field
-// present or not and any value (valid or not), or now and then another kind.
+// rnd_event fills *ev with a movement with any field present or not and any
+// value (valid or not), now and then a count or no kind at all. `t` holds
+// its strings (8 of 96 bytes).
+static void
+rnd_event(Stocktwin__Event *ev, Stocktwin__StockMovement *m, Stocktwin__CycleCount *c,
+          char (*t)[96])
+{
+    stocktwin__stock_movement__init(m);
+    m->kind = (Stocktwin__MovementKind)(rnd() % 9 == 0 ? (int)(rnd() % 300) : (int)(rnd() % 7));
+    m->sku = rnd_text(t[0], 70) ?: m->sku;
+    m->qty = rnd_i64();
+    m->from_location = rnd_text(t[1], 70) ?: m->from_location;
+    m->to_location = rnd_text(t[2], 70) ?: m->to_location;
+    m->delta = rnd() % 3 == 0 ? rnd_i64() : 0;
+    m->reason = rnd_text(t[3], 80) ?: m->reason;
+    stocktwin__cycle_count__init(c);
+    c->sku = "SKU-1", c->location = "bin", c->qty = 3;
+    stocktwin__event__init(ev);
+    ev->source = rnd_text(t[4], 80) ?: ev->source;
+    ev->seq = rnd() % 4 == 0 ? rnd() : rnd() % 1000;
+    ev->event_time_ms = rnd_i64();
+    ev->warehouse = rnd_text(t[5], 70) ?: ev->warehouse;
+    uint64_t k = rnd() % 20;
+    if (k == 0) {
+        ev->kind_case = STOCKTWIN__EVENT__KIND_COUNT, ev->count = c;
+    } else if (k != 1) {
+        ev->kind_case = STOCKTWIN__EVENT__KIND_MOVEMENT, ev->movement = m;
+    }
+}
+
+// rnd_entry packs a LogEntry with protobuf-c around rnd_event's event.
 static size_t
 rnd_entry(uint8_t *buf)
 {
     static char t[8][96];
-    Stocktwin__StockMovement m = STOCKTWIN__STOCK_MOVEMENT__INIT;
-    m.kind = (Stocktwin__MovementKind)(rnd() % 9 == 0 ? (int)(rnd() % 300) : (int)(rnd() % 7));
-    m.sku = rnd_text(t[0], 70) ?: m.sku;
-    m.qty = rnd_i64();
-    m.from_location = rnd_text(t[1], 70) ?: m.from_location;
-    m.to_location = rnd_text(t[2], 70) ?: m.to_location;
-    m.delta = rnd() % 3 == 0 ? rnd_i64() : 0;
-    m.reason = rnd_text(t[3], 80) ?: m.reason;
-    Stocktwin__CycleCount c = STOCKTWIN__CYCLE_COUNT__INIT;
-    c.sku = "SKU-1", c.location = "bin", c.qty = 3;
-    Stocktwin__Event ev = STOCKTWIN__EVENT__INIT;
-    ev.source = rnd_text(t[4], 80) ?: ev.source;
-    ev.seq = rnd() % 4 == 0 ? rnd() : rnd() % 1000;
-    ev.event_time_ms = rnd_i64();
-    ev.warehouse = rnd_text(t[5], 70) ?: ev.warehouse;
-    uint64_t k = rnd() % 20;
-    if (k == 0) {
-        ev.kind_case = STOCKTWIN__EVENT__KIND_COUNT, ev.count = &c;
-    } else if (k != 1) {
-        ev.kind_case = STOCKTWIN__EVENT__KIND_MOVEMENT, ev.movement = &m;
-    }
+    Stocktwin__StockMovement m;
+    Stocktwin__CycleCount c;
+    Stocktwin__Event ev;
+    rnd_event(&ev, &m, &c, t);
     Stocktwin__LogEntry e = STOCKTWIN__LOG_ENTRY__INIT;
     e.lsn = rnd() % 10 == 0 ? 0 : rnd() % 100000;
     e.epoch = rnd() % 4;
@@ -414,4 +426,102 @@ Test(codec, hand_written_movements_are_protobuf_c_bytes)
         cr_assert(memcmp(a, b, len) == 0, "entry %zu: the bytes differ", i);
         cr_assert_eq(stocktwin__log_entry__get_packed_size(&scratch.entry), len);
     }
+}
+
+// rnd_request packs a Request: mostly a batch of 1-8 of rnd_event's events
+// (one in ten batches with a count among them), now and then a query or
+// no body, any version, credential and id.
+static size_t
+rnd_request(uint8_t *buf)
+{
+    static char t[8][8][96];
+    Stocktwin__StockMovement m[8];
+    Stocktwin__CycleCount c[8];
+    Stocktwin__Event ev[8];
+    Stocktwin__Event *evs[8];
+    size_t n = 1 + rnd() % 8;
+    for (size_t i = 0; i < n; i++) {
+        rnd_event(&ev[i], &m[i], &c[i], t[i]);
+        evs[i] = &ev[i];
+    }
+    Stocktwin__EventBatch b = STOCKTWIN__EVENT_BATCH__INIT;
+    b.n_events = n, b.events = evs;
+    Stocktwin__StatsQuery sq = STOCKTWIN__STATS_QUERY__INIT;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_STATS, q.stats = &sq;
+    Stocktwin__Request r = STOCKTWIN__REQUEST__INIT;
+    r.version = rnd() % 10 == 0 ? (uint32_t)rnd() : 1;
+    r.credential = rnd() % 3 == 0 ? "user:secret" : r.credential;
+    r.request_id = rnd() % 2 ? rnd() : 0;
+    uint64_t k = rnd() % 20;
+    if (k == 0) {
+        r.body_case = STOCKTWIN__REQUEST__BODY_QUERY, r.query = &q;
+    } else if (k != 1) {
+        r.body_case = STOCKTWIN__REQUEST__BODY_BATCH, r.batch = &b;
+    }
+    return stocktwin__request__pack(&r, buf);
+}
+
+static void
+same_event(const Stocktwin__Event *a, const Stocktwin__Event *b, size_t i)
+{
+    same_str(a->source, b->source, "source", i);
+    same_str(a->warehouse, b->warehouse, "warehouse", i);
+    cr_assert_eq(a->seq, b->seq, "request %zu", i);
+    cr_assert_eq(a->event_time_ms, b->event_time_ms, "request %zu", i);
+    cr_assert_eq(a->kind_case, b->kind_case, "request %zu", i);
+    cr_assert_eq(a->kind_case, STOCKTWIN__EVENT__KIND_MOVEMENT, "request %zu", i);
+    const Stocktwin__StockMovement *x = a->movement, *y = b->movement;
+    cr_assert_eq(x->kind, y->kind, "request %zu", i);
+    same_str(x->sku, y->sku, "sku", i);
+    same_str(x->from_location, y->from_location, "from", i);
+    same_str(x->to_location, y->to_location, "to", i);
+    same_str(x->reason, y->reason, "reason", i);
+    cr_assert_eq(x->qty, y->qty, "request %zu", i);
+    cr_assert_eq(x->delta, y->delta, "request %zu", i);
+}
+
+// check_request: whenever the hand reader takes bytes, protobuf-c reads the
+// same Request from them. Returns whether the hand reader took them.
+static bool
+check_request(const uint8_t *bytes, size_t len, size_t i)
+{
+    pool_used = 0;
+    Stocktwin__Request *a = NULL;
+    bool fast = st_codec_request_read_movements(bytes, len, &bump, &a);
+    Stocktwin__Request *b = stocktwin__request__unpack(&bump, len, bytes);
+    if (!fast)
+        return false;
+    cr_assert_not_null(b, "request %zu: the hand reader took bytes protobuf-c refuses", i);
+    cr_assert_eq(a->version, b->version, "request %zu", i);
+    same_str(a->credential, b->credential, "credential", i);
+    cr_assert_eq(a->request_id, b->request_id, "request %zu", i);
+    cr_assert_eq(a->body_case, b->body_case, "request %zu", i);
+    cr_assert_eq(a->batch->n_events, b->batch->n_events, "request %zu", i);
+    for (size_t k = 0; k < a->batch->n_events; k++)
+        same_event(a->batch->events[k], b->batch->events[k], i);
+    return true;
+}
+
+// The door's hand reader of a batch of movements builds the Request that
+// protobuf-c builds, on random requests, cut, flipped and doubled (two
+// Requests in a row merge: the batch's events add up).
+Test(codec, hand_read_batches_agree_with_protobuf_c)
+{
+    static uint8_t a[1 << 16], d[1 << 17];
+    size_t fast = 0;
+    for (size_t i = 0; i < 10000; i++) {
+        size_t n = rnd_request(a);
+        fast += check_request(a, n, i);
+        check_request(a, n ? (size_t)(rnd() % n) : 0, i);
+        memcpy(d, a, n);
+        if (n) {
+            d[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+            check_request(d, n, i);
+        }
+        memcpy(d, a, n);
+        memcpy(d + n, a, n);
+        check_request(d, 2 * n, i);
+    }
+    cr_assert_gt(fast, 3000, "the hand reader took %zu of 10000 random requests", fast);
 }
