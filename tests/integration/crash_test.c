@@ -53,6 +53,7 @@ typedef struct writer {
     uint64_t unknown;  // a seq sent whose answer never came, or 0
     uint64_t replayed; // seqs <= replayed are applied to the oracle
     atomic_bool stop;
+    st_client *c; // connected before the thread starts, closed by it
 } writer;
 
 static void
@@ -213,9 +214,7 @@ static void *
 write_until_killed(void *arg)
 {
     writer *w = arg;
-    st_client_opts o = {.timeout_ms = 3000, .resend_ms = -1};
-    st_client *c = NULL;
-    cr_assert_eq(st_client_open(w->d->rpc, &o, &c), 0);
+    st_client *c = w->c;
     cr_assert_eq(w->unknown, 0, "settled before the writers start");
     while (!atomic_load(&w->stop)) {
         uint64_t seq = w->next_seq++;
@@ -348,11 +347,16 @@ Test(crash, kill9_under_load_loses_nothing_acknowledged, .timeout = 600)
         settle(c, w, expect, cycle, seed);
         st_client_close(c);
         pthread_t t[WRITERS];
+        // Connected here, not in the threads: on a loaded machine a thread
+        // could start after the kill below and find nothing to connect to.
+        st_client_opts o = {.timeout_ms = 3000, .resend_ms = -1};
         for (int i = 0; i < WRITERS; i++) {
             w[i].d = &d;
             atomic_store(&w[i].stop, false);
-            cr_assert_eq(pthread_create(&t[i], NULL, write_until_killed, &w[i]), 0);
+            cr_assert_eq(st_client_open(d.rpc, &o, &w[i].c), 0);
         }
+        for (int i = 0; i < WRITERS; i++)
+            cr_assert_eq(pthread_create(&t[i], NULL, write_until_killed, &w[i]), 0);
         sleep_ms(50 + rand() % 250);
         it_daemon_kill9(&d);
         for (int i = 0; i < WRITERS; i++) {
