@@ -75,7 +75,28 @@ struct st_client {
     uint32_t n_free;
     uint32_t in_flight;
     _Atomic uint64_t next_request_id;
+    // Threads inside nng_ctx_send or nng_ctx_recv for one of our slots
+    // (st_nng_enter). A request can finish - on another nng thread - while
+    // the thread that posted its send or receive is still on its way out of
+    // that call, which then still touches the socket: in nng 1.5.2 it
+    // releases its context reference under a lock that closing the socket,
+    // or exiting the process (nng's finalizer destroys the lock), pulls
+    // away. Seen as "panic: pthread_mutex_lock: Invalid argument" from a CLI
+    // that exited right after its reply. st_client_close waits for zero.
+    atomic_uint calling;
 };
+
+static void
+st_nng_enter(st_client *c)
+{
+    atomic_fetch_add(&c->calling, 1);
+}
+
+static void
+st_nng_leave(st_client *c)
+{
+    atomic_fetch_sub(&c->calling, 1);
+}
 
 // ---------------------------------------------------------------------------
 // Slots
@@ -228,7 +249,10 @@ st_slot_cb(void *arg)
         }
         s->stage = ST_SLOT_RECEIVING;
         nng_aio_set_timeout(s->aio, (nng_duration)left);
+        st_client *c = s->client; // the slot may be reused before the call returns
+        st_nng_enter(c);
         nng_ctx_recv(s->ctx, s->aio);
+        st_nng_leave(c);
         return;
     }
     if (rv != 0) {
@@ -299,7 +323,9 @@ st_client_start(st_client *c, Stocktwin__Request *req, size_t n_events, int resu
     s->deadline = nng_clock() + (nng_time)c->timeout_ms;
     nng_aio_set_msg(s->aio, msg);
     nng_aio_set_timeout(s->aio, c->timeout_ms);
+    st_nng_enter(c);
     nng_ctx_send(s->ctx, s->aio);
+    st_nng_leave(c);
     return 0;
 }
 
@@ -580,6 +606,11 @@ st_client_close(st_client *c)
     }
     if (c->slots != NULL) {
         st_client_drain(c);
+    }
+    // Every request has finished; the threads that posted them leave nng
+    // within microseconds (see `calling`).
+    while (atomic_load(&c->calling) != 0) {
+        nng_msleep(1);
     }
     if (c->sock_open) {
         nng_close(c->sock);
