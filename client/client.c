@@ -608,8 +608,10 @@ st_client_close(st_client *c)
         st_client_drain(c);
     }
     // Every request has finished; the threads that posted them leave nng
-    // within microseconds (see `calling`).
-    while (atomic_load(&c->calling) != 0) {
+    // within microseconds (see `calling`). Bounded: should nng itself be
+    // wedged (its 1.5.2 close deadlock, nanomsg/nng#1543, can leave a
+    // thread blocked inside a call), closing goes on as it did before.
+    for (int waited_ms = 0; atomic_load(&c->calling) != 0 && waited_ms < 2000; waited_ms++) {
         nng_msleep(1);
     }
     if (c->sock_open) {
