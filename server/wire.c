@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "pb_wire.h"
 
 // Twin kinds are numbered alike too (the event-side asserts are in codec.c).
 _Static_assert((int)ST_TWIN_SUPPLIER == (int)STOCKTWIN__TWIN_KIND__TWIN_SUPPLIER,
@@ -132,37 +133,19 @@ st_wire_line_to_pb(const st_stock_view *v, st_arena *arena, Stocktwin__Inventory
 
 enum { WIRE_VARINT = 0, WIRE_LEN = 2 };
 
-static size_t
-varint_len(uint64_t v)
-{
-    size_t n = 1;
-    for (; v >= 0x80; v >>= 7)
-        n++;
-    return n;
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint64_t v)
-{
-    for (; v >= 0x80; v >>= 7)
-        *p++ = (uint8_t)(v | 0x80);
-    *p++ = (uint8_t)v;
-    return p;
-}
-
 // Sizes of proto3 fields numbered 1..15 (one-byte keys): 0 for a default
 // value, which protobuf-c leaves out. int64 and bool travel as varints (a
 // negative int64 as its two's complement: ten bytes).
 static size_t
 int_field_len(int64_t v)
 {
-    return v != 0 ? 1 + varint_len((uint64_t)v) : 0;
+    return v != 0 ? 1 + st_pb_varint_len((uint64_t)v) : 0;
 }
 
 static size_t
 str_field_len(size_t n)
 {
-    return n != 0 ? 1 + varint_len(n) + n : 0;
+    return n != 0 ? 1 + st_pb_varint_len(n) + n : 0;
 }
 
 static uint8_t *
@@ -171,7 +154,7 @@ put_int(uint8_t *p, uint32_t field, int64_t v)
     if (v == 0)
         return p;
     *p++ = (uint8_t)(field << 3 | WIRE_VARINT);
-    return put_varint(p, (uint64_t)v);
+    return st_pb_put_varint(p, (uint64_t)v);
 }
 
 static uint8_t *
@@ -180,7 +163,7 @@ put_str(uint8_t *p, uint32_t field, const char *str, size_t n)
     if (n == 0)
         return p;
     *p++ = (uint8_t)(field << 3 | WIRE_LEN);
-    p = put_varint(p, n);
+    p = st_pb_put_varint(p, n);
     memcpy(p, str, n);
     return p + n;
 }
@@ -206,9 +189,9 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
         const st_location_qty *l = &v->locations[i];
         ST_ASSERT(l->zone[l->zone_len] == '\0' && l->shelf[l->shelf_len] == '\0');
         size_t lb = loc_body_len(l, l->zone_len, l->shelf_len);
-        body += 1 + varint_len(lb) + lb; // field 10: a message, even when empty
+        body += 1 + st_pb_varint_len(lb) + lb; // field 10: a message, even when empty
     }
-    size_t need = 1 + varint_len(body) + body;
+    size_t need = 1 + st_pb_varint_len(body) + body;
     if (out->cap - out->len < need) {
         size_t cap = out->cap ? out->cap : 64 * 1024;
         while (cap - out->len < need)
@@ -218,7 +201,7 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
     }
     uint8_t *p = out->bytes + out->len, *start = p;
     *p++ = 3 << 3 | WIRE_LEN; // InventoryResult.lines
-    p = put_varint(p, body);
+    p = st_pb_put_varint(p, body);
     p = put_str(p, 1, v->sku, sku_len);
     p = put_str(p, 2, v->name, name_len);
     p = put_int(p, 3, v->on_hand);
@@ -232,7 +215,7 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
         const st_location_qty *l = &v->locations[i];
         size_t zl = l->zone_len, sl = l->shelf_len;
         *p++ = 10 << 3 | WIRE_LEN; // InventoryLine.locations
-        p = put_varint(p, loc_body_len(l, zl, sl));
+        p = st_pb_put_varint(p, loc_body_len(l, zl, sl));
         p = put_str(p, 1, l->zone, zl);
         p = put_str(p, 2, l->shelf, sl);
         p = put_int(p, 3, l->qty);
@@ -247,8 +230,9 @@ st_wire_inventory_head(uint8_t *out, const char *warehouse, uint32_t total_skus,
     ST_ASSERT(out != NULL && warehouse != NULL);
     size_t wl = strlen(warehouse);
     size_t body = str_field_len(wl) + int_field_len(total_skus) + lines_bytes;
-    uint8_t *p = put_varint(out, (uint64_t)STOCKTWIN__RESPONSE__RESULT_INVENTORY << 3 | WIRE_LEN);
-    p = put_varint(p, body);
+    uint8_t *p =
+        st_pb_put_varint(out, (uint64_t)STOCKTWIN__RESPONSE__RESULT_INVENTORY << 3 | WIRE_LEN);
+    p = st_pb_put_varint(p, body);
     p = put_str(p, 1, warehouse, wl);
     p = put_int(p, 2, total_skus);
     ST_ASSERT((size_t)(p - out) <= ST_WIRE_INVENTORY_HEAD_MAX(wl));

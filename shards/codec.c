@@ -695,33 +695,15 @@ st_codec_event_to_pb(const st_event *ev, st_codec_scratch *x)
 // and enum values as the varint of their 64-bit two's complement.
 
 static size_t
-pb_varint_len(uint64_t v)
-{
-    size_t n = 1;
-    for (; v >= 0x80; v >>= 7)
-        n++;
-    return n;
-}
-
-static uint8_t *
-pb_put_varint(uint8_t *p, uint64_t v)
-{
-    for (; v >= 0x80; v >>= 7)
-        *p++ = (uint8_t)(v | 0x80);
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static size_t
 pb_size_varint(uint32_t field, uint64_t v)
 {
-    return v == 0 ? 0 : pb_varint_len((uint64_t)field << 3) + pb_varint_len(v);
+    return v == 0 ? 0 : st_pb_varint_len((uint64_t)field << 3) + st_pb_varint_len(v);
 }
 
 static size_t
 pb_size_len(uint32_t field, size_t len)
 {
-    return pb_varint_len((uint64_t)field << 3 | 2) + pb_varint_len(len) + len;
+    return st_pb_varint_len((uint64_t)field << 3 | 2) + st_pb_varint_len(len) + len;
 }
 
 static size_t
@@ -736,15 +718,15 @@ pb_put_varint_field(uint8_t *p, uint32_t field, uint64_t v)
 {
     if (v == 0)
         return p;
-    p = pb_put_varint(p, (uint64_t)field << 3);
-    return pb_put_varint(p, v);
+    p = st_pb_put_varint(p, (uint64_t)field << 3);
+    return st_pb_put_varint(p, v);
 }
 
 static uint8_t *
 pb_put_len(uint8_t *p, uint32_t field, size_t len)
 {
-    p = pb_put_varint(p, (uint64_t)field << 3 | 2);
-    return pb_put_varint(p, len);
+    p = st_pb_put_varint(p, (uint64_t)field << 3 | 2);
+    return st_pb_put_varint(p, len);
 }
 
 static uint8_t *
