@@ -25,24 +25,12 @@ url=tcp://127.0.0.1:$port
 cli="$build/client/stocktwin"
 load="$build/bench/stocktwin-load"
 log=$data.log
-pid=''
-cleanup() {
-    [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
-    rm -f "/tmp/stmem-$port-i.ipc" "/tmp/stmem-$port-f.ipc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/daemon.sh"
 rm -rf "$data"
 mconf=${MALLOC_CONF:-}
 unset MALLOC_CONF # the load generator and the CLI keep their defaults
-MALLOC_CONF=$mconf "${DAEMON:-$build/server/stocktwind}" --rpc "$url" \
-    --ingest "ipc:///tmp/stmem-$port-i.ipc" --feed "ipc:///tmp/stmem-$port-f.ipc" \
-    --workers 2 --data "$data" --sync fsync >"$log" 2>&1 &
-pid=$!
-until "$cli" --url "$url" --timeout 2000 stats >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { echo "memory: stocktwind exited: see $log" >&2; exit 1; }
-    sleep 0.05
-done
+bench_start stmem "$log" env MALLOC_CONF="$mconf" "${DAEMON:-$build/server/stocktwind}" \
+    --workers 2 --data "$data" --sync fsync
 rss() { awk '/VmRSS/ { print $2 }' "/proc/$pid/status"; }
 empty=$(rss)
 t0=$(date +%s.%N)

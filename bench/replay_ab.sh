@@ -22,27 +22,15 @@ a=$1 b=$2 port=$3 secs=${4:-3}
 runs=${RUNS:-3} scale=${SCALE:-} data=${DATA:-/tmp/streplay-ab-$port} cold=${COLD:-0}
 url=tcp://127.0.0.1:$port
 cli="$a/client/stocktwin"
-pid=''
-cleanup() {
-    [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
-    rm -f "/tmp/streplay-ab-$port-i.ipc" "/tmp/streplay-ab-$port-f.ipc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/daemon.sh"
 now() { date +%s.%N; }
 
 # start BUILD LOG: the daemon on $data, returning once its RPC door answers.
 start() {
-    "$1/server/stocktwind" --rpc "$url" --ingest "ipc:///tmp/streplay-ab-$port-i.ipc" \
-        --feed "ipc:///tmp/streplay-ab-$port-f.ipc" --workers 2 --data "$data" --sync batch \
-        --snapshot-mib 65536 --snapshot-interval 86400000 >"$2" 2>&1 &
-    pid=$!
-    until "$cli" --url "$url" --timeout 2000 stats >/dev/null 2>&1; do
-        kill -0 "$pid" 2>/dev/null || { echo "replay_ab: $1 exited: see $2" >&2; exit 1; }
-        sleep 0.02
-    done
+    bench_start streplay-ab "$2" "$1/server/stocktwind" --workers 2 --data "$data" --sync batch \
+        --snapshot-mib 65536 --snapshot-interval 86400000
 }
-stop() { kill "$pid"; wait "$pid" || true; pid=''; }
+stop() { bench_stop; }
 
 rm -rf "$data"
 start "$a" "$data.fill.log"

@@ -22,21 +22,10 @@ url=tcp://127.0.0.1:$port
 cli="$build/client/stocktwin"
 load="$build/bench/stocktwin-load"
 log=$data.log
-pid=''
-cleanup() {
-    [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true
-    rm -f "/tmp/stsnap-$port-i.ipc" "/tmp/stsnap-$port-f.ipc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/daemon.sh"
 rm -rf "$data"
-"$build/server/stocktwind" --rpc "$url" --ingest "ipc:///tmp/stsnap-$port-i.ipc" \
-    --feed "ipc:///tmp/stsnap-$port-f.ipc" --workers 2 --data "$data" --sync "${SYNC:-fsync}" >"$log" 2>&1 &
-pid=$!
-until "$cli" --url "$url" --timeout 2000 stats >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { echo "snapshot: stocktwind exited: see $log" >&2; exit 1; }
-    sleep 0.05
-done
+bench_start stsnap "$log" "$build/server/stocktwind" --workers 2 --data "$data" \
+    --sync "${SYNC:-fsync}"
 # shellcheck disable=SC2086
 "$load" --url "$url" $scale --setup-only >/dev/null 2>&1
 echo "snapshot: set up; RSS $(awk '/VmRSS/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$pid/status")"
