@@ -176,6 +176,7 @@ typedef struct st_wh {
     st_dedup dedup;
     st_alert *ring; // alerts_kept entries
     uint32_t ring_head, ring_count;
+    uint64_t image_lsn; // loaded from a piecewise image: its part's LSN (snapshot.h)
 } st_wh;
 
 struct st_state {
@@ -188,6 +189,11 @@ struct st_state {
     ST_VEC(st_wh *, whs);
     st_map wh_index;
     uint64_t alerts_raised;
+    // Loaded from a piecewise image and not yet replayed past its last LSN
+    // (0: not): st_state_covers. Until then stock records may name products
+    // up to products_bound that the replay of catalog entries creates.
+    uint64_t image_lsn;
+    uint32_t products_bound;
     // The apply in progress.
     const st_event *ev;
     st_apply_out *out;

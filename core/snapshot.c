@@ -7,18 +7,19 @@
 // does the I/O (a file, a socket to a follower) and adds its own framing and
 // checksum (shards/ owns the snapshot file).
 //
-// Byte layout, native endianness (the header says which build wrote it):
+// Byte layout (format 3), native endianness (the header says which build
+// wrote it). The image is written in parts between applies (snapshot.h), so
+// each part is as the state was at its own LSN:
 //
 //   header   "STSNAPv1" (8 bytes)
 //            u32 layout id: sizeof of every record type below and the
-//            format's version (2), hashed; format 1's id is read too (see
-//            snap_stock_v1 below)
+//            format's version (3), hashed; formats 1 and 2 are read too
 //            u32 alerts_kept of the writer (informative)
-//   strings  u32 count (ids 1..count-1 follow; id 0 is "")
-//            per id: u32 len, len bytes (no NUL)
-//   catalog  u32 n + n st_product, u32 n + n st_supplier,
+//   head     u64 first LSN: the head's, replay starts after it
+//            u32 n + n st_product, u32 n + n st_supplier,
 //            u32 n + n st_source (catalog duplicate windows), u64 alerts_raised
-//   u32 warehouse count, then per warehouse:
+//            u32 warehouse count W, W x u64: each warehouse's alert_seq
+//   W parts  u64 the part's LSN (first <= LSN <= last), then
 //            u32 id, name, location, outbox_source; i64 total_capacity,
 //            last_event_ms; u64 outbox_seq, alert_seq, resv_created
 //            tables, each u32 n + n records: st_loc, st_device, st_stock,
@@ -27,7 +28,25 @@
 //            u32 alerts, then per alert (oldest first): u32 kind, sku id,
 //            location id, device id; i64 event_time_ms, expected, actual;
 //            u64 alert_seq
-//   trailer  "STSNAPend"
+//   strings  as of the last LSN: u32 count (ids 1..count-1 follow; id 0 is
+//            ""), per id: u32 len, len bytes (no NUL)
+//   footer   u64 offset of the strings, u64 last LSN, u32 products at the
+//            last LSN, "STSNAPend"
+//
+// Why it is sound: an entry changes the catalog or one warehouse, never two
+// (an effect on another warehouse is an outbox event, logged there when it
+// arrives), and reads only the catalog and that warehouse. Replaying the
+// entries after the first LSN, except each warehouse's up to its part's LSN
+// (st_state_covers), applies every entry exactly once, each to the state it
+// saw the first time: the catalog replays from the head onwards, so an
+// entry sees the catalog it saw then. Strings and products only grow, so
+// the tail's strings name every id the parts use, and stock records may
+// name products (below the footer's count) that the replay of the catalog
+// creates again, at the same index. alerts_raised is the head's plus what
+// each warehouse raised before its part.
+//
+// Format 2 is the same tables in one piece: strings after the header, no
+// LSNs or alert counts, "STSNAPend" after the warehouses.
 //
 // Validity: st_state_load refuses (ST_MALFORMED, with a sentence) an image
 // that is short, has a different layout id, a string table with a repeat,
@@ -55,7 +74,7 @@ layout_hash(const uint32_t *sizes, size_t n)
 }
 
 static uint32_t
-snap_layout_id(void)
+snap_layout_id_of(uint32_t version)
 {
     const uint32_t sizes[] = {
         sizeof(st_product), sizeof(st_supplier),
@@ -64,9 +83,17 @@ snap_layout_id(void)
         sizeof(st_bin),     sizeof(st_resv),
         sizeof(st_po),      sizeof(st_xfer),
         sizeof(st_lead),    sizeof(st_stock_ext),
-        sizeof(st_bin_set), 2u, // version of this file: 2 = 32-byte records, 16-byte bins
+        sizeof(st_bin_set), version,
     };
     return layout_hash(sizes, sizeof sizes / sizeof sizes[0]);
+}
+
+// Versions: 2 = 32-byte records and 16-byte bins, in one consistent piece;
+// 3 = the same records, written piecewise (LSNs, strings at the end).
+static uint32_t
+snap_layout_id(void)
+{
+    return snap_layout_id_of(3);
 }
 
 // Format 1 (before 2026-12-03) differs only in these two tables: 72-byte
@@ -104,6 +131,7 @@ snap_layout_id_v1(void)
 typedef struct snap_out {
     st_snap_write_cb cb;
     void *arg;
+    uint64_t bytes;
     bool ok;
 } snap_out;
 
@@ -112,6 +140,7 @@ put(snap_out *o, const void *buf, size_t len)
 {
     if (o->ok && len != 0)
         o->ok = o->cb(o->arg, buf, len);
+    o->bytes += len;
 }
 
 static void
@@ -171,29 +200,105 @@ save_wh(const st_state *s, const st_wh *wh, snap_out *o)
     }
 }
 
+// The head: everything but the warehouses and the strings, as it is now,
+// and each warehouse's alert count now (st_state_load adds the alerts
+// raised between this and the warehouse's part to alerts_raised).
 bool
-st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
+st_snap_begin(st_snap_pass *p, const st_state *s, uint64_t lsn, st_snap_write_cb cb, void *arg)
 {
-    ST_ASSERT(s != NULL && cb != NULL);
+    ST_ASSERT(p != NULL && s != NULL && cb != NULL);
+    *p = (st_snap_pass){.first_lsn = lsn, .last_lsn = lsn, .whs = s->whs_n};
     snap_out o = {.cb = cb, .arg = arg, .ok = true};
     put(&o, SNAP_MAGIC, 8);
     put_u32(&o, snap_layout_id());
     put_u32(&o, s->cfg.alerts_kept);
-    put_u32(&o, s->intern.count);
-    for (uint32_t id = 1; id < s->intern.count; id++) {
-        uint32_t len = st_intern_len(&s->intern, id);
-        put_u32(&o, len);
-        put(&o, st_intern_str(&s->intern, id), len);
-    }
+    put_u64(&o, lsn);
     put_table(&o, s->products, s->products_n, sizeof *s->products);
     put_table(&o, s->suppliers, s->suppliers_n, sizeof *s->suppliers);
     put_table(&o, s->catalog_dedup.items, s->catalog_dedup.count, sizeof *s->catalog_dedup.items);
     put_u64(&o, s->alerts_raised);
     put_u32(&o, s->whs_n);
     for (uint32_t i = 0; i < s->whs_n; i++)
-        save_wh(s, s->whs[i], &o);
-    put(&o, SNAP_END, 9);
+        put_u64(&o, s->whs[i]->alert_seq);
+    p->bytes += o.bytes;
     return o.ok;
+}
+
+// part_bytes: what st_snap_next writes for `wh` (save_wh and its LSN).
+static size_t
+part_bytes(const st_wh *wh)
+{
+    return 8 + 4 * 4 + 5 * 8 + 12 * 4 + (size_t)wh->locs_n * sizeof *wh->locs +
+           (size_t)wh->devs_n * sizeof *wh->devs + (size_t)wh->stocks_n * sizeof *wh->stocks +
+           (size_t)wh->exts_n * sizeof *wh->exts + (size_t)wh->bins_n * sizeof *wh->bins +
+           (size_t)wh->sets_n * sizeof *wh->sets + (size_t)wh->resvs_n * sizeof *wh->resvs +
+           (size_t)wh->pos_n * sizeof *wh->pos + (size_t)wh->xfers_n * sizeof *wh->xfers +
+           (size_t)wh->leads_n * sizeof *wh->leads + (size_t)wh->stock_of_n * sizeof *wh->stock_of +
+           (size_t)wh->dedup.count * sizeof *wh->dedup.items + 4 +
+           (size_t)wh->ring_count * (4 * 4 + 4 * 8);
+}
+
+size_t
+st_snap_part_bytes_max(const st_state *s)
+{
+    size_t max = 0;
+    for (uint32_t i = 0; i < s->whs_n; i++)
+        if (part_bytes(s->whs[i]) > max)
+            max = part_bytes(s->whs[i]);
+    return max;
+}
+
+bool
+st_snap_more(const st_snap_pass *p)
+{
+    return p->next < p->whs;
+}
+
+bool
+st_snap_next(st_snap_pass *p, const st_state *s, uint64_t lsn, st_snap_write_cb cb, void *arg)
+{
+    ST_ASSERT(p->next < p->whs && p->whs <= s->whs_n && lsn >= p->last_lsn);
+    snap_out o = {.cb = cb, .arg = arg, .ok = true};
+    const st_wh *wh = s->whs[p->next++];
+    put_u64(&o, lsn);
+    save_wh(s, wh, &o);
+    ST_ASSERT(!o.ok || o.bytes == part_bytes(wh));
+    p->last_lsn = lsn;
+    p->bytes += o.bytes;
+    return o.ok;
+}
+
+// The tail: every string interned by now (the parts written earlier name
+// none beyond them: ids only grow), then the footer that locates them.
+bool
+st_snap_end(st_snap_pass *p, const st_state *s, uint64_t lsn, st_snap_write_cb cb, void *arg)
+{
+    ST_ASSERT(p->next == p->whs && lsn >= p->last_lsn);
+    snap_out o = {.cb = cb, .arg = arg, .ok = true};
+    uint64_t strings_at = p->bytes;
+    p->last_lsn = lsn; // the strings' and the product count's
+    put_u32(&o, s->intern.count);
+    for (uint32_t id = 1; id < s->intern.count; id++) {
+        uint32_t len = st_intern_len(&s->intern, id);
+        put_u32(&o, len);
+        put(&o, st_intern_str(&s->intern, id), len);
+    }
+    put_u64(&o, strings_at);
+    put_u64(&o, p->last_lsn);
+    put_u32(&o, s->products_n);
+    put(&o, SNAP_END, 9);
+    p->bytes += o.bytes;
+    return o.ok;
+}
+
+bool
+st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
+{
+    st_snap_pass p;
+    bool ok = st_snap_begin(&p, s, 0, cb, arg);
+    while (ok && st_snap_more(&p))
+        ok = st_snap_next(&p, s, 0, cb, arg);
+    return ok && st_snap_end(&p, s, 0, cb, arg);
 }
 
 // --- load --------------------------------------------------------------------
@@ -201,7 +306,8 @@ st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
 typedef struct snap_in {
     const uint8_t *p, *end;
     st_state *s;
-    uint32_t version; // of the image: 1 or 2
+    uint32_t version;        // of the image: 1, 2 or 3
+    uint32_t products_bound; // stock records may name products below it
     char *why;
     size_t why_len;
     bool ok;
@@ -314,7 +420,6 @@ load_dedup(snap_in *in, st_dedup *d)
 static void
 load_stocks_v1(snap_in *in, st_wh *wh, uint32_t w)
 {
-    st_state *s = in->s;
     uint32_t n = 0, nb = 0;
     snap_stock_v1 *old = get_table(in, &n, NULL, sizeof *old, UINT32_MAX, "stock records");
     snap_bin_v1 *ob = get_table(in, &nb, NULL, sizeof *ob, UINT32_MAX, "bins");
@@ -324,7 +429,7 @@ load_stocks_v1(snap_in *in, st_wh *wh, uint32_t w)
     }
     for (uint32_t i = 0; in->ok && i < n; i++) {
         const snap_stock_v1 *k = &old[i];
-        check(in, k->product < s->products_n && (k->flags & ~1u) == 0, "stock record", w, i);
+        check(in, k->product < in->products_bound && (k->flags & ~1u) == 0, "stock record", w, i);
         wh->stocks[i] = (st_stock){.product = in->ok ? k->product : 0,
                                    .low_armed = k->flags & 1u,
                                    .first_bin = k->first_bin,
@@ -408,7 +513,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     for (uint32_t i = 0; in->ok && i < wh->locs_n; i++) {
         const st_loc *l = &wh->locs[i];
         check(in, id_ok(in, l->id) && l->id != 0 && id_ok(in, l->name), "location", w, i);
-        check(in, l->zone < wh->locs_n && idx_ok(l->product, s->products_n), "location", w, i);
+        check(in, l->zone < wh->locs_n && idx_ok(l->product, in->products_bound), "location", w, i);
         st_map_put(&wh->loc_index, l->id, i);
     }
     for (uint32_t i = 0; in->ok && i < wh->devs_n; i++) {
@@ -420,8 +525,8 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     uint8_t *owned = st_calloc((size_t)wh->exts_n + (size_t)wh->bins_n + 1, 1);
     for (uint32_t i = 0; in->ok && i < wh->stocks_n; i++) {
         const st_stock *k = &wh->stocks[i];
-        check(in, k->product < s->products_n && idx_ok(k->first_bin, wh->bins_n), "stock record",
-              w, i);
+        check(in, k->product < in->products_bound && idx_ok(k->first_bin, wh->bins_n),
+              "stock record", w, i);
         check(in, idx_ok(k->ext, wh->exts_n) && (k->ext == ST_NONE || !owned[k->ext]),
               "stock record", w, i);
         if (in->ok && k->ext != ST_NONE)
@@ -432,7 +537,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     for (uint32_t i = 0; in->ok && i < wh->stock_of_n; i++)
         check(in,
               idx_ok(wh->stock_of[i], wh->stocks_n) &&
-                  (i < s->products_n || wh->stock_of[i] == ST_NONE),
+                  (i < in->products_bound || wh->stock_of[i] == ST_NONE),
               "catalog slot", w, i);
     for (uint32_t i = 0; in->ok && i < wh->exts_n; i++)
         check(in, owned[i], "stock record extension", w, i);
@@ -516,6 +621,64 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     }
 }
 
+// load_strings reads the string table (ids 1..count-1 in order).
+static void
+load_strings(snap_in *in)
+{
+    uint32_t strings = get_u32(in);
+    for (uint32_t id = 1; in->ok && id < strings; id++) {
+        uint32_t n = get_u32(in);
+        if (in->ok &&
+            (n == 0 || n > ST_TEXT_LEN_MAX + ST_SOURCE_LEN_MAX || (size_t)(in->end - in->p) < n)) {
+            bad(in, "snapshot: string %u has a bad length %u", id, n);
+            break;
+        }
+        if (in->ok && st_intern_add(&in->s->intern, (const char *)in->p, n) != id)
+            bad(in, "snapshot: string %u repeats an earlier one", id);
+        in->p += n;
+    }
+}
+
+// Format 3's footer: u64 offset of the strings, u64 last LSN, u32 products
+// at the end, "STSNAPend".
+#define SNAP_FOOTER_BYTES (8u + 8u + 4u + 9u)
+
+// load_tail reads format 3's footer and strings; in->end then stops where
+// the warehouses must end.
+static void
+load_tail(snap_in *in, uint64_t *last_lsn)
+{
+    const uint8_t *image = in->p - 16; // the header was read
+    size_t len = (size_t)(in->end - image);
+    if (len < 16 + SNAP_FOOTER_BYTES + 8) {
+        bad(in, "snapshot: the image ends early");
+        return;
+    }
+    snap_in foot = *in;
+    foot.p = in->end - SNAP_FOOTER_BYTES;
+    uint64_t strings_at = get_u64(&foot);
+    *last_lsn = get_u64(&foot);
+    in->products_bound = get_u32(&foot);
+    if (memcmp(foot.p, SNAP_END, 9) != 0 || strings_at < 16 ||
+        strings_at > len - SNAP_FOOTER_BYTES) {
+        bad(in, "snapshot: the image does not end where it should");
+        return;
+    }
+    if (in->products_bound > in->s->cfg.products_max) {
+        bad(in, "snapshot: %u products, more than this state's limit %u", in->products_bound,
+            in->s->cfg.products_max);
+        return;
+    }
+    snap_in str = *in;
+    str.p = image + strings_at;
+    str.end = in->end - SNAP_FOOTER_BYTES;
+    load_strings(&str);
+    if (str.ok && str.p != str.end)
+        bad(&str, "snapshot: the strings do not end where the footer begins");
+    in->ok = str.ok;
+    in->end = image + strings_at;
+}
+
 st_err
 st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_len)
 {
@@ -529,24 +692,29 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
     if (in.ok && memcmp(magic, SNAP_MAGIC, 8) != 0)
         bad(&in, "snapshot: not a stocktwin state image");
     uint32_t layout = get_u32(&in);
-    in.version = layout == snap_layout_id() ? 2 : layout == snap_layout_id_v1() ? 1 : 0;
+    in.version = layout == snap_layout_id()       ? 3
+                 : layout == snap_layout_id_of(2) ? 2
+                 : layout == snap_layout_id_v1()  ? 1
+                                                  : 0;
     if (in.ok && in.version == 0)
         bad(&in, "snapshot: written by a build with another record layout");
     (void)get_u32(&in); // the writer's alerts_kept
-    uint32_t strings = get_u32(&in);
-    for (uint32_t id = 1; in.ok && id < strings; id++) {
-        uint32_t n = get_u32(&in);
-        if (in.ok && (n == 0 || n > ST_TEXT_LEN_MAX + ST_SOURCE_LEN_MAX ||
-                      (size_t)(in.end - in.p) < n)) {
-            bad(&in, "snapshot: string %u has a bad length %u", id, n);
-            break;
-        }
-        if (in.ok && st_intern_add(&s->intern, (const char *)in.p, n) != id)
-            bad(&in, "snapshot: string %u repeats an earlier one", id);
-        in.p += n;
+    uint64_t first_lsn = 0, last_lsn = 0;
+    if (in.version == 3) {
+        load_tail(&in, &last_lsn);
+        first_lsn = get_u64(&in);
+        if (in.ok && last_lsn < first_lsn)
+            bad(&in, "snapshot: its last LSN comes before its first");
+    } else {
+        load_strings(&in);
     }
     s->products = get_table(&in, &s->products_n, &s->products_cap, sizeof *s->products,
                             UINT32_MAX, "products");
+    if (in.version != 3)
+        in.products_bound = s->products_n;
+    else if (in.ok && s->products_n > in.products_bound)
+        bad(&in, "snapshot: %u products at its start but %u at its end", s->products_n,
+            in.products_bound);
     for (uint32_t i = 0; in.ok && i < s->products_n; i++) {
         const st_product *p = &s->products[i];
         if (!id_ok(&in, p->sku) || p->sku == 0 || !id_ok(&in, p->name) ||
@@ -572,7 +740,16 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
     if (in.ok && whs > s->cfg.warehouses_max)
         bad(&in, "snapshot: %u warehouses, more than this state's limit %u", whs,
             s->cfg.warehouses_max);
+    // Format 3: each warehouse's alert count at the head's LSN.
+    const uint8_t *seqs = in.p;
+    if (in.ok && in.version == 3) {
+        if ((size_t)(in.end - in.p) / 8 < whs)
+            bad(&in, "snapshot: %u warehouses do not fit the image", whs);
+        else
+            in.p += (size_t)whs * 8;
+    }
     for (uint32_t w = 0; in.ok && w < whs; w++) {
+        uint64_t part_lsn = in.version == 3 ? get_u64(&in) : 0;
         uint32_t id = get_u32(&in);
         if (!in.ok)
             break;
@@ -580,12 +757,58 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
             bad(&in, "snapshot: warehouse %u has a bad or repeated id", w);
             break;
         }
+        if (in.version == 3 && (part_lsn < first_lsn || part_lsn > last_lsn)) {
+            bad(&in, "snapshot: warehouse %u's LSN is outside the image's", w);
+            break;
+        }
         st_wh *wh = st_wh_create(s, st_str(s, id));
         ST_ASSERT(wh->id == id);
+        wh->image_lsn = part_lsn;
         load_wh(&in, wh, w);
+        if (in.ok && in.version == 3) {
+            uint64_t before;
+            memcpy(&before, seqs + (size_t)w * 8, 8);
+            if (before > wh->alert_seq)
+                bad(&in, "snapshot: warehouse %u lost alerts while it was written", w);
+            s->alerts_raised += wh->alert_seq - before;
+        }
     }
-    char end[9] = {0};
-    if (take(&in, end, 9) && (memcmp(end, SNAP_END, 9) != 0 || in.p != in.end))
-        bad(&in, "snapshot: the image does not end where it should");
+    if (in.version == 3) {
+        if (in.ok && in.p != in.end)
+            bad(&in, "snapshot: the warehouses do not end where the strings begin");
+        s->image_lsn = last_lsn > first_lsn ? last_lsn : 0;
+        s->products_bound = in.products_bound;
+    } else {
+        char end[9] = {0};
+        if (take(&in, end, 9) && (memcmp(end, SNAP_END, 9) != 0 || in.p != in.end))
+            bad(&in, "snapshot: the image does not end where it should");
+    }
     return in.ok ? ST_OK : ST_MALFORMED;
+}
+
+st_err
+st_state_covers(st_state *s, uint64_t lsn, const st_event *ev, bool *covered)
+{
+    *covered = false;
+    if (s->image_lsn == 0)
+        return ST_OK;
+    if (lsn > s->image_lsn) {
+        // Replayed past the image: the catalog entries written after its
+        // head must have created every product its warehouses may name.
+        if (s->products_n < s->products_bound)
+            return ST_MALFORMED;
+        s->image_lsn = 0;
+        return ST_OK;
+    }
+    if (!st_event_is_catalog(ev->kind) && ev->warehouse != NULL) {
+        const st_wh *wh = st_find_wh(s, ev->warehouse);
+        *covered = wh != NULL && lsn <= wh->image_lsn;
+    }
+    return ST_OK;
+}
+
+uint64_t
+st_state_image_lsn(const st_state *s)
+{
+    return s->image_lsn;
 }
