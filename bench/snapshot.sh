@@ -6,7 +6,7 @@
 # --setup-only, then drives RATE events/s (open loop, batches of 1,000) for
 # 20 s with `stocktwin snapshot` at 5 s and 12 s, then 10 s more without
 # snapshots for comparison. Prints the daemon's snapshot lines (time, and
-# the longest fork stall so far) and the latency of both runs.
+# the longest stall copying one warehouse) and the latency of both runs.
 #
 #   bench/snapshot.sh BUILD_DIR PORT [RATE]
 #   bench/snapshot.sh build/release 47995 100000
@@ -37,7 +37,7 @@ echo "with snapshots at 5 s and 12 s:"
     grep -E 'run:|latency'
 wait "$asker"
 sleep 3 # let the second snapshot publish
-grep -E 'snapshot at LSN' "$log" | sed 's/^/  /'
+grep -E 'snapshot of LSN' "$log" | sed 's/^/  /'
 echo "without snapshots:"
 # shellcheck disable=SC2086
 "$load" --url "$url" $scale --no-setup --no-verify --rate "$rate" --duration 10 2>&1 |

@@ -116,9 +116,10 @@ static const char cli_help_snapshot[] =
     "\n"
     "Asks a stocktwind started with --data to snapshot every worker now instead of\n"
     "waiting for --snapshot-mib or --snapshot-interval. Answers at once with the LSN\n"
-    "each worker's snapshot covers at least; a forked child writes it, and once the\n"
-    "log is durable up to it the server publishes it and deletes the log segments it\n"
-    "covers (stderr says so). Exit 1 if the server has no log.\n"
+    "each worker's snapshot covers at least; the worker copies it one warehouse at a\n"
+    "time between batches, a thread writes it, and once the log is durable up to it\n"
+    "the server publishes it and deletes the log segments it covers (stderr says\n"
+    "so). Exit 1 if the server has no log.\n"
     "example: stocktwin snapshot\n";
 
 static const char cli_help_promote[] =

@@ -56,9 +56,9 @@ usage(FILE *f)
             "                    a power loss can lose the last --sync-interval ms) or\n"
             "                    none (no log at all) [fsync]\n"
             "  --sync-interval MS  batch mode's fdatasync period, 1..60000 [1000]\n"
-            "  --snapshot-mib N  with --data: a worker snapshots its state (a forked child\n"
-            "                    writes it; the worker stalls only for the fork) after N MiB\n"
-            "                    of log, 1..65536 [256]; then the log behind it is deleted\n"
+            "  --snapshot-mib N  with --data: a worker snapshots its state (one warehouse\n"
+            "                    at a time between batches, written by a thread) after N\n"
+            "                    MiB of log, 1..65536 [256]; then the log behind it is deleted\n"
             "  --snapshot-interval MS  ... or after MS ms with anything logged [600000]\n"
             "  --retain-entries N  log entries kept behind a snapshot, for followers [0]\n"
             "  --replication URL  with --data: open the replication door (REP) that followers\n"
@@ -285,8 +285,8 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
 // - 4 KiB pages (thp:never): the state is some 135 per-warehouse tables,
 //   and on transparent huge pages each one's last, partly used 2 MiB page
 //   is resident whole: ≈ 40 bytes a stock record at seed scale (85 vs 125
-//   bytes all-in). Huge pages apply ≈ 10 % faster (fewer TLB misses) and
-//   fork about as fast; MALLOC_CONF=thp:always trades the memory back.
+//   bytes all-in). Huge pages apply ≈ 10 % faster (fewer TLB misses);
+//   MALLOC_CONF=thp:always trades the memory back.
 // - a background thread returns freed pages to the kernel within
 //   dirty_decay_ms (1 s; jemalloc's default is 10 s) even when the daemon
 //   is idle: without it the tables' old copies, left by their growth,

@@ -128,6 +128,16 @@ reshard_record(void *arg, uint64_t lsn, const void *payload, uint32_t len)
         snprintf(run->why, run->why_len, "log entry %" PRIu64 ": %s", lsn, msg);
         return err;
     }
+    bool covered;
+    if (st_state_covers(run->old, lsn, &ev, &covered) != ST_OK) {
+        snprintf(run->why, run->why_len,
+                 "log entry %" PRIu64 ": the snapshot names products its log never created", lsn);
+        return ST_MALFORMED;
+    }
+    if (covered) { // the snapshot holds it (core/snapshot.h)
+        run->replayed++;
+        return ST_OK;
+    }
     err = st_state_apply(run->old, &ev, run->out);
     if (!st_err_accepted(err)) {
         snprintf(run->why, run->why_len, "log entry %" PRIu64 " was refused on replay: %s (%s)",
@@ -214,10 +224,12 @@ reshard_load(reshard_run *run, uint32_t i)
             snprintf(run->why, run->why_len, "worker %u's log: %s", i, rec.message);
         return err;
     }
-    if (rec.last_lsn < snap_lsn) {
+    if (rec.last_lsn < snap_lsn || rec.last_lsn < st_state_image_lsn(run->old)) {
         snprintf(run->why, run->why_len,
-                 "worker %u: its snapshot stands for LSN %" PRIu64 " but its log ends at %" PRIu64,
-                 i, snap_lsn, rec.last_lsn);
+                 "worker %u: its snapshot holds entries up to LSN %" PRIu64
+                 " but its log ends at %" PRIu64,
+                 i, st_state_image_lsn(run->old) ? st_state_image_lsn(run->old) : snap_lsn,
+                 rec.last_lsn);
         return ST_MALFORMED;
     }
     return ST_OK;

@@ -20,14 +20,19 @@
 // and the outbox entries fill the outbox bytes exactly. A file that is not
 // valid is never loaded: the reader falls back to the previous snapshot, and
 // the log still holds everything after that one (segments are deleted only
-// behind a published snapshot). Written as <lsn>.tmp by the worker's forked
-// child, fdatasync'ed, then renamed to <lsn>.snap by the worker once its log
-// is durable up to the LSN, so a published snapshot never holds an entry the
-// log could lose.
+// behind a published snapshot). The LSN is the image's first (replay starts
+// after it; core/snapshot.c has the LSN of each part). Written as <lsn>.tmp
+// by a pass's thread from the parts its worker hands it, fdatasync'ed, then
+// renamed to <lsn>.snap by the worker once its log is durable up to the
+// image's last LSN, so a published snapshot never holds an entry the log
+// could lose.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +72,7 @@ st_snapshot_hash_state_bytes(void)
     return sizeof(XXH3_state_t);
 }
 
-// --- writing (in the forked child: no allocation) ----------------------------
+// --- writing -----------------------------------------------------------------
 
 static bool
 sw_flush(st_snapshot_writer *sw)
@@ -181,6 +186,189 @@ st_snapshot_end(st_snapshot_writer *sw, uint32_t worker, uint32_t workers, uint6
     bool ok = pwrite(sw->fd, h, sizeof h, 0) == (ssize_t)sizeof h && fdatasync(sw->fd) == 0;
     ok = close(sw->fd) == 0 && ok;
     return sw->ok = ok;
+}
+
+// --- a pass: parts from the worker, written by a thread ------------------------
+
+typedef struct pass_buf {
+    uint8_t *data;
+    size_t used, cap;
+    bool last;
+} pass_buf;
+
+struct st_snapshot_pass {
+    pthread_t thread;
+    sem_t free_bufs, full_bufs; // buffers the worker may fill / the thread may write
+    pass_buf bufs[2];           // filled and written in turn: 0, 1, 0, ...
+    uint32_t fill, take;        // the next buffer the worker fills / the thread writes
+    pass_buf *filling;          // the worker's, once claimed
+    bool last_sent;             // the worker's: nothing more to fill
+    atomic_bool stop;
+    atomic_int done;
+    // Set by the worker before it submits the last buffer (sem_post orders them).
+    uint64_t image_bytes, lsn;
+    uint32_t worker, workers, outbox_count;
+    st_snapshot_writer sw; // the thread's
+    size_t size_hint;      // bytes each buffer gets, touched, before the first part
+    uint8_t *wbuf;
+    void *hash;
+    char path[512];
+};
+
+static void *
+pass_main(void *arg)
+{
+    st_snapshot_pass *p = arg;
+    pthread_setname_np(pthread_self(), "st-snapshot");
+    // The buffers' pages are faulted in here, not in the worker's copy.
+    for (uint32_t i = 0; i < 2; i++) {
+        if (p->size_hint == 0)
+            break;
+        p->bufs[i].data = st_malloc(p->size_hint);
+        memset(p->bufs[i].data, 0, p->size_hint);
+        p->bufs[i].cap = p->size_hint;
+    }
+    sem_post(&p->free_bufs);
+    sem_post(&p->free_bufs);
+    int result = -1;
+    for (;;) {
+        while (sem_wait(&p->full_bufs) != 0)
+            ST_ASSERT(errno == EINTR);
+        if (atomic_load_explicit(&p->stop, memory_order_acquire))
+            break;
+        pass_buf *b = &p->bufs[p->take];
+        p->take ^= 1u;
+        if (!sw_put(&p->sw, b->data, b->used))
+            break;
+        if (b->last) {
+            p->sw.image_bytes = p->image_bytes;
+            p->sw.outbox_count = p->outbox_count;
+            bool ok = st_snapshot_end(&p->sw, p->worker, p->workers, p->lsn);
+            p->sw.fd = -1; // closed either way
+            result = ok ? 1 : -1;
+            break;
+        }
+        sem_post(&p->free_bufs);
+    }
+    if (result < 0 && !atomic_load(&p->stop))
+        fprintf(stderr, "stocktwind: writing snapshot %s: %s\n", p->path, strerror(errno));
+    if (p->sw.fd >= 0)
+        close(p->sw.fd);
+    p->sw.fd = -1;
+    atomic_store_explicit(&p->done, result, memory_order_release);
+    return NULL;
+}
+
+st_snapshot_pass *
+st_snapshot_pass_start(const char *path, size_t size_hint, char *why, size_t why_len)
+{
+    st_snapshot_pass *p = st_calloc(1, sizeof *p);
+    p->size_hint = size_hint;
+    snprintf(p->path, sizeof p->path, "%s", path);
+    p->wbuf = st_malloc(ST_SNAPSHOT_BUF_BYTES);
+    p->hash = st_malloc(st_snapshot_hash_state_bytes());
+    if (!st_snapshot_begin(&p->sw, path, p->hash, p->wbuf)) {
+        snprintf(why, why_len, "cannot create %s: %s", path, strerror(errno));
+        st_free(p->hash);
+        st_free(p->wbuf);
+        st_free(p);
+        return NULL;
+    }
+    int rc = sem_init(&p->free_bufs, 0, 0); // posted by the thread, buffers ready
+    rc |= sem_init(&p->full_bufs, 0, 0);
+    ST_ASSERT(rc == 0);
+    atomic_init(&p->stop, false);
+    atomic_init(&p->done, 0);
+    rc = pthread_create(&p->thread, NULL, pass_main, p);
+    ST_ASSERT(rc == 0);
+    return p;
+}
+
+bool
+st_snapshot_pass_ready(st_snapshot_pass *p)
+{
+    if (p->filling != NULL)
+        return true;
+    if (p->last_sent || atomic_load_explicit(&p->done, memory_order_acquire) != 0 ||
+        sem_trywait(&p->free_bufs) != 0)
+        return false;
+    p->filling = &p->bufs[p->fill];
+    p->fill ^= 1u;
+    p->filling->used = 0;
+    p->filling->last = false;
+    return true;
+}
+
+bool
+st_snapshot_pass_put(void *arg, const void *data, size_t len)
+{
+    st_snapshot_pass *p = arg;
+    pass_buf *b = p->filling;
+    ST_ASSERT(b != NULL);
+    if (len > b->cap - b->used) {
+        size_t cap = b->cap ? b->cap : 1u << 20;
+        while (cap - b->used < len)
+            cap *= 2;
+        b->data = st_realloc(b->data, cap);
+        b->cap = cap;
+    }
+    memcpy(b->data + b->used, data, len);
+    b->used += len;
+    return true;
+}
+
+void
+st_snapshot_pass_submit(st_snapshot_pass *p)
+{
+    ST_ASSERT(p->filling != NULL);
+    p->filling = NULL;
+    sem_post(&p->full_bufs);
+}
+
+bool
+st_snapshot_pass_outbox(st_snapshot_pass *p, const void *entry, uint32_t len)
+{
+    p->outbox_count++;
+    return st_snapshot_pass_put(p, &len, sizeof len) && st_snapshot_pass_put(p, entry, len);
+}
+
+void
+st_snapshot_pass_last(st_snapshot_pass *p, uint64_t image_bytes, uint32_t worker, uint32_t workers,
+                      uint64_t lsn)
+{
+    ST_ASSERT(p->filling != NULL);
+    p->filling->last = true;
+    p->last_sent = true;
+    p->image_bytes = image_bytes;
+    p->worker = worker;
+    p->workers = workers;
+    p->lsn = lsn;
+    st_snapshot_pass_submit(p);
+}
+
+int
+st_snapshot_pass_done(st_snapshot_pass *p)
+{
+    return atomic_load_explicit(&p->done, memory_order_acquire);
+}
+
+void
+st_snapshot_pass_end(st_snapshot_pass *p)
+{
+    if (p == NULL)
+        return;
+    atomic_store_explicit(&p->stop, true, memory_order_release);
+    sem_post(&p->full_bufs); // wakes a thread waiting for a part
+    pthread_join(p->thread, NULL);
+    if (atomic_load(&p->done) != 1)
+        (void)unlink(p->path);
+    sem_destroy(&p->free_bufs);
+    sem_destroy(&p->full_bufs);
+    for (uint32_t i = 0; i < 2; i++)
+        st_free(p->bufs[i].data);
+    st_free(p->hash);
+    st_free(p->wbuf);
+    st_free(p);
 }
 
 // --- reading -----------------------------------------------------------------

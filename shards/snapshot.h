@@ -3,13 +3,16 @@
 // worker had yet made durable. The byte layout and validity rules are at the
 // top of shards/snapshot.c.
 //
-// Files live in <data>/snap-<worker>/<lsn %020llu>.snap; a file being
-// written is <lsn>.tmp and is never read. The worker takes a snapshot in a
-// forked child (copy-on-write: the worker stalls only for the fork) and
-// publishes it by rename once the log is durable up to its LSN (worker.c).
+// Files live in <data>/snap-<worker>/<lsn %020llu>.snap, named after the
+// image's first LSN (the log is replayed from the entry after it); a file
+// being written is <lsn>.tmp and is never read. The worker writes its image
+// piecewise between batches (core/snapshot.h): each part is copied into a
+// buffer of an st_snapshot_pass, whose thread writes, checksums and syncs
+// it, so the worker neither forks nor waits for the disk. It publishes the
+// file by rename once the log is durable up to the image's last LSN.
 //
-// Ownership: the caller owns every buffer. Thread: any; the writer half is
-// called in the forked child, so it neither allocates nor locks.
+// Ownership: the caller owns every buffer it passes. Thread: the writer
+// functions on one thread at a time; a pass's functions on its worker.
 #ifndef ST_SHARDS_SNAPSHOT_H
 #define ST_SHARDS_SNAPSHOT_H
 
@@ -21,12 +24,12 @@
 #include "core/state.h"
 
 #define ST_SNAPSHOT_HEADER_BYTES 64u
-#define ST_SNAPSHOT_BUF_BYTES (1u << 20) // the child's write buffer
+#define ST_SNAPSHOT_BUF_BYTES (1u << 20) // the writer's buffer
 
-// A snapshot being written (in the child).
+// A snapshot file being written in one go (a pass's thread; resharding).
 typedef struct st_snapshot_writer {
     int fd;
-    uint8_t *buf; // ST_SNAPSHOT_BUF_BYTES, allocated by the parent before fork
+    uint8_t *buf; // ST_SNAPSHOT_BUF_BYTES
     size_t used;
     uint64_t body_bytes;
     uint64_t image_bytes;
@@ -41,16 +44,47 @@ bool st_snapshot_dir(const char *data_dir, uint32_t worker, char *buf, size_t si
 bool st_snapshot_path(const char *data_dir, uint32_t worker, uint64_t lsn, const char *ext,
                       char *buf, size_t size);
 
-// Child side: begin (creates <lsn>.tmp), the state's image, any number of
+// Writing: begin (creates <lsn>.tmp), the state's image, any number of
 // outbox entries (packed LogEntries), end (header, fdatasync, close). Each
-// returns false on an I/O error (errno says which); the child then exits
-// non-zero and the parent removes the .tmp file.
+// returns false on an I/O error (errno says which); the caller then removes
+// the .tmp file.
 bool st_snapshot_begin(st_snapshot_writer *sw, const char *path, void *hash_state, uint8_t *buf);
 bool st_snapshot_image(st_snapshot_writer *sw, const st_state *state);
 bool st_snapshot_outbox(st_snapshot_writer *sw, const void *entry, uint32_t len);
 bool st_snapshot_end(st_snapshot_writer *sw, uint32_t worker, uint32_t workers, uint64_t lsn);
 // st_snapshot_hash_state_bytes is the size of the hash state to pass to begin.
 size_t st_snapshot_hash_state_bytes(void);
+
+// A snapshot file written by a thread of its own from parts the worker hands
+// it: two buffers, one the worker fills while the thread writes the other.
+// Memory: two buffers the size of the largest part (a warehouse's tables).
+typedef struct st_snapshot_pass st_snapshot_pass;
+
+// st_snapshot_pass_start creates <path> and the thread, which first gives
+// each buffer `size_hint` bytes (the largest part expected) and faults them
+// in. NULL (and why) if the file cannot be created.
+st_snapshot_pass *st_snapshot_pass_start(const char *path, size_t size_hint, char *why,
+                                         size_t why_len);
+// st_snapshot_pass_ready tells whether a buffer is free to fill (never
+// blocks; false once the last part is submitted); st_snapshot_pass_put (an
+// st_snap_write_cb) appends to it, and st_snapshot_pass_submit hands it to
+// the thread.
+bool st_snapshot_pass_ready(st_snapshot_pass *pass);
+bool st_snapshot_pass_put(void *pass, const void *data, size_t len);
+void st_snapshot_pass_submit(st_snapshot_pass *pass);
+// st_snapshot_pass_last submits the filled buffer as the last: the file's
+// body is `image_bytes` of image and then `outbox_count` outbox entries
+// (appended with st_snapshot_pass_outbox); the thread writes the header,
+// fdatasyncs and closes the file.
+bool st_snapshot_pass_outbox(st_snapshot_pass *pass, const void *entry, uint32_t len);
+void st_snapshot_pass_last(st_snapshot_pass *pass, uint64_t image_bytes, uint32_t worker,
+                           uint32_t workers, uint64_t lsn);
+// st_snapshot_pass_done: 0 while the thread works, 1 when the file is
+// written and synced, -1 when writing it failed (the thread said why).
+int st_snapshot_pass_done(st_snapshot_pass *pass);
+// st_snapshot_pass_end stops the thread (at once if it is not done), waits
+// for it, removes the file unless it was written whole, and frees the pass.
+void st_snapshot_pass_end(st_snapshot_pass *pass);
 
 // A snapshot read back whole.
 typedef struct st_snapshot {

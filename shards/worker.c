@@ -102,16 +102,26 @@ worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
     }
     if (err != ST_OK)
         return err;
-    err = st_state_apply(w->state, &ev, w->out);
-    if (!st_err_accepted(err)) {
+    bool covered;
+    if (st_state_covers(w->state, lsn, &ev, &covered) != ST_OK) {
         snprintf(w->error, sizeof w->error,
-                 "worker %u: log entry %" PRIu64 " was refused on replay: %s (%s)", w->id, lsn,
-                 st_err_str(err), w->out->message);
+                 "worker %u: log entry %" PRIu64 ": the snapshot names products its log never "
+                 "created",
+                 w->id, lsn);
         return ST_MALFORMED;
     }
-    if (ev.kind == ST_EV_WAREHOUSE_UPSERT)
-        st_directory_add(w->shards->directory, ev.warehouse);
-    worker_stage_outbox(w);
+    if (!covered) { // else the snapshot has it (core/snapshot.h)
+        err = st_state_apply(w->state, &ev, w->out);
+        if (!st_err_accepted(err)) {
+            snprintf(w->error, sizeof w->error,
+                     "worker %u: log entry %" PRIu64 " was refused on replay: %s (%s)", w->id, lsn,
+                     st_err_str(err), w->out->message);
+            return ST_MALFORMED;
+        }
+        if (ev.kind == ST_EV_WAREHOUSE_UPSERT)
+            st_directory_add(w->shards->directory, ev.warehouse);
+        worker_stage_outbox(w);
+    }
     w->last_lsn = w->durable_lsn = lsn;
     w->last_epoch = meta.epoch;
     w->replayed++;
@@ -275,16 +285,18 @@ worker_log_open(st_worker *w)
             return err;
         }
     }
-    if (last < snap_lsn) {
+    uint64_t image_last = st_state_image_lsn(w->state); // 0: replayed past it
+    if (last < snap_lsn || (last < image_last && !shards->follower)) {
         snprintf(w->error, sizeof w->error,
-                 "worker %u: its snapshot stands for LSN %" PRIu64 " but its log ends at %" PRIu64
-                 ": the log lost entries the snapshot holds",
-                 w->id, snap_lsn, last);
+                 "worker %u: its snapshot holds entries up to LSN %" PRIu64 " but its log ends at "
+                 "%" PRIu64 ": the log lost entries the snapshot holds",
+                 w->id, image_last > snap_lsn ? image_last : snap_lsn, last);
         return ST_MALFORMED;
     }
     w->last_lsn = w->durable_lsn = last;
     atomic_store_explicit(&w->pub_durable_lsn, w->durable_lsn, memory_order_release);
     atomic_store_explicit(&w->pub_epoch, w->last_epoch, memory_order_relaxed);
+    atomic_store_explicit(&w->pub_image_lsn, image_last, memory_order_release);
     return ST_OK;
 }
 
@@ -295,8 +307,7 @@ worker_log_alloc(st_worker *w)
     w->scratch = st_calloc(1, sizeof(*w->scratch));
     w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
     w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
-    w->snap_buf = st_malloc(ST_SNAPSHOT_BUF_BYTES);
-    w->snap_hash = st_malloc(st_snapshot_hash_state_bytes());
+    w->snap_free = st_calloc(ST_SHARDS_OUTBOX_POOL, sizeof *w->snap_free);
     w->snap_last_ms = mono_ms();
 }
 
@@ -323,6 +334,7 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
     atomic_init(&w->snap_requested, false);
     atomic_init(&w->pub_durable_lsn, 0);
     atomic_init(&w->pub_epoch, 0);
+    atomic_init(&w->pub_image_lsn, 0);
     atomic_init(&w->quorum_lsn, 0);
     int rc = sem_init(&w->wake, 0, 0);
     ST_ASSERT(rc == 0);
@@ -338,6 +350,7 @@ st_worker_init(st_worker *w, struct st_shards *shards, uint32_t id, const st_sha
 }
 
 static void worker_snapshot_stop(st_worker *w);
+static void worker_snapshot_abandon(st_worker *w);
 
 // st_worker_deinit frees what init made; it tolerates a half-initialized
 // worker (state NULL) so that create's cleanup path can call it.
@@ -356,8 +369,7 @@ st_worker_deinit(st_worker *w)
         w->wal = NULL;
     }
     st_free(w->replay_arena);
-    st_free(w->snap_hash);
-    st_free(w->snap_buf);
+    st_free(w->snap_free);
     st_free(w->entry);
     st_free(w->scratch);
     st_outbox_deinit(&w->outbox);
@@ -448,8 +460,8 @@ worker_park(st_worker *w)
     ck_pr_fence_memory();
     if (worker_has_work(w) && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
-    if (w->snap_child != 0 || w->snap_written) {
-        worker_park_timed(w, 10); // a snapshot to poll for and publish
+    if (w->snap_pass != NULL || w->snap_written) {
+        worker_park_timed(w, 10); // a snapshot to write, poll for and publish
         return;
     }
     if (w->wal != NULL && w->shards->sync == ST_SHARDS_SYNC_BATCH) {
@@ -773,7 +785,17 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
                               f->lsn, st_wal_last_error(w->wal, NULL));
         return false;
     }
-    err = st_state_apply(w->state, &ev, w->out);
+    // Right after a snapshot from the leader, the entries it holds already
+    // are logged but not applied again (core/snapshot.h).
+    bool covered;
+    if (st_state_covers(w->state, f->lsn, &ev, &covered) != ST_OK) {
+        worker_replicate_fail(w, req, ST_INTERNAL,
+                              "entry %" PRIu64 ": the leader's snapshot names products its log "
+                              "never created",
+                              f->lsn);
+        return false;
+    }
+    err = covered ? ST_OK : st_state_apply(w->state, &ev, w->out);
     if (!st_err_accepted(err)) {
         // The leader accepted it against the same state: the logs diverged.
         worker_replicate_fail(w, req, ST_INTERNAL,
@@ -788,7 +810,11 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
     w->last_lsn = lsn;
     w->last_epoch = meta.epoch;
     w->snap_log_bytes += f->payload_len;
-    worker_absorb(w, &ev, err);
+    if (!covered)
+        worker_absorb(w, &ev, err);
+    if (atomic_load_explicit(&w->pub_image_lsn, memory_order_relaxed) != 0)
+        atomic_store_explicit(&w->pub_image_lsn, st_state_image_lsn(w->state),
+                              memory_order_release);
     return true;
 }
 
@@ -870,13 +896,7 @@ worker_reset(st_worker *w, st_shards_req *req)
         worker_wal_failed(w);
     while (w->sealed != 0)
         worker_wait_oldest(w);
-    if (w->snap_child != 0) { // its own snapshot would compete with the leader's
-        kill(w->snap_child, SIGKILL);
-        while (waitpid(w->snap_child, NULL, 0) < 0 && errno == EINTR)
-            ;
-        w->snap_child = 0;
-    }
-    w->snap_written = false;
+    worker_snapshot_abandon(w); // its own snapshot would compete with the leader's
     st_wal_close(w->wal);
     w->wal = NULL;
     st_err err = worker_reset_install(w, req->reset_lsn);
@@ -1155,18 +1175,21 @@ worker_fail_job(st_worker *w, st_shards_job *job)
 // Snapshots
 //
 // Once snapshot_bytes of log were appended since the last snapshot (or
-// snapshot_interval_ms passed with anything appended), the worker forks
-// between two batches, where its state is whole. The child has a
-// copy-on-write image of the process and writes the state as it was at
-// last_lsn to snap-<w>/<lsn>.tmp (shards/snapshot.c), with the outbox events
-// still in flight (taken from the pool: a message is in flight until its
-// receiver made it durable and handed it back), then exits. The worker
-// stalls only for the fork (measured: snap_stall_us_max) and polls the
-// child now and then. When the child succeeded and the log is durable up to
-// the snapshot's LSN, the worker renames the file into place, removes older
-// snapshots and deletes the log segments the snapshot covers, keeping
-// retain_entries entries for followers. A child that fails leaves only a
-// .tmp file, removed at the next start; the log still holds everything.
+// snapshot_interval_ms passed with anything appended), the worker writes
+// its image piecewise (core/snapshot.h), one part per loop iteration,
+// between two batches, where its state is whole: the head (catalog) at the
+// LSN it has then, one warehouse per iteration at the LSN it has by then,
+// and last the strings with the outbox events still in flight (a message
+// is in flight until its receiver made it durable and handed it back). A
+// part is copied into a buffer of the pass (shards/snapshot.h), whose
+// thread writes, checksums and syncs it while the worker goes on; the
+// worker stalls only for the copy of one part (measured: snap_part_us_max)
+// and skips an iteration while both buffers are being written. When the
+// pass succeeded and the log is durable up to the image's last LSN, the
+// worker renames the file into place, removes older snapshots and deletes
+// the log segments before the image's first LSN, keeping retain_entries
+// entries for followers. A pass that fails leaves only a .tmp file,
+// removed at once or at the next start; the log still holds everything.
 
 static uint64_t
 mono_us(void)
@@ -1176,60 +1199,102 @@ mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-// worker_snapshot_outbox writes one in-flight outbox event (child side).
+// worker_snapshot_outbox appends one in-flight outbox event to the pass.
 static bool
-worker_snapshot_outbox(st_worker *w, st_snapshot_writer *sw, const st_event *ev)
+worker_snapshot_outbox(st_worker *w, const st_event *ev)
 {
     st_codec_entry meta = {
         .lsn = w->last_lsn, .epoch = w->shards->epoch, .ingest_time_ms = w->now_ms};
     size_t len = st_codec_entry_size(ev, &meta, w->scratch);
     ST_ASSERT(len > 0 && len <= ST_SHARDS_ENTRY_MAX);
     size_t packed = st_codec_entry_pack(w->scratch, w->entry);
-    return st_snapshot_outbox(sw, w->entry, (uint32_t)packed);
+    return st_snapshot_pass_outbox(w->snap_pass, w->entry, (uint32_t)packed);
 }
 
-// worker_snapshot_child runs in the forked child and never returns.
+// worker_snapshot_last appends the strings and the outbox events in flight
+// now, and submits the last buffer.
 static void
-worker_snapshot_child(st_worker *w)
+worker_snapshot_last(st_worker *w)
 {
-    char path[ST_WAL_PATH_MAX];
-    st_snapshot_writer sw;
-    bool ok = st_snapshot_path(w->shards->data_dir, w->id, w->last_lsn, "tmp", path, sizeof path) &&
-              st_snapshot_begin(&sw, path, w->snap_hash, w->snap_buf) &&
-              st_snapshot_image(&sw, w->state);
+    st_snapshot_pass *pass = w->snap_pass;
+    st_snap_end(&w->snap_image, w->state, w->last_lsn, st_snapshot_pass_put, pass);
     // In flight: every pool message neither on the free list nor handed back
-    // (the returns ring is this process's copy: popping it changes nothing
-    // of the parent's), and heap messages still on the sender's lists.
+    // (handed-back ones move to the free list first, as the owner does),
+    // and heap messages still on the sender's lists.
     st_outbox *ob = &w->outbox;
-    static bool free_msg[ST_SHARDS_OUTBOX_POOL];
-    for (st_outbox_msg *m = ob->free_list; m != NULL; m = m->next)
-        free_msg[m - ob->pool] = true;
     st_outbox_msg *m;
-    while ((m = st_ring_pop(&ob->returns)) != NULL)
-        free_msg[m - ob->pool] = true;
-    for (uint32_t i = 0; ok && i < ST_SHARDS_OUTBOX_POOL; i++)
-        if (!free_msg[i])
-            ok = worker_snapshot_outbox(w, &sw, &ob->pool[i].event);
+    while ((m = st_ring_pop(&ob->returns)) != NULL) {
+        m->next = ob->free_list;
+        ob->free_list = m;
+    }
+    memset(w->snap_free, 0, ST_SHARDS_OUTBOX_POOL * sizeof *w->snap_free);
+    for (m = ob->free_list; m != NULL; m = m->next)
+        w->snap_free[m - ob->pool] = true;
+    for (uint32_t i = 0; i < ST_SHARDS_OUTBOX_POOL; i++)
+        if (!w->snap_free[i])
+            worker_snapshot_outbox(w, &ob->pool[i].event);
     st_msg_list *lists[2 + ST_SHARDS_PIPELINE] = {&ob->send, &ob->pending};
     for (uint32_t i = 0; i < ST_SHARDS_PIPELINE; i++)
         lists[2 + i] = &w->slots[i].send;
-    for (uint32_t l = 0; ok && l < 2 + ST_SHARDS_PIPELINE; l++)
-        for (m = lists[l]->head; ok && m != NULL; m = m->next)
+    for (uint32_t l = 0; l < 2 + ST_SHARDS_PIPELINE; l++)
+        for (m = lists[l]->head; m != NULL; m = m->next)
             if (m->heap)
-                ok = worker_snapshot_outbox(w, &sw, &m->event);
-    ok = ok && st_snapshot_end(&sw, w->id, w->shards->worker_count, w->last_lsn);
-    if (!ok)
-        fprintf(stderr, "stocktwind: worker %u: writing snapshot %s: %s\n", w->id, path,
-                strerror(errno));
-    _exit(ok ? 0 : 1);
+                worker_snapshot_outbox(w, &m->event);
+    w->snap_last_lsn = w->last_lsn;
+    st_snapshot_pass_last(pass, w->snap_image.bytes, w->id, w->shards->worker_count, w->snap_lsn);
 }
 
-// worker_snapshot_finish publishes a snapshot whose child succeeded, once the
-// log is durable up to its LSN, and trims the log behind it.
+// worker_snapshot_part copies the next part into a free buffer of the pass,
+// if one is free: the head first, then a warehouse, then the last part.
+static void
+worker_snapshot_part(st_worker *w)
+{
+    st_snapshot_pass *pass = w->snap_pass;
+    if (!st_snapshot_pass_ready(pass))
+        return; // both buffers are on their way to the disk
+    uint64_t t0 = mono_us(), bytes = w->snap_parts ? w->snap_image.bytes : 0;
+    if (w->snap_parts == 0) {
+        st_snap_begin(&w->snap_image, w->state, w->last_lsn, st_snapshot_pass_put, pass);
+        st_snapshot_pass_submit(pass);
+    } else if (st_snap_more(&w->snap_image)) {
+        st_snap_next(&w->snap_image, w->state, w->last_lsn, st_snapshot_pass_put, pass);
+        st_snapshot_pass_submit(pass);
+    } else {
+        worker_snapshot_last(w);
+    }
+    w->snap_parts++;
+    if (w->snap_image.bytes - bytes > w->snap_part_bytes)
+        w->snap_part_bytes = (size_t)(w->snap_image.bytes - bytes);
+    uint64_t took = mono_us() - t0;
+    if (took > w->snap_part_us_max)
+        w->snap_part_us_max = took;
+}
+
+// worker_snapshot_hint: the buffer size for the next pass's parts, the
+// largest warehouse's now with room to grow, or the largest part seen.
+static size_t
+worker_snapshot_hint(const st_worker *w)
+{
+    size_t now = st_snap_part_bytes_max(w->state);
+    now += now / 8;
+    return now > w->snap_part_bytes ? now : w->snap_part_bytes;
+}
+
+// worker_snapshot_abandon stops a pass and removes its file.
+static void
+worker_snapshot_abandon(st_worker *w)
+{
+    st_snapshot_pass_end(w->snap_pass);
+    w->snap_pass = NULL;
+    w->snap_written = false;
+}
+
+// worker_snapshot_finish publishes a snapshot whose pass succeeded, once the
+// log is durable up to the image's last LSN, and trims the log behind it.
 static void
 worker_snapshot_finish(st_worker *w)
 {
-    if (w->durable_lsn < w->snap_lsn)
+    if (w->durable_lsn < w->snap_last_lsn)
         return; // soon: the log is a batch or two behind
     char why[ST_WAL_PATH_MAX + 128];
     st_err err = st_snapshot_publish(w->shards->data_dir, w->id, w->snap_lsn, why, sizeof why);
@@ -1243,10 +1308,10 @@ worker_snapshot_finish(st_worker *w)
     if (st_wal_truncate_before(w->wal, before) != ST_OK)
         fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, st_wal_last_error(w->wal, NULL));
     fprintf(stderr,
-                "stocktwind: worker %u: snapshot at LSN %" PRIu64 " in %.2f s (the fork stalled "
-                "the worker %.1f ms at most so far)\n",
-                w->id, w->snap_lsn, (double)(mono_ms() - w->snap_started_ms) / 1000.0,
-                (double)w->snap_stall_us_max / 1000.0);
+            "stocktwind: worker %u: snapshot of LSN %" PRIu64 "..%" PRIu64 " in %.2f s, %u parts "
+            "(copying one stalled the worker %.1f ms at most)\n",
+            w->id, w->snap_lsn, w->snap_last_lsn, (double)(mono_ms() - w->snap_started_ms) / 1000.0,
+            w->snap_parts, (double)w->snap_part_us_max / 1000.0);
 }
 
 // worker_snapshot_tick runs once per loop iteration, between batches.
@@ -1260,16 +1325,15 @@ worker_snapshot_tick(st_worker *w)
         worker_snapshot_finish(w);
         return;
     }
-    if (w->snap_child != 0) {
-        if (now < w->snap_poll_ms)
+    if (w->snap_pass != NULL) {
+        int done = st_snapshot_pass_done(w->snap_pass);
+        if (done == 0) {
+            worker_snapshot_part(w);
             return;
-        w->snap_poll_ms = now + 10;
-        int status = 0;
-        pid_t r = waitpid(w->snap_child, &status, WNOHANG);
-        if (r == 0)
-            return;
-        w->snap_child = 0;
-        if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        }
+        st_snapshot_pass_end(w->snap_pass);
+        w->snap_pass = NULL;
+        if (done > 0) {
             w->snap_written = true;
             worker_snapshot_finish(w);
         } else {
@@ -1285,38 +1349,41 @@ worker_snapshot_tick(st_worker *w)
         atomic_store(&w->snap_requested, false);
     if (!due || w->last_lsn <= w->snap_lsn)
         return; // nothing new since the last one: it stands
-    uint64_t t0 = mono_us();
-    pid_t pid = fork();
-    if (pid == 0)
-        worker_snapshot_child(w);
-    uint64_t stall = mono_us() - t0;
     w->snap_last_ms = now;
-    if (pid < 0) {
-        fprintf(stderr, "stocktwind: worker %u: cannot fork for a snapshot: %s\n", w->id,
-                strerror(errno));
+    char path[ST_WAL_PATH_MAX], why[ST_WAL_PATH_MAX + 128];
+    if (!st_snapshot_path(w->shards->data_dir, w->id, w->last_lsn, "tmp", path, sizeof path) ||
+        (w->snap_pass = st_snapshot_pass_start(path, worker_snapshot_hint(w), why, sizeof why)) ==
+            NULL) {
+        fprintf(stderr, "stocktwind: worker %u: cannot start a snapshot: %s\n", w->id, why);
         return;
     }
-    if (stall > w->snap_stall_us_max)
-        w->snap_stall_us_max = stall;
-    w->snap_child = pid;
     w->snap_lsn = w->last_lsn;
     w->snap_log_bytes = 0;
     w->snap_started_ms = now;
-    w->snap_poll_ms = now + 10;
+    w->snap_parts = 0;
+    w->snap_part_us_max = 0;
+    worker_snapshot_part(w);
 }
 
-// worker_snapshot_stop waits for a child still writing at shutdown and
-// publishes its snapshot if the log is durable (st_wal_wait ran).
+// worker_snapshot_stop, at shutdown, writes what is left of a pass (nothing
+// changes the state any more) and publishes it if the log is durable
+// (st_wal_wait ran).
 static void
 worker_snapshot_stop(st_worker *w)
 {
-    if (w->snap_child != 0) {
-        int status = 0;
-        pid_t r;
-        while ((r = waitpid(w->snap_child, &status, 0)) < 0 && errno == EINTR)
-            ;
-        w->snap_written = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        w->snap_child = 0;
+    while (w->snap_pass != NULL) {
+        int done = st_snapshot_pass_done(w->snap_pass);
+        if (done == 0) {
+            if (!st_snapshot_pass_ready(w->snap_pass)) {
+                sched_yield();
+                continue;
+            }
+            worker_snapshot_part(w);
+            continue;
+        }
+        st_snapshot_pass_end(w->snap_pass);
+        w->snap_pass = NULL;
+        w->snap_written = done > 0;
     }
     if (w->snap_written)
         worker_snapshot_finish(w);

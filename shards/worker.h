@@ -18,11 +18,13 @@
 #include <stdint.h>
 
 #include "core/event.h"
+#include "core/snapshot.h"
 #include "core/state.h"
 #include "shards/codec.h"
 #include "shards/directory.h"
 #include "shards/ring.h"
 #include "shards/shards.h"
+#include "shards/snapshot.h"
 #include "shards/wal.h"
 
 #define ST_SHARDS_RING_DEFAULT 1024u
@@ -123,6 +125,7 @@ typedef struct st_worker {
     // door says is durable on a quorum of followers.
     atomic_uint_fast64_t pub_durable_lsn;
     atomic_uint_fast64_t pub_epoch;
+    atomic_uint_fast64_t pub_image_lsn; // st_state_image_lsn of the state (promotion waits)
     atomic_uint_fast64_t quorum_lsn;
     atomic_uint_fast64_t busy_rejections; // bumped by submitters
 
@@ -165,16 +168,19 @@ typedef struct st_worker {
     char error[ST_WAL_PATH_MAX + 512]; // why replay or the log failed
     char message[ST_APPLY_MESSAGE_MAX];
 
-    // Snapshots (worker.c, "Snapshots"): the forked child writing one, the
-    // LSN it stands for, log bytes appended since the last one began.
-    pid_t snap_child; // 0: none running
-    bool snap_written; // the child finished well; publish once durable
-    uint64_t snap_lsn;
+    // Snapshots (worker.c, "Snapshots"): the pass writing one, its image's
+    // first LSN (the file's name) and last LSN, log bytes appended since the
+    // last one began.
+    st_snapshot_pass *snap_pass; // NULL: none being written
+    st_snap_pass snap_image;     // core's cursor over the warehouses
+    bool snap_written;           // the pass finished well; publish once durable
+    uint64_t snap_lsn, snap_last_lsn;
     uint64_t snap_log_bytes;
-    uint64_t snap_last_ms, snap_poll_ms, snap_started_ms;
-    uint64_t snap_stall_us_max; // the longest fork stall so far
-    uint8_t *snap_buf;          // ST_SNAPSHOT_BUF_BYTES for the child
-    void *snap_hash;            // the child's checksum state
+    uint64_t snap_last_ms, snap_started_ms;
+    uint64_t snap_part_us_max; // the longest stop to copy a part, this pass
+    size_t snap_part_bytes;    // the largest part so far (the next pass's buffers)
+    uint32_t snap_parts;
+    bool *snap_free; // ST_SHARDS_OUTBOX_POOL: pool messages not in flight
 
 } st_worker;
 
