@@ -109,10 +109,29 @@ server_promote(st_service *svc, uint64_t *epoch, char *why, size_t why_len)
         snprintf(why, why_len, "this server cannot restart itself");
         return ST_INVALID_ARGUMENT;
     }
+    // A worker still applying the log up to the end of a snapshot it just
+    // received holds entries its log does not have yet: it cannot lead.
+    for (uint32_t w = 0; w < svc->workers; w++)
+        if (st_shards_image_lsn(s->shards, w) > st_shards_durable_lsn(s->shards, w)) {
+            snprintf(why, why_len,
+                     "worker %u is still catching up to the end of the leader's snapshot (LSN "
+                     "%" PRIu64 "); try again in a moment",
+                     w, st_shards_image_lsn(s->shards, w));
+            return ST_UNAVAILABLE;
+        }
     st_repl_follower_halt(s->follower);
     uint64_t last[ST_SHARDS_WORKERS_MAX];
-    for (uint32_t w = 0; w < svc->workers; w++)
+    for (uint32_t w = 0; w < svc->workers; w++) {
         last[w] = st_shards_durable_lsn(s->shards, w);
+        if (st_shards_image_lsn(s->shards, w) > last[w]) { // a snapshot arrived meanwhile
+            snprintf(why, why_len,
+                     "worker %u received a snapshot while promotion began and holds entries up "
+                     "to LSN %" PRIu64 " its log does not have; this node stopped following: "
+                     "restart it as a follower",
+                     w, st_shards_image_lsn(s->shards, w));
+            return ST_UNAVAILABLE;
+        }
+    }
     st_err err = st_repl_promote(s->data_dir, svc->workers, st_repl_follower_epoch(s->follower),
                                  last, epoch, why, why_len);
     if (err != ST_OK)

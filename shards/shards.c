@@ -526,6 +526,13 @@ st_shards_reset(st_shards *shards, st_shards_req *req, uint32_t worker, uint64_t
 }
 
 uint64_t
+st_shards_image_lsn(const st_shards *shards, uint32_t worker)
+{
+    ST_ASSERT(worker < shards->worker_count);
+    return atomic_load_explicit(&shards->workers[worker].pub_image_lsn, memory_order_acquire);
+}
+
+uint64_t
 st_shards_durable_lsn(const st_shards *shards, uint32_t worker)
 {
     ST_ASSERT(worker < shards->worker_count);

@@ -227,6 +227,13 @@ void st_shards_replicate(st_shards *shards, st_shards_req *req, uint32_t worker,
 void st_shards_reset(st_shards *shards, st_shards_req *req, uint32_t worker, uint64_t lsn,
                      st_shards_done_cb done_cb, void *done_arg);
 
+// st_shards_image_lsn: the last LSN of the snapshot a worker started from
+// while it has not applied an entry after it (core/snapshot.h), else 0.
+// Any thread. A worker whose durable LSN is below it (a follower right
+// after it received a snapshot) must not lead: its state holds entries its
+// log does not.
+uint64_t st_shards_image_lsn(const st_shards *shards, uint32_t worker);
+
 // What a worker has made durable (any thread; a relaxed snapshot), and the
 // epoch of its last entry (0: none since start or reset).
 uint64_t st_shards_durable_lsn(const st_shards *shards, uint32_t worker);
