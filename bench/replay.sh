@@ -181,7 +181,7 @@ fi
 start "$out/snapshot.log"
 "$cli" --url "$url" snapshot >"$out/snapshot.txt"
 t0=$(now)
-until [ "$(grep -c 'snapshot at LSN' "$out/snapshot.log")" -ge 2 ]; do
+until [ "$(grep -c 'snapshot of LSN' "$out/snapshot.log")" -ge 2 ]; do
     alive "$daemon" || fail "stocktwind exited while snapshotting: see $out/snapshot.log"
     [ "$(awk -v t="$(since "$t0")" 'BEGIN { print (t > 600) }')" = 0 ] ||
         fail "no snapshot after 600 s: see $out/snapshot.log"
