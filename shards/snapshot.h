@@ -56,12 +56,12 @@ bool st_snapshot_end(st_snapshot_writer *sw, uint32_t worker, uint32_t workers, 
 size_t st_snapshot_hash_state_bytes(void);
 
 // A snapshot file written by a thread of its own from parts the worker hands
-// it: two buffers, one the worker fills while the thread writes the other.
-// Memory: two buffers the size of the largest part (a warehouse's tables).
+// it through a buffer the size of the largest part (a warehouse's tables):
+// the worker fills it when the thread has written the previous part.
 typedef struct st_snapshot_pass st_snapshot_pass;
 
 // st_snapshot_pass_start creates <path> and the thread, which first gives
-// each buffer `size_hint` bytes (the largest part expected) and faults them
+// the buffer `size_hint` bytes (the largest part expected) and faults them
 // in. NULL (and why) if the file cannot be created.
 st_snapshot_pass *st_snapshot_pass_start(const char *path, size_t size_hint, char *why,
                                          size_t why_len);

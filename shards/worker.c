@@ -1184,7 +1184,7 @@ worker_fail_job(st_worker *w, st_shards_job *job)
 // part is copied into a buffer of the pass (shards/snapshot.h), whose
 // thread writes, checksums and syncs it while the worker goes on; the
 // worker stalls only for the copy of one part (measured: snap_part_us_max)
-// and skips an iteration while both buffers are being written. When the
+// and skips an iteration while the previous part is being written. When the
 // pass succeeded and the log is durable up to the image's last LSN, the
 // worker renames the file into place, removes older snapshots and deletes
 // the log segments before the image's first LSN, keeping retain_entries
@@ -1251,7 +1251,7 @@ worker_snapshot_part(st_worker *w)
 {
     st_snapshot_pass *pass = w->snap_pass;
     if (!st_snapshot_pass_ready(pass))
-        return; // both buffers are on their way to the disk
+        return; // the previous part is on its way to the disk
     uint64_t t0 = mono_us(), bytes = w->snap_parts ? w->snap_image.bytes : 0;
     if (w->snap_parts == 0) {
         st_snap_begin(&w->snap_image, w->state, w->last_lsn, st_snapshot_pass_put, pass);
