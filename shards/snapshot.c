@@ -300,7 +300,17 @@ st_snapshot_pass_start(const char *path, size_t size_hint, char *why, size_t why
     atomic_init(&p->stop, false);
     atomic_init(&p->done, 0);
     rc = pthread_create(&p->thread, NULL, pass_main, p);
-    ST_ASSERT(rc == 0);
+    if (rc != 0) {
+        snprintf(why, why_len, "cannot start its writer thread: %s", strerror(rc));
+        close(p->sw.fd);
+        (void)unlink(path);
+        sem_destroy(&p->free_bufs);
+        sem_destroy(&p->full_bufs);
+        st_free(p->hash);
+        st_free(p->wbuf);
+        st_free(p);
+        return NULL;
+    }
     return p;
 }
 
