@@ -1350,7 +1350,9 @@ worker_snapshot_tick(st_worker *w)
     if (!due || w->last_lsn <= w->snap_lsn)
         return; // nothing new since the last one: it stands
     w->snap_last_ms = now;
-    char path[ST_WAL_PATH_MAX], why[ST_WAL_PATH_MAX + 128];
+    w->snap_log_bytes = 0; // a snapshot that cannot start waits for the next due time
+    char path[ST_WAL_PATH_MAX],
+        why[ST_WAL_PATH_MAX + 128] = "the data directory's path is too long";
     if (!st_snapshot_path(w->shards->data_dir, w->id, w->last_lsn, "tmp", path, sizeof path) ||
         (w->snap_pass = st_snapshot_pass_start(path, worker_snapshot_hint(w), why, sizeof why)) ==
             NULL) {
@@ -1358,7 +1360,6 @@ worker_snapshot_tick(st_worker *w)
         return;
     }
     w->snap_lsn = w->last_lsn;
-    w->snap_log_bytes = 0;
     w->snap_started_ms = now;
     w->snap_parts = 0;
     w->snap_part_us_max = 0;
