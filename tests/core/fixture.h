@@ -1,11 +1,14 @@
 // fixture.h - shared helpers of the core unit tests: a state with a small
 // catalog and one warehouse, shorthand to apply events, and readers of a
-// stock record's numbers and bins through the public query API.
+// stock record's numbers and bins through the public query API, and a
+// buffer for state images.
 #ifndef ST_TESTS_CORE_FIXTURE_H
 #define ST_TESTS_CORE_FIXTURE_H
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/event.h"
@@ -235,6 +238,44 @@ alert_of(st_alert_kind kind)
         if (OUT.alerts[i].kind == kind)
             return &OUT.alerts[i];
     return NULL;
+}
+
+// rng_next: splitmix64 over *state, the tests' reproducible generator;
+// rng_below: uniform enough below n (> 0) for tests.
+__attribute__((unused)) static uint64_t
+rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+__attribute__((unused)) static uint32_t
+rng_below(uint64_t *state, uint32_t n)
+{
+    return (uint32_t)(rng_next(state) % n);
+}
+
+// image collects a state image written through st_state_save or the
+// st_snap_* calls (image_put is their callback); the caller frees buf.
+typedef struct image {
+    uint8_t *buf;
+    size_t len, cap;
+} image;
+
+__attribute__((unused)) static bool
+image_put(void *arg, const void *buf, size_t len)
+{
+    image *im = arg;
+    if (im->len + len > im->cap) {
+        im->cap = (im->len + len) * 2;
+        im->buf = realloc(im->buf, im->cap);
+        cr_assert_not_null(im->buf);
+    }
+    memcpy(im->buf + im->len, buf, len);
+    im->len += len;
+    return true;
 }
 
 #endif

@@ -71,26 +71,8 @@ static struct {
     cr_assert((cond), "seed=0x%llx (rerun with ST_SEED=0x%llx) after LSN %zu: %s",                 \
               (unsigned long long)R.seed, (unsigned long long)R.seed, R.n, #cond)
 
-static uint64_t
-next(void)
-{
-    uint64_t z = (R.rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint32_t
-rnd(uint32_t n)
-{
-    return (uint32_t)(next() % n);
-}
-
-static bool
-chance(uint32_t percent)
-{
-    return rnd(100) < percent;
-}
+#define rnd(n) rng_below(&R.rng, (n))
+#define chance(percent) (rng_below(&R.rng, 100) < (percent))
 
 static void
 names_init(void)
@@ -497,25 +479,6 @@ steps_until(size_t lsn)
 }
 
 // --- images ------------------------------------------------------------------------
-
-typedef struct image {
-    uint8_t *buf;
-    size_t len, cap;
-} image;
-
-static bool
-image_put(void *arg, const void *buf, size_t len)
-{
-    image *im = arg;
-    if (im->len + len > im->cap) {
-        im->cap = (im->len + len) * 2;
-        im->buf = realloc(im->buf, im->cap);
-        cr_assert_not_null(im->buf);
-    }
-    memcpy(im->buf + im->len, buf, len);
-    im->len += len;
-    return true;
-}
 
 static st_state *
 image_load(const image *im)

@@ -32,26 +32,9 @@ static uint64_t step_no;
               (unsigned long long)seed, (unsigned long long)seed, (unsigned long long)step_no,     \
               #cond)
 
-static uint64_t
-next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint32_t
-rnd(uint32_t n)
-{
-    return (uint32_t)(next() % n);
-}
-
-static bool
-chance(uint32_t percent)
-{
-    return rnd(100) < percent;
-}
+#define next() rng_next(&rng)
+#define rnd(n) rng_below(&rng, (n))
+#define chance(percent) (rng_below(&rng, 100) < (percent))
 
 // --- names: static tables, so logged events keep valid pointers ------------
 
@@ -718,25 +701,6 @@ replay_reshard(uint64_t want)
 }
 
 // --- snapshots -------------------------------------------------------------------------
-
-typedef struct image {
-    uint8_t *buf;
-    size_t len, cap;
-} image;
-
-static bool
-image_put(void *arg, const void *buf, size_t len)
-{
-    image *im = arg;
-    if (im->len + len > im->cap) {
-        im->cap = (im->len + len) * 2;
-        im->buf = realloc(im->buf, im->cap);
-        cr_assert_not_null(im->buf);
-    }
-    memcpy(im->buf + im->len, buf, len);
-    im->len += len;
-    return true;
-}
 
 static st_state *
 image_load(const image *im, st_err want, uint32_t walk)
