@@ -3,7 +3,8 @@
 # 100,000 SKUs answered in <= 20 ms while ingest runs"). Starts stocktwind,
 # sets up 45 warehouses x 100,000 SKUs with stocktwin-load --setup-only, then
 # reads wh-00's whole inventory COUNT times with stocktwin-inventory-probe
-# (pages of PAGE lines; one reader, then two sharing the pages), first idle,
+# (pages of PAGE lines; one reader, two sharing the pages, then one reader
+# asking for the next page while it decodes one), first idle,
 # then while stocktwin-load drives RATE events/s of moves at it; with PERF=1 the daemon runs under perf record during
 # the loaded reads. Prints one line per case and the daemon's CPU time.
 #
@@ -62,6 +63,8 @@ c1=$(cpu_s)
 printf 'idle:   '
 "$probe" --url "$url" --count "$count" --page "$page" --parallel 2
 echo "        daemon CPU $(awk -v a="$c0" -v b="$c1" -v n="$count" 'BEGIN { printf "%.1f ms", (b - a) * 1000 / n }') per whole read"
+printf 'idle:   '
+"$probe" --url "$url" --count "$count" --page "$page" --decode all
 
 # shellcheck disable=SC2086
 "$load" --url "$url" $scale --no-setup --rate "$rate" --duration 600 >/dev/null 2>&1 &
@@ -76,6 +79,8 @@ printf 'loaded: '
 "$probe" --url "$url" --count "$count" --page "$page"
 printf 'loaded: '
 "$probe" --url "$url" --count "$count" --page "$page" --parallel 2
+printf 'loaded: '
+"$probe" --url "$url" --count "$count" --page "$page" --decode all
 echo "        (with $rate events/s of moves)"
 if [ -n "$perfpid" ]; then
     kill -INT "$perfpid"

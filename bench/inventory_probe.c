@@ -49,7 +49,7 @@ count_line(void *arg, const st_inventory_line *line)
 typedef struct reader {
     st_client *cl;
     const char *wh;
-    bool each;
+    bool each, all;
     uint32_t page, first, stride;
     uint64_t lines, pages;
     uint32_t total;
@@ -62,6 +62,16 @@ static void *
 read_pages(void *arg)
 {
     reader *r = arg;
+    if (r->all) { // one reader, the next page asked for while one decodes
+        uint32_t n = 0;
+        r->status = st_client_inventory_all(r->cl, r->wh, false, r->page, count_line, &r->sum,
+                                            &r->total, &n);
+        if (r->status != 0)
+            snprintf(r->error, sizeof r->error, "%s", st_client_last_error(r->cl));
+        r->lines = n;
+        r->pages = (n + r->page - 1) / r->page;
+        return NULL;
+    }
     for (uint32_t p = r->first;; p += r->stride) {
         uint32_t offset = p * r->page, n = 0;
         if (r->each) {
@@ -106,7 +116,9 @@ usage(FILE *f)
             "                   pages t, t+N, ...), 1..16 [1]\n"
             "  --decode HOW     each: st_client_inventory_each, lines decoded one by one\n"
             "                   (the default); messages: st_client_inventory, a protobuf-c\n"
-            "                   Response per page\n");
+            "                   Response per page; all: st_client_inventory_all, lines\n"
+            "                   decoded one by one, the next page asked for while one is\n"
+            "                   decoded (with --parallel 1 only)\n");
 }
 
 int
@@ -114,7 +126,7 @@ main(int argc, char **argv)
 {
     const char *url = "tcp://127.0.0.1:7400", *wh = "wh-00";
     long count = 50, page = 25000, parallel = 1;
-    bool each = true;
+    bool each = true, all = false;
     static const struct option opts[] = {
         {"url", required_argument, NULL, 'u'},    {"warehouse", required_argument, NULL, 'w'},
         {"count", required_argument, NULL, 'n'},  {"page", required_argument, NULL, 'p'},
@@ -132,18 +144,20 @@ main(int argc, char **argv)
             parallel = strtol(optarg, NULL, 10);
             break;
         case 'd':
-            if (strcmp(optarg, "each") != 0 && strcmp(optarg, "messages") != 0) {
+            if (strcmp(optarg, "each") != 0 && strcmp(optarg, "messages") != 0 &&
+                strcmp(optarg, "all") != 0) {
                 usage(stderr);
                 return 2;
             }
             each = strcmp(optarg, "each") == 0;
+            all = strcmp(optarg, "all") == 0;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
     if (count < 1 || count > 100000 || page < 1 || page > 100000 || parallel < 1 ||
-        parallel > PARALLEL_MAX) {
+        parallel > PARALLEL_MAX || (all && parallel != 1)) {
         usage(stderr);
         return 2;
     }
@@ -163,6 +177,7 @@ main(int argc, char **argv)
             rd[t] = (reader){.cl = cl,
                              .wh = wh,
                              .each = each,
+                             .all = all,
                              .page = (uint32_t)page,
                              .first = (uint32_t)t,
                              .stride = (uint32_t)parallel};
@@ -196,9 +211,12 @@ main(int argc, char **argv)
     qsort(ms, (size_t)count, sizeof *ms, cmp_double);
     printf("inventory of %s (%s, %ld in parallel): %" PRIu64 " lines in %" PRIu64
            " pages of %ld; %ld reads: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-           wh, each ? "each" : "messages", parallel, lines, pages, page, count, ms[count / 2],
-           ms[count * 9 / 10], ms[count * 99 / 100 < count ? count * 99 / 100 : count - 1],
-           ms[count - 1]);
+           wh,
+           all    ? "all"
+           : each ? "each"
+                  : "messages",
+           parallel, lines, pages, page, count, ms[count / 2], ms[count * 9 / 10],
+           ms[count * 99 / 100 < count ? count * 99 / 100 : count - 1], ms[count - 1]);
     free(ms);
     st_client_close(cl);
     return 0;

@@ -300,7 +300,8 @@ cli_show(const struct cli *cli, int status, Stocktwin__Response *resp, cli_table
 }
 
 // cli_inventory_all prints every line of a warehouse, pages of
-// CLI_INVENTORY_PAGE lines decoded as they come (st_client_inventory_each).
+// CLI_INVENTORY_PAGE lines decoded as they come, the next one asked for
+// while one is printed (st_client_inventory_all).
 #define CLI_INVENTORY_PAGE 25000u
 
 static int
@@ -310,27 +311,20 @@ cli_inventory_all(const struct cli *cli, st_client *c, const char *warehouse, bo
     if (!json) {
         cli_print_inventory_header();
     }
-    uint32_t offset = 0, total = 0;
-    for (;;) {
-        uint32_t n = 0;
-        int status = st_client_inventory_each(c, warehouse, below, offset, CLI_INVENTORY_PAGE,
-                                              cli_print_inventory_line, &json, &total, &n);
-        if (status != 0) {
-            fflush(stdout);
-            int code = cli_fail(status, NULL);
-            // The server's own refusal (an unknown warehouse, ...) is a
-            // rejection, not an unreachable server.
-            bool transport = status == STOCKTWIN__STATUS__STATUS_UNAVAILABLE ||
-                             status == STOCKTWIN__STATUS__STATUS_MALFORMED;
-            return code == CLI_EXIT_UNREACHABLE && !transport ? CLI_EXIT_REJECTED : code;
-        }
-        offset += n;
-        if (n == 0 || offset >= total) {
-            break;
-        }
+    uint32_t lines = 0;
+    int status = st_client_inventory_all(c, warehouse, below, CLI_INVENTORY_PAGE,
+                                         cli_print_inventory_line, &json, NULL, &lines);
+    if (status != 0) {
+        fflush(stdout);
+        int code = cli_fail(status, NULL);
+        // The server's own refusal (an unknown warehouse, ...) is a
+        // rejection, not an unreachable server.
+        bool transport = status == STOCKTWIN__STATUS__STATUS_UNAVAILABLE ||
+                         status == STOCKTWIN__STATUS__STATUS_MALFORMED;
+        return code == CLI_EXIT_UNREACHABLE && !transport ? CLI_EXIT_REJECTED : code;
     }
     if (!json) {
-        printf("warehouse %s: %u skus%s\n", warehouse, offset, below ? " at or below reorder" : "");
+        printf("warehouse %s: %u skus%s\n", warehouse, lines, below ? " at or below reorder" : "");
     }
     return CLI_EXIT_OK;
 }

@@ -662,23 +662,58 @@ st_client_inventory(st_client *c, const char *warehouse, bool below_reorder_only
     return st_client_query(c, &q, resp_out);
 }
 
-int
-st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder_only,
-                         uint32_t offset, uint32_t limit, st_inventory_line_cb cb, void *arg,
-                         uint32_t *total_out, uint32_t *lines_out)
+// An inventory page in flight: started with st_page_start, its reply
+// awaited and decoded with st_page_finish (which must follow every
+// successful start, once).
+struct st_page {
+    struct st_waiter w;
+    uint64_t request_id;
+};
+
+static int
+st_page_start(st_client *c, struct st_page *p, const char *warehouse, bool below_reorder_only,
+              uint32_t offset, uint32_t limit)
 {
-    ST_CLIENT_ASSERT(c != NULL && cb != NULL);
-    st_error_clear();
-    uint32_t total = 0, lines = 0;
     Stocktwin__InventoryQuery iq;
     Stocktwin__Query q;
     inventory_query(&q, &iq, warehouse, below_reorder_only, offset, limit);
     Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
     req.body_case = STOCKTWIN__REQUEST__BODY_QUERY;
     req.query = &q;
-    nng_msg *msg = NULL;
-    int status = st_client_wait(c, &req, 0, 0, NULL, &msg);
-    if (status == 0) {
+    p->w = (struct st_waiter){.done = false};
+    pthread_mutex_init(&p->w.mu, NULL);
+    pthread_cond_init(&p->w.cv, NULL);
+    int status = st_client_start(c, &req, 0, 0, &p->w, true, NULL, NULL);
+    p->request_id = req.request_id;
+    if (status != 0) {
+        pthread_cond_destroy(&p->w.cv);
+        pthread_mutex_destroy(&p->w.mu);
+    }
+    return status;
+}
+
+// st_page_finish waits for the page's reply and hands its lines to cb (cb
+// NULL: the reply is only checked and dropped).
+static int
+st_page_finish(st_client *c, struct st_page *p, st_inventory_line_cb cb, void *arg,
+               uint32_t *total_out, uint32_t *lines_out)
+{
+    pthread_mutex_lock(&p->w.mu);
+    while (!p->w.done) {
+        pthread_cond_wait(&p->w.cv, &p->w.mu);
+    }
+    pthread_mutex_unlock(&p->w.mu);
+    pthread_cond_destroy(&p->w.cv);
+    pthread_mutex_destroy(&p->w.mu);
+    int status = p->w.status;
+    nng_msg *msg = p->w.msg;
+    uint32_t total = 0, lines = 0;
+    if (status != 0) {
+        if (cb != NULL) // a page only drained keeps the caller's error as it is
+            st_error_set(status, "%s", p->w.error);
+    } else if (cb == NULL) {
+        nng_msg_free(msg);
+    } else {
         // The inventory field by hand; the rest (status, message, request id,
         // replication) through protobuf-c and the usual checks.
         uint8_t *rest = NULL;
@@ -687,7 +722,7 @@ st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder
         status = st_inventory_split(nng_msg_body(msg), nng_msg_len(msg), &rest, &rest_len, &inv,
                                     &inv_len);
         Stocktwin__Response *r = NULL;
-        struct st_expect e = {.url = c->url, .request_id = req.request_id};
+        struct st_expect e = {.url = c->url, .request_id = p->request_id};
         if (status == 0)
             status = st_reply_decode(&e, rest, rest_len, &r);
         if (status == 0 && (inv == NULL || r->result_case != STOCKTWIN__RESPONSE__RESULT__NOT_SET))
@@ -703,6 +738,66 @@ st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder
         *total_out = total;
     if (lines_out != NULL)
         *lines_out = lines;
+    return status;
+}
+
+int
+st_client_inventory_each(st_client *c, const char *warehouse, bool below_reorder_only,
+                         uint32_t offset, uint32_t limit, st_inventory_line_cb cb, void *arg,
+                         uint32_t *total_out, uint32_t *lines_out)
+{
+    ST_CLIENT_ASSERT(c != NULL && cb != NULL);
+    st_error_clear();
+    struct st_page p;
+    int status = st_page_start(c, &p, warehouse, below_reorder_only, offset, limit);
+    if (status == 0)
+        return st_page_finish(c, &p, cb, arg, total_out, lines_out);
+    if (total_out != NULL)
+        *total_out = 0;
+    if (lines_out != NULL)
+        *lines_out = 0;
+    return status;
+}
+
+int
+st_client_inventory_all(st_client *c, const char *warehouse, bool below_reorder_only, uint32_t page,
+                        st_inventory_line_cb cb, void *arg, uint32_t *total_out,
+                        uint32_t *lines_out)
+{
+    ST_CLIENT_ASSERT(c != NULL && cb != NULL && page != 0);
+    st_error_clear();
+    // Two pages, used in turn; a page in flight is never moved (its slot
+    // points at its waiter).
+    struct st_page pages[2];
+    uint32_t offset = 0, total = 0, n = 0, cur = 0;
+    int status = st_page_start(c, &pages[cur], warehouse, below_reorder_only, 0, page);
+    if (status == 0)
+        status = st_page_finish(c, &pages[cur], cb, arg, &total, &n); // it tells the total
+    offset = n;
+    bool more = status == 0 && n == page && offset < total;
+    if (more)
+        status = st_page_start(c, &pages[cur], warehouse, below_reorder_only, offset, page);
+    while (more && status == 0) {
+        // The next page is asked for before this one is decoded: the server
+        // builds it while this thread decodes.
+        uint32_t nxt = cur ^ 1u;
+        bool ahead = offset + page < total;
+        int started = ahead ? st_page_start(c, &pages[nxt], warehouse, below_reorder_only,
+                                            offset + page, page)
+                            : 0;
+        status = st_page_finish(c, &pages[cur], cb, arg, &total, &n);
+        offset += n;
+        if (status == 0 && started != 0)
+            status = started;
+        more = ahead && started == 0 && status == 0 && n == page;
+        if (ahead && started == 0 && !more)
+            (void)st_page_finish(c, &pages[nxt], NULL, NULL, NULL, NULL); // not needed after all
+        cur = nxt;
+    }
+    if (total_out != NULL)
+        *total_out = total;
+    if (lines_out != NULL)
+        *lines_out = offset;
     return status;
 }
 

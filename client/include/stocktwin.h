@@ -184,6 +184,18 @@ ST_CLIENT_API int st_client_inventory_each(st_client *c, const char *warehouse,
                                            bool below_reorder_only, uint32_t offset, uint32_t limit,
                                            st_inventory_line_cb cb, void *arg, uint32_t *total_out,
                                            uint32_t *lines_out);
+// st_client_inventory_all - every line of a warehouse (or every line at or
+// below its reorder point), in pages of `page` lines decoded as with
+// st_client_inventory_each, in order, on the caller's thread. While a page
+// is decoded the next one is already being built by the server (two
+// requests in flight), which hides a round trip and the server's work per
+// page. *total_out (may be NULL) gets the last page's total_skus,
+// *lines_out (may be NULL) the lines handed out. Lines that join the
+// warehouse during the read may be missed, never repeated.
+ST_CLIENT_API int st_client_inventory_all(st_client *c, const char *warehouse,
+                                          bool below_reorder_only, uint32_t page,
+                                          st_inventory_line_cb cb, void *arg, uint32_t *total_out,
+                                          uint32_t *lines_out);
 // warehouse NULL: look for a warehouse, product or supplier of that id first.
 ST_CLIENT_API int st_client_twin(st_client *c, const char *id, const char *warehouse,
                                  Stocktwin__Response **resp_out);

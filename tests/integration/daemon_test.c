@@ -352,6 +352,30 @@ Test(integration, large_inventory_pages_every_line_once)
     for (uint32_t i = 0; i < BULK; i++)
         cr_assert_eq(seen[i], 1, "%s seen %u times line by line", skus[i], seen[i]);
 
+    // The whole warehouse with the next page asked for while one is decoded
+    // (st_client_inventory_all): every line once and in order, in many pages
+    // or two, whether they divide the total or not.
+    const uint32_t page_sizes[] = {7000, 3001, 16000, BULK / 3};
+    for (size_t k = 0; k < sizeof page_sizes / sizeof page_sizes[0]; k++) {
+        memset(seen, 0, sizeof seen);
+        es = (each_state){.skus = skus, .seen = seen};
+        uint32_t total = 0, lines = 0;
+        cr_assert_eq(st_client_inventory_all(client_, "wh-c", false, page_sizes[k], each_line, &es,
+                                             &total, &lines),
+                     0, "%s", st_client_last_error(client_));
+        cr_assert_eq(total, BULK);
+        cr_assert_eq(lines, BULK, "pages of %u", page_sizes[k]);
+        cr_assert_eq(es.n, BULK);
+        for (uint32_t i = 0; i < BULK; i++)
+            cr_assert_eq(seen[i], 1, "%s seen %u times in pages of %u", skus[i], seen[i],
+                         page_sizes[k]);
+    }
+    uint32_t none = 1;
+    cr_assert_eq(
+        st_client_inventory_all(client_, "no-such-wh", false, 7000, each_line, &es, NULL, &none),
+        STOCKTWIN__STATUS__STATUS_UNKNOWN_WAREHOUSE, "%s", st_client_last_error(client_));
+    cr_assert_eq(none, 0);
+
     // The filter counts the low lines; an offset into them skips matches only.
     Stocktwin__Response *r = NULL;
     cr_assert_eq(st_client_inventory(client_, "wh-c", true, 0, 100000, &r), 0);
