@@ -91,8 +91,8 @@ st_outbox_free_heap(st_outbox_msg *msg)
 }
 
 // Moves messages other workers consumed back onto the free list.
-static void
-outbox_reclaim(st_outbox *ob)
+void
+st_outbox_reclaim(st_outbox *ob)
 {
     st_outbox_msg *msg;
     while ((msg = st_ring_pop(&ob->returns)) != NULL) {
@@ -109,7 +109,7 @@ st_outbox_ready(st_outbox *ob)
 {
     _Static_assert(ST_APPLY_OUTBOX_MAX == 1, "readiness checks for one free message");
     if (ob->free_list == NULL)
-        outbox_reclaim(ob);
+        st_outbox_reclaim(ob);
     return ob->free_list != NULL;
 }
 
@@ -117,7 +117,7 @@ static st_outbox_msg *
 outbox_take(st_outbox *ob, uint32_t owner)
 {
     if (ob->free_list == NULL)
-        outbox_reclaim(ob);
+        st_outbox_reclaim(ob);
     st_outbox_msg *msg = ob->free_list;
     if (msg != NULL) {
         ob->free_list = msg->next;

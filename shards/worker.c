@@ -1222,11 +1222,8 @@ worker_snapshot_last(st_worker *w)
     // (handed-back ones move to the free list first, as the owner does),
     // and heap messages still on the sender's lists.
     st_outbox *ob = &w->outbox;
+    st_outbox_reclaim(ob);
     st_outbox_msg *m;
-    while ((m = st_ring_pop(&ob->returns)) != NULL) {
-        m->next = ob->free_list;
-        ob->free_list = m;
-    }
     memset(w->snap_free, 0, ST_SHARDS_OUTBOX_POOL * sizeof *w->snap_free);
     for (m = ob->free_list; m != NULL; m = m->next)
         w->snap_free[m - ob->pool] = true;

@@ -227,6 +227,7 @@ void st_shards_req_fail(st_shards_req *req, st_err err);
 void st_outbox_init(st_outbox *ob, uint32_t owner);
 void st_outbox_deinit(st_outbox *ob);
 bool st_outbox_ready(st_outbox *ob);
+void st_outbox_reclaim(st_outbox *ob); // handed-back messages onto the free list
 void st_outbox_stage(st_worker *w, const st_event *event);
 void st_outbox_flush(st_worker *w);
 void st_outbox_splice(st_msg_list *to, st_msg_list *from);
