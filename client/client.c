@@ -331,31 +331,54 @@ st_client_start(st_client *c, Stocktwin__Request *req, size_t n_events, int resu
 
 // Runs a request and waits for it, on the caller's thread. With msg_out
 // (raw), the reply comes back undecoded in *msg_out instead of *resp_out.
+// A waiter lives from st_waiter_start to st_waiter_end (which must follow a
+// successful start, once): its request is in flight in between.
+static int
+st_waiter_start(st_client *c, struct st_waiter *w, Stocktwin__Request *req, size_t n_events,
+                int result_case, bool raw)
+{
+    *w = (struct st_waiter){.done = false};
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    int status = st_client_start(c, req, n_events, result_case, w, raw, NULL, NULL);
+    if (status != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+    return status;
+}
+
+// st_waiter_end waits for the outcome and returns its status; with `say`,
+// a failure's sentence becomes this thread's error.
+static int
+st_waiter_end(struct st_waiter *w, bool say)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    if (w->status != 0 && say) {
+        st_error_set(w->status, "%s", w->error);
+    }
+    return w->status;
+}
+
 static int
 st_client_wait(st_client *c, Stocktwin__Request *req, size_t n_events, int result_case,
                Stocktwin__Response **resp_out, nng_msg **msg_out)
 {
-    struct st_waiter w = {.done = false};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int status = st_client_start(c, req, n_events, result_case, &w, msg_out != NULL, NULL, NULL);
+    struct st_waiter w;
+    int status = st_waiter_start(c, &w, req, n_events, result_case, msg_out != NULL);
     if (status == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done) {
-            pthread_cond_wait(&w.cv, &w.mu);
-        }
-        pthread_mutex_unlock(&w.mu);
-        status = w.status;
+        status = st_waiter_end(&w, true);
         if (msg_out != NULL)
             *msg_out = w.msg;
         else
             *resp_out = w.resp;
-        if (status != 0) {
-            st_error_set(status, "%s", w.error);
-        }
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
     return status;
 }
 
@@ -680,15 +703,8 @@ st_page_start(st_client *c, struct st_page *p, const char *warehouse, bool below
     Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
     req.body_case = STOCKTWIN__REQUEST__BODY_QUERY;
     req.query = &q;
-    p->w = (struct st_waiter){.done = false};
-    pthread_mutex_init(&p->w.mu, NULL);
-    pthread_cond_init(&p->w.cv, NULL);
-    int status = st_client_start(c, &req, 0, 0, &p->w, true, NULL, NULL);
+    int status = st_waiter_start(c, &p->w, &req, 0, 0, true);
     p->request_id = req.request_id;
-    if (status != 0) {
-        pthread_cond_destroy(&p->w.cv);
-        pthread_mutex_destroy(&p->w.mu);
-    }
     return status;
 }
 
@@ -698,22 +714,13 @@ static int
 st_page_finish(st_client *c, struct st_page *p, st_inventory_line_cb cb, void *arg,
                uint32_t *total_out, uint32_t *lines_out)
 {
-    pthread_mutex_lock(&p->w.mu);
-    while (!p->w.done) {
-        pthread_cond_wait(&p->w.cv, &p->w.mu);
-    }
-    pthread_mutex_unlock(&p->w.mu);
-    pthread_cond_destroy(&p->w.cv);
-    pthread_mutex_destroy(&p->w.mu);
-    int status = p->w.status;
+    // A page only drained (cb NULL) keeps the caller's error as it is.
+    int status = st_waiter_end(&p->w, cb != NULL);
     nng_msg *msg = p->w.msg;
     uint32_t total = 0, lines = 0;
-    if (status != 0) {
-        if (cb != NULL) // a page only drained keeps the caller's error as it is
-            st_error_set(status, "%s", p->w.error);
-    } else if (cb == NULL) {
+    if (status == 0 && cb == NULL) {
         nng_msg_free(msg);
-    } else {
+    } else if (status == 0) {
         // The inventory field by hand; the rest (status, message, request id,
         // replication) through protobuf-c and the usual checks.
         uint8_t *rest = NULL;
