@@ -7,7 +7,7 @@
 // Each frame is validated (st_wal_frame_check: length, flags, checksum, the
 // LSN chain) before it is copied out, byte for byte as in the segment.
 //
-// Ownership: the reader owns one read window (1 MiB, or the largest record if
+// Ownership: the reader owns one read window (64 KiB, or the largest record if
 // larger) and at most one open segment fd (O_RDONLY); it never writes, and
 // the writer never knows about it. Thread: one thread at a time per reader
 // (no locks inside); any number of readers, each on its own thread, alongside
@@ -43,7 +43,7 @@ void st_wal_reader_close(st_wal_reader *r); // NULL is a no-op
 // Cheap when from_lsn continues where the last call ended (the cursor keeps
 // its segment fd, offset and read window); any other from_lsn repositions
 // (lists the directory, picks the segment with the largest first LSN <=
-// from_lsn, walks record headers forward in 1 MiB reads). At the end of a
+// from_lsn, walks record headers forward in 64 KiB reads). At the end of a
 // segment's data it continues in the segment named after the next LSN. A
 // segment deleted while the cursor holds its fd is still read through it.
 st_err st_wal_reader_read(st_wal_reader *r, uint64_t from_lsn, uint64_t upto_lsn, uint8_t *buf,

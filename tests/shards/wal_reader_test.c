@@ -107,6 +107,71 @@ Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
     st_wal_close(wal);
 }
 
+// Segments far larger than the reader's 64 KiB window, small frames and
+// frames of several windows mixed: frames that straddle a window's end, or
+// exceed a window, come back whole, whatever the caller's buffer.
+Test(wal_reader, frames_across_and_beyond_read_windows_come_back_whole)
+{
+    st_wal_config cfg;
+    wt_config(&cfg, dir, NULL, NULL);
+    cfg.segment_bytes = 2u << 20;
+    cfg.batch_bytes = 1u << 20; // room for the largest frame
+    st_wal *wal = NULL;
+    st_wal_recovery rec;
+    cr_assert_eq(st_wal_open(&cfg, &wal, &rec), ST_OK, "open: %s", rec.message);
+    static uint8_t big[200u << 10];
+    uint32_t lens[600];
+    uint64_t last = 0;
+    for (uint32_t i = 0; i < 600; i++) {
+        // Mostly 1..512 bytes; every 37th 70..200 KiB.
+        lens[i] = i % 37 == 36 ? (70u << 10) + i * 211u % (130u << 10) : 1 + i * 97u % 512u;
+        for (uint32_t k = 0; k < lens[i]; k++)
+            big[k] = (uint8_t)(i * 31u + k);
+        st_err err = st_wal_append(wal, big, lens[i], &last);
+        if (err == ST_BUSY) {
+            cr_assert_eq(st_wal_wait(wal), ST_OK);
+            err = st_wal_append(wal, big, lens[i], &last);
+        }
+        cr_assert_eq(err, ST_OK, "append %u: %s", i, st_wal_last_error(wal, NULL));
+        cr_assert_eq(last, i + 1);
+    }
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_close(wal);
+    cr_assert_gt(wt_seg_count(dir), 1, "the log rolls at least once");
+    static const size_t caps[] = {(300u << 10), (2u << 20)};
+    for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+        st_wal_reader *r = NULL;
+        cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
+        uint8_t *buf = malloc(caps[c]);
+        cr_assert_not_null(buf);
+        uint64_t next = 1;
+        while (next <= last) {
+            size_t used;
+            uint32_t count;
+            char why[512];
+            cr_assert_eq(
+                st_wal_reader_read(r, next, last, buf, caps[c], &used, &count, why, sizeof why),
+                ST_OK, "%s", why);
+            cr_assert_gt(count, 0, "progress at %llu", (unsigned long long)next);
+            size_t off = 0;
+            for (uint32_t j = 0; j < count; j++, next++) {
+                st_wal_frame f;
+                cr_assert_eq(st_wal_frame_check(buf + off, used - off, next, &f, why, sizeof why),
+                             ST_OK, "LSN %llu: %s", (unsigned long long)next, why);
+                uint32_t i = (uint32_t)(next - 1);
+                cr_assert_eq(f.payload_len, lens[i], "LSN %llu", (unsigned long long)next);
+                for (uint32_t k = 0; k < lens[i]; k++)
+                    cr_assert_eq(f.payload[k], (uint8_t)(i * 31u + k), "LSN %llu byte %u",
+                                 (unsigned long long)next, k);
+                off += f.bytes;
+            }
+            cr_assert_eq(off, used);
+        }
+        free(buf);
+        st_wal_reader_close(r);
+    }
+}
+
 Test(wal_reader, repositions_to_any_lsn_and_respects_upto)
 {
     st_wal *wal = open_log(0);
