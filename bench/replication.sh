@@ -7,7 +7,7 @@
 # under OUT. While each run loads, the leader's `stocktwin stats` is sampled
 # every 100 ms for the follower's lag (entries, ms: the age of the oldest
 # entry it lacks); afterwards the follower's digest is compared with the
-# leader's. Prints one table and writes OUT/summary.txt.
+# leader's at the same LSN. Prints one table and writes OUT/summary.txt.
 #
 #   bench/replication.sh BUILD_DIR OUT_DIR PORT [DURATION_S] [SCALE FLAGS]
 #   bench/replication.sh build/release /tmp/repl 47700 10 "--warehouses 4 --skus 10000"
@@ -86,10 +86,17 @@ run() { # run NAME ACK FOLLOWERS
     touch "$out/$name.lag.stop"
     if [ "$nf" -gt 0 ]; then
         wait "$sampler" || true
-        sleep 1
-        ld=$("$cli" --url "$url" digest | awk 'NR==1 {print $2}')
-        fd=$("$cli" --url "tcp://127.0.0.1:$((port + 2))" digest | awk 'NR==1 {print $2}')
-        [ "$ld" = "$fd" ] && same=yes || same="NO ($ld vs $fd)"
+        # The leader is idle now; an async follower may still be catching up,
+        # so compare digests at the same LSN once it has (up to 30 s).
+        ld=$("$cli" --url "$url" digest | head -1)
+        i=0
+        while :; do
+            fd=$("$cli" --url "tcp://127.0.0.1:$((port + 2))" digest | head -1)
+            [ "$fd" != "$ld" ] && [ "$i" -lt 300 ] || break
+            i=$((i + 1))
+            sleep 0.1
+        done
+        [ "$ld" = "$fd" ] && same=yes || same="NO (leader: $ld; follower: $fd)"
     else
         same="-"
     fi
