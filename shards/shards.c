@@ -403,8 +403,9 @@ req_mark_busy(st_shards_req *req, uint32_t worker)
 }
 
 // Pushes jobs[w] for every worker in `targets`, then drops the guard.
+// events[w]: how many events worker w's job applies (NULL: none).
 static void
-req_enqueue(st_shards *shards, st_shards_req *req, uint64_t targets)
+req_enqueue(st_shards *shards, st_shards_req *req, uint64_t targets, const uint32_t *events)
 {
     for (uint32_t w = 0; w < shards->worker_count; w++) {
         if ((targets & (1ull << w)) == 0)
@@ -412,6 +413,7 @@ req_enqueue(st_shards *shards, st_shards_req *req, uint64_t targets)
         st_worker *worker = &shards->workers[w];
         req->jobs[w].req = req;
         req->jobs[w].worker = w;
+        req->jobs[w].events = events != NULL ? events[w] : 0;
         atomic_fetch_add_explicit(&req->pending, 1, memory_order_relaxed);
         if (st_ring_push(&worker->jobs, &req->jobs[w])) {
             st_worker_wake(worker);
@@ -468,9 +470,17 @@ st_shards_submit(st_shards *shards, st_shards_req *req, const st_event *events, 
     req->statuses = statuses;
     req->event_count = count;
     uint64_t targets = 0;
-    for (uint32_t i = 0; i < count; i++)
+    uint32_t per_worker[ST_SHARDS_WORKERS_MAX] = {0}, all = 0;
+    for (uint32_t i = 0; i < count; i++) {
         targets |= route_event(shards, req, i);
-    req_enqueue(shards, req, targets);
+        if (req->route[i] == ST_SHARDS_ROUTE_ALL)
+            all++;
+        else if (req->route[i] < ST_SHARDS_WORKERS_MAX)
+            per_worker[req->route[i]]++;
+    }
+    for (uint32_t w = 0; all != 0 && w < shards->worker_count; w++)
+        per_worker[w] += all;
+    req_enqueue(shards, req, targets, per_worker);
 }
 
 void
@@ -484,7 +494,7 @@ st_shards_query(st_shards *shards, st_shards_req *req, const char *warehouse,
     req->query_arg = query_arg;
     uint64_t targets =
         warehouse != NULL ? 1ull << st_shards_route(shards, warehouse) : shards_all_workers(shards);
-    req_enqueue(shards, req, targets);
+    req_enqueue(shards, req, targets, NULL);
 }
 
 st_err
@@ -510,7 +520,7 @@ st_shards_replicate(st_shards *shards, st_shards_req *req, uint32_t worker, cons
     req->op = ST_SHARDS_OP_REPLICATE;
     req->frames = frames;
     req->frames_len = len;
-    req_enqueue(shards, req, 1ull << worker);
+    req_enqueue(shards, req, 1ull << worker, NULL);
 }
 
 void
@@ -522,7 +532,7 @@ st_shards_reset(st_shards *shards, st_shards_req *req, uint32_t worker, uint64_t
     req_start(req, done_cb, done_arg);
     req->op = ST_SHARDS_OP_RESET;
     req->reset_lsn = lsn;
-    req_enqueue(shards, req, 1ull << worker);
+    req_enqueue(shards, req, 1ull << worker, NULL);
 }
 
 uint64_t

@@ -124,6 +124,7 @@ typedef struct st_shards_message {
 typedef struct st_shards_job {
     struct st_shards_req *req;
     uint32_t worker;
+    uint32_t events; // events routed to this worker (0: a query, a follower's job)
 } st_shards_job;
 
 // A request in flight. Caller-owned; fields are private to shards.c except

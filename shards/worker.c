@@ -2,11 +2,14 @@
 // only one to touch it.
 //
 // The loop, once per iteration:
-//   1. drain up to ST_SHARDS_DRAIN_MAX jobs from the job ring and up to
+//   1. drain up to ST_SHARDS_DRAIN_MAX jobs from the job ring (fewer once
+//      they hold as many events as a slot's feed holds changes) and up to
 //      ST_SHARDS_INBOX_DRAIN_MAX outbox messages from the inbox;
 //   2. apply: outbox messages, then each job's events routed here (catalog
 //      events are applied by every worker; worker 0 reports their status) or
-//      its query callback, collecting alerts, changes and outbox events;
+//      its query callback, collecting alerts, changes and outbox events; a
+//      feed that fills up seals the slot mid-batch and the batch goes on in
+//      the next slot (worker_split), waiting only if every slot is sealed;
 //   3. seal the batch: end the log's batch (one write and one linked
 //      fdatasync for all of it: group commit) without waiting for it;
 //   4. release every sealed batch the log now reports durable, oldest first:
@@ -523,7 +526,7 @@ worker_wait_disk(st_worker *w)
 }
 
 static void worker_log_room(st_worker *w);
-static void worker_feed_overflow(st_worker *w, st_worker_slot *slot);
+static void worker_split(st_worker *w);
 static void worker_wait_oldest(st_worker *w);
 
 static st_worker_slot *
@@ -534,9 +537,9 @@ worker_filling(st_worker *w)
 }
 
 // Appends one apply's alerts and changes to the filling slot's feed. If they
-// would overflow it, what was applied so far is made durable and published
-// first (worker_feed_overflow), so the feed stays bounded and never runs
-// ahead of the log.
+// would overflow it, the slot is sealed as it stands and the batch goes on in
+// the next one (worker_split), so the feed stays bounded and never runs ahead
+// of the log.
 static void
 worker_feed_collect(st_worker *w, const st_apply_out *out)
 {
@@ -544,8 +547,11 @@ worker_feed_collect(st_worker *w, const st_apply_out *out)
     ST_ASSERT(out->alert_count <= ST_APPLY_ALERTS_MAX);
     ST_ASSERT(out->change_count <= ST_APPLY_CHANGES_MAX);
     if (slot->alert_count + out->alert_count > ST_SHARDS_FEED_ALERTS_MAX ||
-        slot->change_count + out->change_count > ST_SHARDS_FEED_CHANGES_MAX)
-        worker_feed_overflow(w, slot);
+        slot->change_count + out->change_count > ST_SHARDS_FEED_CHANGES_MAX) {
+        worker_split(w);
+        slot = worker_filling(w);
+        ST_ASSERT(slot->alert_count == 0 && slot->change_count == 0);
+    }
     memcpy(&slot->alerts[slot->alert_count], out->alerts, out->alert_count * sizeof(st_alert));
     slot->alert_count += out->alert_count;
     memcpy(&slot->changes[slot->change_count], out->changes,
@@ -959,29 +965,31 @@ worker_run_job(st_worker *w, st_shards_job *job)
 // worker's events like any other (their (source, seq) makes a redelivery a
 // duplicate); a refusal would mean core and the runtime disagree, so it is
 // reported on stderr.
+// A message is handed back with the slot that holds its feed (the slot
+// current after its apply: a split may have sealed the one before).
 static void
 worker_receive(st_worker *w)
 {
-    st_worker_slot *slot = worker_filling(w);
-    ST_ASSERT(slot->received_count == 0); // its last release handed them back
+    ST_ASSERT(worker_filling(w)->received_count == 0); // its last release handed them back
     st_outbox_msg *msg;
-    while (slot->received_count < ST_SHARDS_INBOX_DRAIN_MAX &&
-           (msg = st_ring_pop(&w->inbox)) != NULL) {
-        slot->received[slot->received_count++] = msg;
+    for (uint32_t n = 0; n < ST_SHARDS_INBOX_DRAIN_MAX && (msg = st_ring_pop(&w->inbox)) != NULL;
+         n++) {
         const st_event *event = &msg->event;
         if (!st_state_has_warehouse(w->state, event->warehouse)) {
             fprintf(stderr,
                     "stocktwin: worker %u: outbox event %d for warehouse %s, "
                     "which it does not own\n",
                     w->id, (int)event->kind, event->warehouse);
-            continue;
+        } else {
+            const char *why = NULL;
+            st_err err = worker_apply(w, event, &why);
+            worker_absorb(w, event, err);
+            if (!st_err_accepted(err))
+                fprintf(stderr, "stocktwin: worker %u: outbox event %d from %s refused: %s (%s)\n",
+                        w->id, (int)event->kind, event->source, st_err_str(err), why);
         }
-        const char *why = NULL;
-        st_err err = worker_apply(w, event, &why);
-        worker_absorb(w, event, err);
-        if (!st_err_accepted(err))
-            fprintf(stderr, "stocktwin: worker %u: outbox event %d from %s refused: %s (%s)\n",
-                    w->id, (int)event->kind, event->source, st_err_str(err), why);
+        st_worker_slot *slot = worker_filling(w);
+        slot->received[slot->received_count++] = msg;
     }
 }
 
@@ -1091,17 +1099,31 @@ worker_release(st_worker *w)
     }
 }
 
-// worker_seal ends the filling slot: it takes the outbox messages the batch
-// staged and the last LSN it appended, and the log's batch goes out.
+// worker_seal_slot ends the filling slot: it takes the outbox messages the
+// batch staged and the last LSN it appended.
 static void
-worker_seal(st_worker *w)
+worker_seal_slot(st_worker *w)
 {
     st_worker_slot *slot = worker_filling(w);
     slot->lsn = w->last_lsn;
     st_outbox_splice(&slot->send, &w->outbox.send);
+    w->sealed++;
+}
+
+// worker_commit ends the log's batch, which goes out (st_wal_commit).
+static void
+worker_commit(st_worker *w)
+{
     if (w->wal != NULL && st_wal_commit(w->wal) != ST_OK)
         worker_wal_failed(w);
-    w->sealed++;
+}
+
+// worker_seal ends the filling slot and the log's batch.
+static void
+worker_seal(st_worker *w)
+{
+    worker_seal_slot(w);
+    worker_commit(w);
 }
 
 // worker_wait_oldest waits until the oldest sealed slot is released, giving
@@ -1133,22 +1155,23 @@ worker_log_room(st_worker *w)
     worker_wait_disk(w);
 }
 
-// worker_feed_overflow makes the filling slot's feed room: everything
-// applied so far is made durable, the sealed slots are released (their feed
-// goes first), and the slot's feed is published. Its jobs stay: their later
-// events are not applied yet.
+// worker_split seals the filling slot in the middle of a batch, when its feed
+// is full: the slot keeps the jobs that finished and the messages received so
+// far; the job being run, and the rest of the batch, go on in the next slot,
+// which releases them (slots are released in order, so a job split across two
+// is answered once both are durable). The log's batch is not ended here (the
+// batch's last seal ends it), unless every slot is now sealed: then it is, and
+// the worker waits for the oldest slot.
 static void
-worker_feed_overflow(st_worker *w, st_worker_slot *slot)
+worker_split(st_worker *w)
 {
-    if (w->wal != NULL && st_wal_commit(w->wal) != ST_OK)
-        worker_wal_failed(w);
-    uint32_t spins = 0;
-    do {
-        worker_release(w);
-        if (++spins > 64)
-            worker_wait_disk(w);
-    } while (w->sealed != 0 || (w->wal != NULL && w->durable_lsn < w->last_lsn));
-    worker_feed_flush(w, slot);
+    worker_seal_slot(w);
+    if (w->sealed == ST_SHARDS_PIPELINE) {
+        worker_commit(w);
+        worker_wait_oldest(w);
+    }
+    st_worker_slot *slot = worker_filling(w);
+    ST_ASSERT(slot->job_count == 0 && slot->received_count == 0);
 }
 
 // Marks what job would have produced as ST_UNAVAILABLE: the runtime is
@@ -1396,20 +1419,24 @@ worker_snapshot_stop(st_worker *w)
 static void
 worker_run_batch(st_worker *w, st_worker_slot *slot)
 {
-    ST_ASSERT(slot->job_count <= ST_SHARDS_DRAIN_MAX);
+    ST_ASSERT(slot == worker_filling(w) && slot->job_count <= ST_SHARDS_DRAIN_MAX);
+    st_shards_job *jobs[ST_SHARDS_DRAIN_MAX];
+    uint32_t n = slot->job_count;
+    memcpy(jobs, slot->jobs, n * sizeof *jobs);
+    slot->job_count = 0; // each job joins the slot current when it ends (worker_split)
     worker_receive(w);
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < slot->job_count; i++) {
-        st_shards_job *job = slot->jobs[i];
+    for (uint32_t i = 0; i < n; i++) {
+        st_shards_job *job = jobs[i];
         bool full = w->wal_full && job->req->query_cb == NULL;
         uint64_t lsn = w->last_lsn;
         worker_run_job(w, job);
-        if (full && w->wal_full && w->last_lsn == lsn)
+        if (full && w->wal_full && w->last_lsn == lsn) {
             st_shards_req_release(job->req); // all refused unapplied: nothing to wait for
-        else
-            slot->jobs[kept++] = job;
+        } else {
+            st_worker_slot *now = worker_filling(w);
+            now->jobs[now->job_count++] = job;
+        }
     }
-    slot->job_count = kept;
     worker_seal(w);
 }
 
@@ -1430,9 +1457,15 @@ st_worker_main(void *arg)
             worker_wait_oldest(w);
         st_worker_slot *slot = worker_filling(w);
         ST_ASSERT(slot->job_count == 0 && slot->received_count == 0);
+        // A batch takes jobs until it holds about as many events as its feed
+        // holds changes, so that it rarely has to split (worker_split).
         st_shards_job *job;
-        while (slot->job_count < ST_SHARDS_DRAIN_MAX && (job = st_ring_pop(&w->jobs)) != NULL)
+        uint32_t events = 0;
+        while (slot->job_count < ST_SHARDS_DRAIN_MAX && events < ST_SHARDS_FEED_CHANGES_MAX &&
+               (job = st_ring_pop(&w->jobs)) != NULL) {
             slot->jobs[slot->job_count++] = job;
+            events += job->events;
+        }
         if (slot->job_count != 0 || st_ring_depth(&w->inbox) != 0) {
             worker_run_batch(w, slot);
         } else if (worker_waits_for_quorum(w)) {
