@@ -30,7 +30,20 @@ struct st_feed {
     void *alert_arg;
     atomic_uint_fast64_t published;
     atomic_uint_fast64_t dropped;
+    // Connected subscribers (pipe events). With none, PUB would drop every
+    // message, so nothing is encoded at all: a daemon nobody listens to
+    // does not pay for its feed.
+    atomic_int subscribers;
 };
+
+static void
+feed_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    (void)pipe;
+    st_feed *f = arg;
+    atomic_fetch_add_explicit(&f->subscribers, ev == NNG_PIPE_EV_ADD_POST ? 1 : -1,
+                              memory_order_relaxed);
+}
 
 size_t
 st_feed_topic(char *buf, size_t len, const char *warehouse, const st_alert *alert)
@@ -126,10 +139,11 @@ st_feed_publish_cb(void *arg, const st_feed_batch *b)
     for (uint32_t i = 0; i < b->alert_count; i++) {
         if (f->alert_cb != NULL)
             f->alert_cb(f->alert_arg, &b->alerts[i]);
-        if (f->open)
+        if (f->open && atomic_load_explicit(&f->subscribers, memory_order_relaxed) > 0)
             publish_alert(f, arena, &b->alerts[i]);
     }
-    if (f->open && b->change_count > 0)
+    if (f->open && b->change_count > 0 &&
+        atomic_load_explicit(&f->subscribers, memory_order_relaxed) > 0)
         publish_changes(f, arena, b);
     st_arena_reset(arena);
 }
@@ -154,6 +168,11 @@ st_feed_start(const char *url, uint32_t workers, st_feed_alert_cb alert_cb, void
             goto fail;
         }
         f->open = true;
+        if ((rv = nng_pipe_notify(f->sock, NNG_PIPE_EV_ADD_POST, feed_pipe_cb, f)) != 0 ||
+            (rv = nng_pipe_notify(f->sock, NNG_PIPE_EV_REM_POST, feed_pipe_cb, f)) != 0) {
+            snprintf(err, err_len, "feed: cannot watch subscribers: %s", nng_strerror(rv));
+            goto fail;
+        }
         if ((rv = nng_listen(f->sock, url, NULL, 0)) != 0) {
             snprintf(err, err_len, "feed: cannot listen on %s: %s", url, nng_strerror(rv));
             goto fail;

@@ -7,7 +7,8 @@
 //   stock/<warehouse>          the StockChanges of one worker batch for it
 // so a subscriber filters with nng's prefix subscriptions ("alert/",
 // "stock/wh-berlin"). A slow subscriber loses messages (PUB never blocks the
-// workers); the state itself is always one query away.
+// workers); the state itself is always one query away. While no subscriber
+// is connected, nothing is encoded (PUB would drop it all).
 //
 // Ownership: st_feed_start() returns an st_feed; st_feed_stop() frees it.
 // Thread: st_feed_publish_cb() runs on shard worker threads, each using only
