@@ -846,6 +846,39 @@ st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out)
 }
 
 st_err
+st_wal_append_frame(st_wal *wal, const st_wal_frame *f, uint64_t *lsn_out)
+{
+    ST_ASSERT(wal != NULL && f != NULL && lsn_out != NULL);
+    if (wal->failed)
+        return ST_IO;
+    if (f->lsn != wal->next_lsn || f->payload_len == 0 || f->bytes != record_bytes(f->payload_len))
+        return ST_INVALID_ARGUMENT;
+    if (f->payload_len > wal->payload_max)
+        return ST_TOO_LARGE;
+    if (wal->mode == ST_WAL_SYNC_NONE)
+        return append_none(wal, lsn_out);
+    wal_batch *b = NULL;
+    st_err err = append_make_room(wal, f->bytes, &b);
+    if (err != ST_OK)
+        return err;
+    ST_ASSERT(b->off + b->used == wal->tail_off && b->used + f->bytes <= wal->batch_bytes);
+    // The header (length, flags, this LSN, checksum) and payload as checked;
+    // the padding written as encode_record writes it.
+    uint32_t framed = WAL_RECORD_HEADER_BYTES + f->payload_len;
+    uint8_t *dst = b->buf + b->used;
+    memcpy(dst, f->payload - WAL_RECORD_HEADER_BYTES, framed);
+    memset(dst + framed, 0, f->bytes - framed);
+    uint64_t lsn = wal->next_lsn++;
+    b->used += f->bytes;
+    wal->tail_off += f->bytes;
+    if (b->first_lsn == 0)
+        b->first_lsn = lsn;
+    b->last_lsn = lsn;
+    *lsn_out = lsn;
+    return ST_OK;
+}
+
+st_err
 st_wal_reserve(st_wal *wal, uint32_t len)
 {
     ST_ASSERT(wal != NULL);

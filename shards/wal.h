@@ -225,6 +225,15 @@ typedef struct st_wal_frame {
 // sentence in why otherwise. Any thread.
 st_err st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out,
                           char *why, size_t why_len);
+
+// st_wal_append_frame appends a record received whole, as st_wal_append
+// would have framed it: `f` came from st_wal_frame_check over bytes that are
+// still valid, and f->lsn is the log's next LSN (a follower mirroring its
+// leader's log). The frame is copied as it is, not hashed again.
+// ST_INVALID_ARGUMENT when f->lsn is not the next LSN; otherwise as
+// st_wal_append.
+st_err st_wal_append_frame(st_wal *wal, const st_wal_frame *f, uint64_t *lsn_out);
+
 // st_wal_frame_bytes is the size of the frame of a payload of len bytes.
 uint32_t st_wal_frame_bytes(uint32_t len);
 // st_wal_header_check validates a 64-byte segment header read from a file.

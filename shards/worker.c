@@ -811,7 +811,7 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
         return false;
     }
     uint64_t lsn = 0;
-    st_err logged = st_wal_append(w->wal, f->payload, f->payload_len, &lsn);
+    st_err logged = st_wal_append_frame(w->wal, f, &lsn);
     ST_ASSERT(logged == ST_OK && lsn == f->lsn); // reserved above; last_lsn + 1
     w->last_lsn = lsn;
     w->last_epoch = meta.epoch;

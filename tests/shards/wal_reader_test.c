@@ -567,3 +567,78 @@ Test(wal_reader, ships_a_log_while_its_worker_appends)
     st_wal_reader_close(r);
     st_wal_close(l.wal);
 }
+
+// A follower appends the frames its leader's reader shipped as they are
+// (st_wal_append_frame): every record of its log is byte for byte the
+// leader's, and a frame that is not its next LSN is refused.
+Test(wal_reader, frames_appended_whole_make_the_same_log)
+{
+    st_wal *wal = open_log(0);
+    uint64_t last = wt_append_n(wal, 11, 700); // 64 KiB segments: several rolls
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_close(wal);
+
+    char copy[256];
+    wt_tmpdir(copy, sizeof copy);
+    st_wal_config cfg;
+    wt_config(&cfg, copy, NULL, NULL);
+    st_wal_recovery rec;
+    st_wal *to = NULL;
+    cr_assert_eq(st_wal_open(&cfg, &to, &rec), ST_OK, "open: %s", rec.message);
+    st_wal_reader *r = NULL;
+    cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
+    static uint8_t buf[8192];
+    uint64_t next = 1;
+    while (next <= last) {
+        size_t used;
+        uint32_t count;
+        char why[512];
+        cr_assert_eq(
+            st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why, sizeof why),
+            ST_OK, "%s", why);
+        size_t off = 0;
+        for (uint32_t i = 0; i < count; i++, next++) {
+            st_wal_frame f;
+            cr_assert_eq(st_wal_frame_check(buf + off, used - off, next, &f, why, sizeof why),
+                         ST_OK);
+            uint64_t lsn = 0;
+            if (next == 5) { // out of turn: refused, the log unchanged
+                st_wal_frame later = f;
+                later.lsn = next + 1;
+                cr_assert_eq(st_wal_append_frame(to, &later, &lsn), ST_INVALID_ARGUMENT);
+            }
+            st_err err = st_wal_append_frame(to, &f, &lsn);
+            if (err == ST_BUSY) {
+                cr_assert_eq(st_wal_wait(to), ST_OK);
+                err = st_wal_append_frame(to, &f, &lsn);
+            }
+            cr_assert_eq(err, ST_OK, "LSN %llu: %s", (unsigned long long)next, st_err_str(err));
+            cr_assert_eq(lsn, next);
+            off += f.bytes;
+        }
+    }
+    st_wal_reader_close(r);
+    cr_assert_eq(st_wal_wait(to), ST_OK);
+    st_wal_close(to);
+
+    // Record for record the same bytes (the files may roll elsewhere: a
+    // batch never spans segments, and each log has batches of its own).
+    st_wal_reader *ra = NULL, *rb = NULL;
+    cr_assert_eq(st_wal_reader_open(dir, 0, &ra), ST_OK);
+    cr_assert_eq(st_wal_reader_open(copy, 0, &rb), ST_OK);
+    static uint8_t fa[1024], fb[1024];
+    for (uint64_t lsn = 1; lsn <= last; lsn++) {
+        size_t na, nb;
+        uint32_t ca, cb;
+        char why[512];
+        cr_assert_eq(st_wal_reader_read(ra, lsn, lsn, fa, sizeof fa, &na, &ca, why, sizeof why),
+                     ST_OK, "%s", why);
+        cr_assert_eq(st_wal_reader_read(rb, lsn, lsn, fb, sizeof fb, &nb, &cb, why, sizeof why),
+                     ST_OK, "copy: %s", why);
+        cr_assert(ca == 1 && cb == 1 && na == nb, "LSN %llu", (unsigned long long)lsn);
+        cr_assert_eq(memcmp(fa, fb, na), 0, "LSN %llu: the same bytes", (unsigned long long)lsn);
+    }
+    st_wal_reader_close(ra);
+    st_wal_reader_close(rb);
+    wt_rmrf(copy);
+}
