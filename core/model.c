@@ -528,13 +528,16 @@ st_wh_destroy(st_wh *wh)
 // --- duplicate windows ---------------------------------------------------------
 
 st_err
-st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq)
+st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq,
+               uint32_t *slot)
 {
-    ST_ASSERT(seq >= 1);
+    ST_ASSERT(seq >= 1 && slot != NULL);
+    *slot = ST_NONE;
     uint32_t id = st_find_str(s, source);
     uint32_t i;
     if (id == 0 || !st_map_get(&d->index, id, &i))
         return d->count >= s->cfg.sources_max ? ST_CAPACITY : ST_OK;
+    *slot = i;
     const st_source *src = &d->items[i];
     if (seq > src->hwm)
         return ST_OK;
@@ -547,18 +550,22 @@ st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_
 // st_dedup_mark records an accepted seq: above the high-water mark it slides
 // the window (the old mark becomes bit shift-1), inside it sets one bit.
 void
-st_dedup_mark(st_state *s, st_dedup *d, const char *source, uint64_t seq)
+st_dedup_mark(st_state *s, st_dedup *d, const char *source, uint64_t seq, uint32_t slot)
 {
-    uint32_t id = st_intern_cstr(s, source);
-    uint32_t i;
-    ST_ASSERT(id != 0 && seq >= 1);
-    if (!st_map_get(&d->index, id, &i)) {
-        i = d->count;
-        st_vec_grow((void **)&d->items, &d->cap, d->count, sizeof *d->items);
-        d->count++;
-        d->items[i] = (st_source){.id = id, .hwm = 0, .window = 0};
-        st_map_put(&d->index, id, i);
+    ST_ASSERT(seq >= 1);
+    uint32_t i = slot;
+    if (i == ST_NONE) {
+        uint32_t id = st_intern_cstr(s, source);
+        ST_ASSERT(id != 0);
+        if (!st_map_get(&d->index, id, &i)) {
+            i = d->count;
+            st_vec_grow((void **)&d->items, &d->cap, d->count, sizeof *d->items);
+            d->count++;
+            d->items[i] = (st_source){.id = id, .hwm = 0, .window = 0};
+            st_map_put(&d->index, id, i);
+        }
     }
+    ST_ASSERT(i < d->count);
     st_source *src = &d->items[i];
     if (seq > src->hwm) {
         uint64_t shift = seq - src->hwm;

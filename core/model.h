@@ -304,9 +304,14 @@ void st_wh_destroy(st_wh *wh);
 // --- duplicate windows ------------------------------------------------------
 
 // st_dedup_check answers ST_OK (new), ST_DUPLICATE or ST_CAPACITY (a new
-// source and the table is full). Changes nothing.
-st_err st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq);
-void st_dedup_mark(st_state *s, st_dedup *d, const char *source, uint64_t seq);
+// source and the table is full). Changes nothing. *slot gets the source's
+// entry in d->items, ST_NONE for a source d has not seen.
+st_err st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq,
+                      uint32_t *slot);
+// st_dedup_mark records seq of source as applied. slot: what st_dedup_check
+// said of the same d and source with nothing marked in between (saves the
+// lookup), or ST_NONE.
+void st_dedup_mark(st_state *s, st_dedup *d, const char *source, uint64_t seq, uint32_t slot);
 void st_dedup_deinit(st_dedup *d);
 
 #endif

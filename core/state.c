@@ -214,8 +214,9 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
                            ev->warehouse);
         dedup = s->wh ? &s->wh->dedup : NULL;
     }
+    uint32_t slot = ST_NONE;
     if (dedup) {
-        err = st_dedup_check(s, dedup, ev->source, ev->seq);
+        err = st_dedup_check(s, dedup, ev->source, ev->seq, &slot);
         if (err == ST_DUPLICATE)
             return st_fail(s, err, "seq %llu of source %s was already applied",
                            (unsigned long long)ev->seq, ev->source);
@@ -227,7 +228,7 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
         ST_ASSERT(out->alert_count == 0 && out->outbox_count == 0 && s->touched_n == 0);
         return err;
     }
-    st_dedup_mark(s, dedup ? dedup : &s->wh->dedup, ev->source, ev->seq);
+    st_dedup_mark(s, dedup ? dedup : &s->wh->dedup, ev->source, ev->seq, slot);
     if (s->touched_n)
         st_state_finish(s);
     if (err == ST_STALE && !out->message[0])
