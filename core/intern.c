@@ -1,4 +1,5 @@
 // intern.c - string interning arena (see intern.h).
+#include <stdbool.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -8,6 +9,7 @@
 
 #define ST_INTERN_CHUNK_BYTES (64u * 1024u)
 #define ST_INTERN_SLOTS_MIN 64u
+#define ST_INTERN_MEMO 16u // ids of recent lookups (st_intern.memo)
 
 struct st_intern_chunk {
     st_intern_chunk *prev;
@@ -16,6 +18,7 @@ struct st_intern_chunk {
 };
 
 _Static_assert((ST_INTERN_SLOTS_MIN & (ST_INTERN_SLOTS_MIN - 1)) == 0, "power of two");
+_Static_assert((ST_INTERN_MEMO & (ST_INTERN_MEMO - 1)) == 0, "power of two");
 
 static uint32_t
 st_intern_hash(const char *s, size_t len)
@@ -38,6 +41,7 @@ st_intern_init(st_intern *in)
     in->count = 1;
     in->slots_cap = ST_INTERN_SLOTS_MIN;
     in->slots = st_calloc(in->slots_cap, sizeof *in->slots);
+    in->memo = st_calloc(ST_INTERN_MEMO, sizeof *in->memo);
 }
 
 void
@@ -55,6 +59,7 @@ st_intern_deinit(st_intern *in)
     st_free(in->lens);
     st_free(in->hashes);
     st_free(in->slots);
+    st_free(in->memo);
     memset(in, 0, sizeof *in);
 }
 
@@ -74,14 +79,35 @@ st_intern_probe(const st_intern *in, const char *s, size_t len, uint32_t h)
     }
 }
 
+// st_intern_memo is the memo entry of `s` (len >= 1 bytes). A hit costs a
+// compare of bytes that were just used, where a lookup costs a hash and a
+// probe into a table of every id; a miss costs one compare more.
+static uint32_t *
+st_intern_memo(const st_intern *in, const char *s, size_t len)
+{
+    uint32_t k = (uint32_t)len * 7u + (uint8_t)s[len - 1];
+    return &in->memo[k & (ST_INTERN_MEMO - 1)];
+}
+
+static bool
+st_intern_is(const st_intern *in, uint32_t id, const char *s, size_t len)
+{
+    return id != 0 && in->lens[id] == len && memcmp(in->strs[id], s, len) == 0;
+}
+
 uint32_t
 st_intern_find(const st_intern *in, const char *s, size_t len)
 {
     ST_ASSERT(in != NULL);
     if (len == 0)
         return 0;
-    uint32_t slot = st_intern_probe(in, s, len, st_intern_hash(s, len));
-    return in->slots[slot];
+    uint32_t *memo = st_intern_memo(in, s, len);
+    if (st_intern_is(in, *memo, s, len))
+        return *memo;
+    uint32_t id = in->slots[st_intern_probe(in, s, len, st_intern_hash(s, len))];
+    if (id != 0)
+        *memo = id;
+    return id;
 }
 
 // st_intern_copy places a NUL-terminated copy in the arena; chunks are never
@@ -125,10 +151,13 @@ st_intern_add(st_intern *in, const char *s, size_t len)
     ST_ASSERT(in != NULL && len <= UINT32_MAX);
     if (len == 0)
         return 0;
+    uint32_t *memo = st_intern_memo(in, s, len);
+    if (st_intern_is(in, *memo, s, len))
+        return *memo;
     uint32_t h = st_intern_hash(s, len);
     uint32_t slot = st_intern_probe(in, s, len, h);
     if (in->slots[slot] != 0)
-        return in->slots[slot];
+        return *memo = in->slots[slot];
     ST_ASSERT(in->count < UINT32_MAX - 1);
     if (in->count == in->strs_cap) {
         in->strs_cap *= 2;
@@ -141,6 +170,7 @@ st_intern_add(st_intern *in, const char *s, size_t len)
     in->lens[id] = (uint32_t)len;
     in->hashes[id] = h;
     in->slots[slot] = id;
+    *memo = id;
     if ((uint64_t)in->count * 4 > (uint64_t)in->slots_cap * 3)
         st_intern_grow_slots(in);
     return id;

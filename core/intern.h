@@ -27,12 +27,16 @@ typedef struct st_intern {
     st_intern_chunk *chunk;
     size_t chunk_used;
     size_t bytes; // arena bytes held
+    // Ids of recent lookups, by length and last byte: the ids an event
+    // stream repeats (its warehouse, source, locations) are found without
+    // hashing. A cache, so even st_intern_find writes it.
+    uint32_t *memo; // ST_INTERN_MEMO
 } st_intern;
 
 void st_intern_init(st_intern *in);
 void st_intern_deinit(st_intern *in);
 // st_intern_find returns the id of `s` (len bytes) or 0 if it was never
-// interned (and for the empty string). Changes nothing.
+// interned (and for the empty string). Changes nothing but the memo.
 uint32_t st_intern_find(const st_intern *in, const char *s, size_t len);
 // st_intern_add returns the id of `s`, interning a copy if it is new.
 uint32_t st_intern_add(st_intern *in, const char *s, size_t len);

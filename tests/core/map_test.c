@@ -47,6 +47,36 @@ Test(map, matches_a_reference_under_random_puts_and_deletes)
     st_map_deinit(NULL);
 }
 
+// Lookups answered from the memo of recent ones (many strings share a
+// memo entry: same length, same last byte) agree with the table, for
+// strings interned and not, in any order, whatever was looked up before.
+Test(intern, recent_lookups_agree_with_the_table)
+{
+    st_intern in;
+    st_intern_init(&in);
+    char buf[32];
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        snprintf(buf, sizeof buf, "sku-%04d", i); // 8 bytes: 10 last bytes for 2,000 ids
+        cr_assert_eq(st_intern_add(&in, buf, strlen(buf)), (uint32_t)i + 1);
+    }
+    uint64_t r = 88172645463325252ull;
+    for (int k = 0; k < 200000; k++) {
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        int i = (int)(r % (2 * N)); // half of them never interned
+        snprintf(buf, sizeof buf, "sku-%04d", i);
+        uint32_t want = i < N ? (uint32_t)i + 1 : 0;
+        if (k % 3 == 0 && i < N)
+            cr_assert_eq(st_intern_add(&in, buf, strlen(buf)), want, "add %s", buf);
+        else
+            cr_assert_eq(st_intern_find(&in, buf, strlen(buf)), want, "find %s", buf);
+        // A prefix of an interned string, of another length, is not found.
+        cr_assert_eq(st_intern_find(&in, buf, 7), 0);
+    }
+    cr_assert_eq(in.count, (uint32_t)N + 1, "nothing was interned twice");
+    st_intern_deinit(&in);
+}
+
 Test(intern, strings_are_stable_and_unique)
 {
     st_intern in;
