@@ -32,7 +32,7 @@
 #define ST_SHARDS_INBOX_DRAIN_MAX 64u // outbox messages taken per loop iteration
 #define ST_SHARDS_OUTBOX_POOL 1024u   // outbox messages a worker may have in flight
 #define ST_SHARDS_FEED_ALERTS_MAX 1024u
-#define ST_SHARDS_FEED_CHANGES_MAX 1024u
+#define ST_SHARDS_FEED_CHANGES_MAX 4096u
 #define ST_SHARDS_SPIN 256u // empty polls before a worker parks
 #define ST_SHARDS_FULL_RETRY_MS 50u // a full disk: how often the log tries again
 #define ST_SHARDS_QUORUM_STOP_MS 2000u // stopping: how long replies wait for a quorum
