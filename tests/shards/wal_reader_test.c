@@ -71,6 +71,46 @@ check_frames(const uint8_t *buf, size_t used, uint32_t count, uint64_t from, uin
     cr_assert_eq(off, used, "the frames fill exactly what was used");
 }
 
+// each_frame reads frames 1..last through r in calls of a cap-byte buffer,
+// checks each, and hands it to fn; every call must make progress.
+static void
+each_frame(st_wal_reader *r, uint64_t last, size_t cap,
+           void (*fn)(void *arg, const st_wal_frame *f), void *arg)
+{
+    uint8_t *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    uint64_t next = 1;
+    while (next <= last) {
+        size_t used;
+        uint32_t count;
+        char why[512];
+        cr_assert_eq(st_wal_reader_read(r, next, last, buf, cap, &used, &count, why, sizeof why),
+                     ST_OK, "%s", why);
+        cr_assert_gt(count, 0, "progress at %llu", (unsigned long long)next);
+        size_t off = 0;
+        for (uint32_t i = 0; i < count; i++, next++) {
+            st_wal_frame f;
+            cr_assert_eq(st_wal_frame_check(buf + off, used - off, next, &f, why, sizeof why),
+                         ST_OK, "LSN %llu: %s", (unsigned long long)next, why);
+            fn(arg, &f);
+            off += f.bytes;
+        }
+        cr_assert_eq(off, used, "the frames fill exactly what was used");
+    }
+    free(buf);
+}
+
+// seeded checks a frame's payload against wt_payload(*seed, its LSN).
+static void
+seeded(void *arg, const st_wal_frame *f)
+{
+    uint8_t want[WT_PAYLOAD_MAX];
+    uint32_t n = wt_payload(*(const uint64_t *)arg, f->lsn, want);
+    cr_assert_eq(f->payload_len, n);
+    cr_assert_eq(memcmp(f->payload, want, n), 0, "payload of LSN %llu", (unsigned long long)f->lsn);
+    cr_assert_eq(f->bytes, st_wal_frame_bytes(n));
+}
+
 Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
 {
     st_wal *wal = open_log(0);
@@ -80,21 +120,10 @@ Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
     st_wal_reader *r = NULL;
     cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
     cr_assert_eq(st_wal_reader_first_lsn(r), 1);
-    static uint8_t buf[4096];
-    uint64_t next = 1;
-    while (next <= last) {
-        size_t used;
-        uint32_t count;
-        char why[512];
-        cr_assert_eq(
-            st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why, sizeof why),
-            ST_OK, "%s", why);
-        cr_assert_gt(count, 0, "progress at %llu", (unsigned long long)next);
-        check_frames(buf, used, count, next, 7);
-        next += count;
-    }
-    cr_assert_eq(next, last + 1);
+    uint64_t seed = 7;
+    each_frame(r, last, 4096, seeded, &seed);
     // Nothing beyond what the caller says is durable.
+    static uint8_t buf[4096];
     size_t used = 1;
     uint32_t count = 1;
     char why[512];
@@ -105,6 +134,19 @@ Test(wal_reader, reads_every_frame_in_small_pieces_across_segments)
     cr_assert_eq(used, 0);
     st_wal_reader_close(r);
     st_wal_close(wal);
+}
+
+// patterned checks a frame of the test below: lens[LSN - 1] bytes, byte k
+// of entry i being i * 31 + k.
+static void
+patterned(void *arg, const st_wal_frame *f)
+{
+    const uint32_t *lens = arg;
+    uint32_t i = (uint32_t)(f->lsn - 1);
+    cr_assert_eq(f->payload_len, lens[i], "LSN %llu", (unsigned long long)f->lsn);
+    for (uint32_t k = 0; k < lens[i]; k++)
+        cr_assert_eq(f->payload[k], (uint8_t)(i * 31u + k), "LSN %llu byte %u",
+                     (unsigned long long)f->lsn, k);
 }
 
 // Segments far larger than the reader's 64 KiB window, small frames and
@@ -142,32 +184,7 @@ Test(wal_reader, frames_across_and_beyond_read_windows_come_back_whole)
     for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
         st_wal_reader *r = NULL;
         cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
-        uint8_t *buf = malloc(caps[c]);
-        cr_assert_not_null(buf);
-        uint64_t next = 1;
-        while (next <= last) {
-            size_t used;
-            uint32_t count;
-            char why[512];
-            cr_assert_eq(
-                st_wal_reader_read(r, next, last, buf, caps[c], &used, &count, why, sizeof why),
-                ST_OK, "%s", why);
-            cr_assert_gt(count, 0, "progress at %llu", (unsigned long long)next);
-            size_t off = 0;
-            for (uint32_t j = 0; j < count; j++, next++) {
-                st_wal_frame f;
-                cr_assert_eq(st_wal_frame_check(buf + off, used - off, next, &f, why, sizeof why),
-                             ST_OK, "LSN %llu: %s", (unsigned long long)next, why);
-                uint32_t i = (uint32_t)(next - 1);
-                cr_assert_eq(f.payload_len, lens[i], "LSN %llu", (unsigned long long)next);
-                for (uint32_t k = 0; k < lens[i]; k++)
-                    cr_assert_eq(f.payload[k], (uint8_t)(i * 31u + k), "LSN %llu byte %u",
-                                 (unsigned long long)next, k);
-                off += f.bytes;
-            }
-            cr_assert_eq(off, used);
-        }
-        free(buf);
+        each_frame(r, last, caps[c], patterned, lens);
         st_wal_reader_close(r);
     }
 }
@@ -568,6 +585,27 @@ Test(wal_reader, ships_a_log_while_its_worker_appends)
     st_wal_close(l.wal);
 }
 
+// append_whole appends a checked frame to the log `arg` as it is; LSN 5 is
+// first offered out of turn, and refused.
+static void
+append_whole(void *arg, const st_wal_frame *f)
+{
+    st_wal *to = arg;
+    uint64_t lsn = 0;
+    if (f->lsn == 5) {
+        st_wal_frame later = *f;
+        later.lsn = f->lsn + 1;
+        cr_assert_eq(st_wal_append_frame(to, &later, &lsn), ST_INVALID_ARGUMENT);
+    }
+    st_err err = st_wal_append_frame(to, f, &lsn);
+    if (err == ST_BUSY) {
+        cr_assert_eq(st_wal_wait(to), ST_OK);
+        err = st_wal_append_frame(to, f, &lsn);
+    }
+    cr_assert_eq(err, ST_OK, "LSN %llu: %s", (unsigned long long)f->lsn, st_err_str(err));
+    cr_assert_eq(lsn, f->lsn);
+}
+
 // A follower appends the frames its leader's reader shipped as they are
 // (st_wal_append_frame): every record of its log is byte for byte the
 // leader's, and a frame that is not its next LSN is refused.
@@ -587,36 +625,7 @@ Test(wal_reader, frames_appended_whole_make_the_same_log)
     cr_assert_eq(st_wal_open(&cfg, &to, &rec), ST_OK, "open: %s", rec.message);
     st_wal_reader *r = NULL;
     cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
-    static uint8_t buf[8192];
-    uint64_t next = 1;
-    while (next <= last) {
-        size_t used;
-        uint32_t count;
-        char why[512];
-        cr_assert_eq(
-            st_wal_reader_read(r, next, last, buf, sizeof buf, &used, &count, why, sizeof why),
-            ST_OK, "%s", why);
-        size_t off = 0;
-        for (uint32_t i = 0; i < count; i++, next++) {
-            st_wal_frame f;
-            cr_assert_eq(st_wal_frame_check(buf + off, used - off, next, &f, why, sizeof why),
-                         ST_OK);
-            uint64_t lsn = 0;
-            if (next == 5) { // out of turn: refused, the log unchanged
-                st_wal_frame later = f;
-                later.lsn = next + 1;
-                cr_assert_eq(st_wal_append_frame(to, &later, &lsn), ST_INVALID_ARGUMENT);
-            }
-            st_err err = st_wal_append_frame(to, &f, &lsn);
-            if (err == ST_BUSY) {
-                cr_assert_eq(st_wal_wait(to), ST_OK);
-                err = st_wal_append_frame(to, &f, &lsn);
-            }
-            cr_assert_eq(err, ST_OK, "LSN %llu: %s", (unsigned long long)next, st_err_str(err));
-            cr_assert_eq(lsn, next);
-            off += f.bytes;
-        }
-    }
+    each_frame(r, last, 8192, append_whole, to);
     st_wal_reader_close(r);
     cr_assert_eq(st_wal_wait(to), ST_OK);
     st_wal_close(to);
