@@ -527,6 +527,7 @@ worker_wait_disk(st_worker *w)
 
 static void worker_log_room(st_worker *w);
 static void worker_split(st_worker *w);
+static void worker_fail_job(st_worker *w, st_shards_job *job);
 static void worker_wait_oldest(st_worker *w);
 
 static st_worker_slot *
@@ -1126,19 +1127,47 @@ worker_seal(st_worker *w)
     worker_commit(w);
 }
 
+// worker_give_up_oldest answers the oldest sealed slot's writes
+// ST_UNAVAILABLE and releases it: with --ack quorum, stopping, no follower
+// confirmed it in time although this log has it (its writes are in the log,
+// not acknowledged; a retry finds them DUPLICATE).
+static void
+worker_give_up_oldest(st_worker *w)
+{
+    st_worker_slot *slot = &w->slots[w->head];
+    ST_ASSERT(w->sealed != 0 && w->shards->quorum != 0 && slot->lsn <= w->durable_lsn);
+    for (uint32_t i = 0; i < slot->job_count; i++)
+        worker_fail_job(w, slot->jobs[i]);
+    worker_release_slot(w, slot);
+    w->head = (w->head + 1) % ST_SHARDS_PIPELINE;
+    w->sealed--;
+}
+
 // worker_wait_oldest waits until the oldest sealed slot is released, giving
 // the core away between polls (the fdatasync takes ~0.1 ms to milliseconds).
+// Waiting for followers while the runtime stops, it gives the slot up after
+// ST_SHARDS_QUORUM_STOP_MS (worker_give_up_oldest).
 static void
 worker_wait_oldest(st_worker *w)
 {
     ST_ASSERT(w->sealed != 0);
     uint32_t sealed = w->sealed, spins = 0;
+    uint64_t give_up_ms = 0;
     while (w->sealed == sealed) {
         worker_release(w);
-        if (w->sealed == sealed && worker_waits_for_quorum(w))
+        if (w->sealed != sealed)
+            break;
+        if (worker_waits_for_quorum(w)) {
+            if (atomic_load(&w->shards->stop)) {
+                if (give_up_ms == 0)
+                    give_up_ms = mono_ms() + ST_SHARDS_QUORUM_STOP_MS;
+                else if (mono_ms() > give_up_ms)
+                    worker_give_up_oldest(w);
+            }
             worker_park_quorum(w, false);
-        else if (w->sealed == sealed && ++spins > 64)
+        } else if (++spins > 64) {
             worker_wait_disk(w);
+        }
     }
 }
 
@@ -1491,11 +1520,7 @@ st_worker_main(void *arg)
         if (w->sealed == 0 || slot != &w->slots[w->head])
             continue;
         if (w->shards->quorum != 0 && slot->lsn <= w->durable_lsn && mono_ms() > give_up_ms) {
-            for (uint32_t i = 0; i < slot->job_count; i++)
-                worker_fail_job(w, slot->jobs[i]);
-            worker_release_slot(w, slot);
-            w->head = (w->head + 1) % ST_SHARDS_PIPELINE;
-            w->sealed--;
+            worker_give_up_oldest(w);
             continue;
         }
         sched_yield();

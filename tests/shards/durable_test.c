@@ -28,6 +28,15 @@ done_cb(void *arg)
     pthread_mutex_unlock(&d->lock);
 }
 
+static int
+done_count(done *d)
+{
+    pthread_mutex_lock(&d->lock);
+    int n = d->count;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
 static void
 done_wait(done *d)
 {
@@ -446,6 +455,60 @@ Test(durable, batches_larger_than_the_feed_split_and_lose_nothing)
 
     s = open_at(dir);
     cr_assert_eq(digest(s), before, "what was acknowledged is there after the restart");
+    st_shards_destroy(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+// With --ack quorum and no follower, nothing is ever acknowledged; stopping
+// must still end, even with every slot of the pipeline sealed and waiting
+// (the worker then waits in the middle of its loop): every write is
+// answered UNAVAILABLE (it is in the log, not acknowledged) within about
+// ST_SHARDS_QUORUM_STOP_MS, and a restart without quorum has it.
+Test(durable, stopping_without_a_quorum_answers_every_write, .timeout = 60)
+{
+    char dir[] = "/tmp/stocktwin-noquorum-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    char why[1024] = "";
+    st_shards_config c = {
+        .workers = 1, .data_dir = dir, .quorum = 1, .error = why, .error_len = sizeof why};
+    st_shards *s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    enum { REQS = 12 };
+    static st_event ev[REQS][3];
+    static st_err st[REQS][3];
+    st_shards_req *req[REQS];
+    done d[REQS];
+    ev[0][0] = EV(ST_EV_PRODUCT_UPSERT, NULL);
+    ev[0][0].u.product_upsert.sku = "SKU-Q";
+    ev[0][1] = EV(ST_EV_WAREHOUSE_UPSERT, "wh-q");
+    ev[0][2] = EV(ST_EV_ZONE_UPSERT, "wh-q");
+    ev[0][2].u.zone_upsert.zone_id = "z";
+    for (int r = 0; r < REQS; r++) {
+        if (r > 0) {
+            ev[r][0] = EV(ST_EV_MOVEMENT, "wh-q");
+            ev[r][0].u.movement = (__typeof__(ev[r][0].u.movement)){
+                .kind = ST_MOVE_RECEIVE, .sku = "SKU-Q", .qty = 1, .to_location = "z"};
+        }
+        d[r] = (done){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+        req[r] = calloc(1, sizeof *req[r]);
+        st_shards_submit(s, req[r], ev[r], st[r], r == 0 ? 3 : 1, done_cb, &d[r]);
+        nanosleep(&(struct timespec){0, 20000000}, NULL); // a batch (a slot) each
+    }
+    for (int r = 0; r < REQS; r++)
+        cr_assert_eq(done_count(&d[r]), 0, "request %d answered without a quorum", r);
+    st_shards_destroy(s); // returns: nothing waits for a follower forever
+    for (int r = 0; r < REQS; r++) {
+        cr_assert_eq(done_count(&d[r]), 1, "request %d answered once", r);
+        if (r > 0)
+            cr_assert_eq(st[r][0], ST_UNAVAILABLE, "request %d: %s", r, st_err_str(st[r][0]));
+        free(req[r]);
+    }
+    s = open_at(dir); // no quorum now: the log has every write
+    probe p = look(s, "wh-q", "SKU-Q");
+    cr_assert(p.found);
+    cr_assert_eq(p.v.on_hand, REQS - 1);
     st_shards_destroy(s);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
