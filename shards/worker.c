@@ -688,13 +688,15 @@ worker_may_outbox(st_event_kind kind)
 // whose outbox pool is exhausted refuses transfers with ST_BUSY (backpressure
 // instead of an unbounded outbox), and a dispatch to a warehouse no worker
 // has is refused here, after every earlier event of this worker's ring was
-// applied (so an upsert earlier in the same ring order counts).
-static void
+// applied (so an upsert earlier in the same ring order counts). True when
+// the event went to the state (the job's reply then waits for the log).
+static bool
 worker_apply_client(st_worker *w, st_shards_req *req, uint32_t index, bool catalog)
 {
     const st_event *event = &req->events[index];
     const char *message = w->out->message;
     st_err err;
+    bool applied = false;
     ST_ASSERT(index < req->event_count);
     ST_ASSERT(catalog == st_event_is_catalog(event->kind));
     if (worker_may_outbox(event->kind) && !st_outbox_ready(&w->outbox)) {
@@ -712,13 +714,14 @@ worker_apply_client(st_worker *w, st_shards_req *req, uint32_t index, bool catal
             worker_absorb(w, event, err);
         else
             w->events_rejected++;
-        st_shards_req_lsn(req, w->last_lsn);
+        applied = true;
     }
     if (catalog && w->id != 0)
-        return; // worker 0 reports a catalog event's status
+        return applied; // worker 0 reports a catalog event's status
     req->statuses[index] = err;
     if (err != ST_OK)
         st_shards_req_message(req, index, message);
+    return applied;
 }
 
 static void
@@ -955,11 +958,16 @@ worker_run_job(st_worker *w, st_shards_job *job)
         st_shards_req_lsn(req, w->last_lsn); // released once that is durable
         return;
     }
+    // The request's LSN is raised once per job, not per event: it is shared
+    // by the workers of the request (an atomic on a contended line).
+    bool applied = false;
     for (uint32_t i = 0; i < req->event_count; i++) {
         uint16_t route = req->route[i];
         if (route == w->id || route == ST_SHARDS_ROUTE_ALL)
-            worker_apply_client(w, req, i, route == ST_SHARDS_ROUTE_ALL);
+            applied |= worker_apply_client(w, req, i, route == ST_SHARDS_ROUTE_ALL);
     }
+    if (applied)
+        st_shards_req_lsn(req, w->last_lsn);
 }
 
 // Applies the outbox messages other workers delivered. They are this
