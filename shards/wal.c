@@ -815,27 +815,46 @@ append_make_room(st_wal *wal, uint32_t rec, wal_batch **b_out)
     return ST_OK;
 }
 
-st_err
-st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out)
+// append_check refuses what no record may hold, and any append to a failed
+// log.
+static st_err
+append_check(const st_wal *wal, uint32_t len)
 {
-    ST_ASSERT(wal != NULL && lsn_out != NULL);
-    ST_ASSERT(payload != NULL || len == 0);
     if (wal->failed)
         return ST_IO;
     if (len == 0)
         return ST_INVALID_ARGUMENT;
     if (len > wal->payload_max)
         return ST_TOO_LARGE;
+    return ST_OK;
+}
+
+// append_one appends the record of a len-byte payload at the next LSN:
+// framed from `payload`, or, with `frame` (a checked frame of that LSN and
+// payload), copied as it is: its header and checksum stand.
+static st_err
+append_one(st_wal *wal, const void *payload, uint32_t len, const uint8_t *frame, uint64_t *lsn_out)
+{
+    st_err err = append_check(wal, len);
+    if (err != ST_OK)
+        return err;
     if (wal->mode == ST_WAL_SYNC_NONE)
         return append_none(wal, lsn_out);
     uint32_t rec = record_bytes(len);
     wal_batch *b = NULL;
-    st_err err = append_make_room(wal, rec, &b);
+    err = append_make_room(wal, rec, &b);
     if (err != ST_OK)
         return err;
     ST_ASSERT(b->off + b->used == wal->tail_off && b->used + rec <= wal->batch_bytes);
     uint64_t lsn = wal->next_lsn++;
-    encode_record(b->buf + b->used, lsn, payload, len);
+    uint8_t *dst = b->buf + b->used;
+    if (frame == NULL) {
+        encode_record(dst, lsn, payload, len);
+    } else {
+        uint32_t framed = WAL_RECORD_HEADER_BYTES + len;
+        memcpy(dst, frame, framed);
+        memset(dst + framed, 0, rec - framed); // the padding, as encode_record writes it
+    }
     b->used += rec;
     wal->tail_off += rec;
     if (b->first_lsn == 0)
@@ -846,52 +865,34 @@ st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out)
 }
 
 st_err
+st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *lsn_out)
+{
+    ST_ASSERT(wal != NULL && lsn_out != NULL);
+    ST_ASSERT(payload != NULL || len == 0);
+    return append_one(wal, payload, len, NULL, lsn_out);
+}
+
+st_err
 st_wal_append_frame(st_wal *wal, const st_wal_frame *f, uint64_t *lsn_out)
 {
     ST_ASSERT(wal != NULL && f != NULL && lsn_out != NULL);
-    if (wal->failed)
-        return ST_IO;
     if (f->lsn != wal->next_lsn || f->payload_len == 0 || f->bytes != record_bytes(f->payload_len))
-        return ST_INVALID_ARGUMENT;
-    if (f->payload_len > wal->payload_max)
-        return ST_TOO_LARGE;
-    if (wal->mode == ST_WAL_SYNC_NONE)
-        return append_none(wal, lsn_out);
-    wal_batch *b = NULL;
-    st_err err = append_make_room(wal, f->bytes, &b);
-    if (err != ST_OK)
-        return err;
-    ST_ASSERT(b->off + b->used == wal->tail_off && b->used + f->bytes <= wal->batch_bytes);
-    // The header (length, flags, this LSN, checksum) and payload as checked;
-    // the padding written as encode_record writes it.
-    uint32_t framed = WAL_RECORD_HEADER_BYTES + f->payload_len;
-    uint8_t *dst = b->buf + b->used;
-    memcpy(dst, f->payload - WAL_RECORD_HEADER_BYTES, framed);
-    memset(dst + framed, 0, f->bytes - framed);
-    uint64_t lsn = wal->next_lsn++;
-    b->used += f->bytes;
-    wal->tail_off += f->bytes;
-    if (b->first_lsn == 0)
-        b->first_lsn = lsn;
-    b->last_lsn = lsn;
-    *lsn_out = lsn;
-    return ST_OK;
+        return wal->failed ? ST_IO : ST_INVALID_ARGUMENT;
+    return append_one(wal, f->payload, f->payload_len, f->payload - WAL_RECORD_HEADER_BYTES,
+                      lsn_out);
 }
 
 st_err
 st_wal_reserve(st_wal *wal, uint32_t len)
 {
     ST_ASSERT(wal != NULL);
-    if (wal->failed)
-        return ST_IO;
-    if (len == 0)
-        return ST_INVALID_ARGUMENT;
-    if (len > wal->payload_max)
-        return ST_TOO_LARGE;
+    st_err err = append_check(wal, len);
+    if (err != ST_OK)
+        return err;
     if (wal->mode == ST_WAL_SYNC_NONE)
         return ST_OK;
     wal_batch *b = NULL;
-    st_err err = append_make_room(wal, record_bytes(len), &b);
+    err = append_make_room(wal, record_bytes(len), &b);
     ST_ASSERT(err != ST_OK || b == batch_filling(wal));
     return err;
 }
