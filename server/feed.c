@@ -45,6 +45,13 @@ feed_pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg)
                               memory_order_relaxed);
 }
 
+// feed_heard: the socket is open and someone is connected to it.
+static bool
+feed_heard(st_feed *f)
+{
+    return f->open && atomic_load_explicit(&f->subscribers, memory_order_relaxed) > 0;
+}
+
 size_t
 st_feed_topic(char *buf, size_t len, const char *warehouse, const st_alert *alert)
 {
@@ -139,11 +146,10 @@ st_feed_publish_cb(void *arg, const st_feed_batch *b)
     for (uint32_t i = 0; i < b->alert_count; i++) {
         if (f->alert_cb != NULL)
             f->alert_cb(f->alert_arg, &b->alerts[i]);
-        if (f->open && atomic_load_explicit(&f->subscribers, memory_order_relaxed) > 0)
+        if (feed_heard(f))
             publish_alert(f, arena, &b->alerts[i]);
     }
-    if (f->open && b->change_count > 0 &&
-        atomic_load_explicit(&f->subscribers, memory_order_relaxed) > 0)
+    if (b->change_count > 0 && feed_heard(f))
         publish_changes(f, arena, b);
     st_arena_reset(arena);
 }
