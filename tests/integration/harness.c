@@ -208,6 +208,40 @@ it_daemon_log(const it_daemon *d, char *buf, size_t cap)
     return n;
 }
 
+// daemon_up waits until the daemon answers and every door listens. False
+// when it exited because a port it was given was taken meanwhile (another
+// test's server bound it between st_test_free_port and the daemon's
+// listen): the caller tries other ports. Any other exit, or no answer in
+// 10 s, fails the test.
+static bool
+daemon_up(it_daemon *d)
+{
+    for (int i = 0; i < 200; i++) { // 10 s
+        st_client *c = NULL;
+        st_client_opts o = {.timeout_ms = 1000};
+        if (st_client_open(d->rpc, &o, &c) == 0) {
+            Stocktwin__Response *r = NULL;
+            int st = st_client_stats(c, &r);
+            st_client_response_free(r);
+            st_client_close(c);
+            if (st == 0 && doors_listen(d))
+                return true;
+        }
+        int status;
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            char log[4096];
+            it_daemon_log(d, log, sizeof log);
+            if (strstr(log, "cannot listen") != NULL && strstr(log, "Address in use") != NULL)
+                return false;
+            cr_assert_fail("stocktwind exited during start-up (see %s/daemon.log)", d->dir);
+        }
+        sleep_ms(50);
+    }
+    cr_assert_fail("stocktwind did not answer within 10 s");
+    return false;
+}
+
 void
 it_daemon_start_flags(it_daemon *d, unsigned workers, const char *data_dir,
                       const char *const *extra)
@@ -219,38 +253,32 @@ it_daemon_start_flags(it_daemon *d, unsigned workers, const char *data_dir,
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/stocktwin-it-XXXXXX");
     cr_assert(mkdtemp(d->dir) != NULL, "mkdtemp: %s", strerror(errno));
-    // The doors are on loopback TCP ports picked per test, not ipc:// paths:
-    // closing a socket dialed over ipc:// can deadlock in nng 1.5.2
-    // (nanomsg/nng#1543, #1813; about one SUB close in 2,000 here, and a
-    // rare hang of a whole test), while over TCP it never did.
-    snprintf(d->rpc, sizeof d->rpc, "tcp://127.0.0.1:%u", it_free_port());
-    snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", it_free_port());
-    snprintf(d->feed, sizeof d->feed, "tcp://127.0.0.1:%u", it_free_port());
     const char *bin = it_path("server/stocktwind");
     cr_assert(access(bin, X_OK) == 0, "no daemon at %s", bin);
-    d->pid = fork();
-    cr_assert(d->pid >= 0);
-    if (d->pid == 0)
-        daemon_exec(d, workers, data_dir, extra);
-    for (int i = 0; i < 200; i++) { // 10 s
-        st_client *c = NULL;
-        st_client_opts o = {.timeout_ms = 1000};
-        if (st_client_open(d->rpc, &o, &c) == 0) {
-            Stocktwin__Response *r = NULL;
-            int st = st_client_stats(c, &r);
-            st_client_response_free(r);
-            st_client_close(c);
-            if (st == 0 && doors_listen(d))
-                return;
+    for (int attempt = 1;; attempt++) {
+        // The doors are on loopback TCP ports picked per test, not ipc://
+        // paths: closing a socket dialed over ipc:// can deadlock in nng
+        // 1.5.2 (nanomsg/nng#1543, #1813; about one SUB close in 2,000
+        // here, and a rare hang of a whole test), while over TCP it never did.
+        // Three ports, distinct: a port is free until someone listens, so
+        // two calls may name the same one.
+        unsigned rpc = it_free_port(), ingest, feed;
+        while ((ingest = it_free_port()) == rpc) {
         }
-        int status;
-        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            d->pid = 0;
-            cr_assert_fail("stocktwind exited during start-up (see %s/daemon.log)", d->dir);
+        while ((feed = it_free_port()) == rpc || feed == ingest) {
         }
-        sleep_ms(50);
+        snprintf(d->rpc, sizeof d->rpc, "tcp://127.0.0.1:%u", rpc);
+        snprintf(d->ingest, sizeof d->ingest, "tcp://127.0.0.1:%u", ingest);
+        snprintf(d->feed, sizeof d->feed, "tcp://127.0.0.1:%u", feed);
+        d->pid = fork();
+        cr_assert(d->pid >= 0);
+        if (d->pid == 0)
+            daemon_exec(d, workers, data_dir, extra);
+        if (daemon_up(d))
+            return;
+        cr_assert(attempt < 5, "stocktwind found its ports taken %d times (see %s/daemon.log)",
+                  attempt, d->dir);
     }
-    cr_assert_fail("stocktwind did not answer within 10 s");
 }
 
 void
