@@ -26,6 +26,19 @@ st_intern_hash(const char *s, size_t len)
     return (uint32_t)XXH3_64bits(s, len);
 }
 
+// Each string in the arena is preceded by its length (4 bytes, unaligned);
+// id 0's empty string too.
+#define ST_INTERN_LEN_BYTES 4u
+static const char st_intern_empty[ST_INTERN_LEN_BYTES + 1];
+
+static inline uint32_t
+st_intern_slen(const char *str)
+{
+    uint32_t len;
+    memcpy(&len, str - ST_INTERN_LEN_BYTES, sizeof len);
+    return len;
+}
+
 void
 st_intern_init(st_intern *in)
 {
@@ -33,11 +46,7 @@ st_intern_init(st_intern *in)
     memset(in, 0, sizeof *in);
     in->strs_cap = 64;
     in->strs = st_malloc(in->strs_cap * sizeof *in->strs);
-    in->lens = st_malloc(in->strs_cap * sizeof *in->lens);
-    in->hashes = st_malloc(in->strs_cap * sizeof *in->hashes);
-    in->strs[0] = "";
-    in->lens[0] = 0;
-    in->hashes[0] = 0;
+    in->strs[0] = st_intern_empty + ST_INTERN_LEN_BYTES;
     in->count = 1;
     in->slots_cap = ST_INTERN_SLOTS_MIN;
     in->slots = st_calloc(in->slots_cap, sizeof *in->slots);
@@ -56,11 +65,15 @@ st_intern_deinit(st_intern *in)
         c = prev;
     }
     st_free(in->strs);
-    st_free(in->lens);
-    st_free(in->hashes);
     st_free(in->slots);
     st_free(in->memo);
     memset(in, 0, sizeof *in);
+}
+
+static bool
+st_intern_is(const st_intern *in, uint32_t id, const char *s, size_t len)
+{
+    return id != 0 && st_intern_slen(in->strs[id]) == len && memcmp(in->strs[id], s, len) == 0;
 }
 
 // st_intern_probe returns the slot holding `s` or the empty slot for it.
@@ -70,10 +83,10 @@ st_intern_probe(const st_intern *in, const char *s, size_t len, uint32_t h)
     uint32_t mask = in->slots_cap - 1;
     uint32_t i = h & mask;
     for (;;) {
-        uint32_t id = in->slots[i];
-        if (id == 0)
+        const st_intern_slot *sl = &in->slots[i];
+        if (sl->id == 0)
             return i;
-        if (in->hashes[id] == h && in->lens[id] == len && memcmp(in->strs[id], s, len) == 0)
+        if (sl->hash == h && st_intern_is(in, sl->id, s, len))
             return i;
         i = (i + 1) & mask;
     }
@@ -89,12 +102,6 @@ st_intern_memo(const st_intern *in, const char *s, size_t len)
     return &in->memo[k & (ST_INTERN_MEMO - 1)];
 }
 
-static bool
-st_intern_is(const st_intern *in, uint32_t id, const char *s, size_t len)
-{
-    return id != 0 && in->lens[id] == len && memcmp(in->strs[id], s, len) == 0;
-}
-
 uint32_t
 st_intern_find(const st_intern *in, const char *s, size_t len)
 {
@@ -104,19 +111,20 @@ st_intern_find(const st_intern *in, const char *s, size_t len)
     uint32_t *memo = st_intern_memo(in, s, len);
     if (st_intern_is(in, *memo, s, len))
         return *memo;
-    uint32_t id = in->slots[st_intern_probe(in, s, len, st_intern_hash(s, len))];
+    uint32_t id = in->slots[st_intern_probe(in, s, len, st_intern_hash(s, len))].id;
     if (id != 0)
         *memo = id;
     return id;
 }
 
-// st_intern_copy places a NUL-terminated copy in the arena; chunks are never
-// reallocated, which is what keeps returned pointers stable.
+// st_intern_copy places a length-prefixed, NUL-terminated copy in the arena;
+// chunks are never reallocated, which is what keeps returned pointers stable.
 static const char *
 st_intern_copy(st_intern *in, const char *s, size_t len)
 {
-    if (!in->chunk || in->chunk_used + len + 1 > in->chunk->size) {
-        size_t size = len + 1 > ST_INTERN_CHUNK_BYTES ? len + 1 : ST_INTERN_CHUNK_BYTES;
+    size_t need = ST_INTERN_LEN_BYTES + len + 1;
+    if (!in->chunk || in->chunk_used + need > in->chunk->size) {
+        size_t size = need > ST_INTERN_CHUNK_BYTES ? need : ST_INTERN_CHUNK_BYTES;
         st_intern_chunk *c = st_malloc(sizeof *c + size);
         c->prev = in->chunk;
         c->size = size;
@@ -124,31 +132,41 @@ st_intern_copy(st_intern *in, const char *s, size_t len)
         in->chunk_used = 0;
         in->bytes += size;
     }
-    char *p = in->chunk->data + in->chunk_used;
+    char *p = in->chunk->data + in->chunk_used + ST_INTERN_LEN_BYTES;
+    uint32_t len32 = (uint32_t)len;
+    memcpy(p - ST_INTERN_LEN_BYTES, &len32, sizeof len32);
     memcpy(p, s, len);
     p[len] = '\0';
-    in->chunk_used += len + 1;
+    in->chunk_used += need;
     return p;
 }
 
+// st_intern_grow_slots doubles the table; the slots carry their hashes, so
+// nothing but the new table is read.
 static void
 st_intern_grow_slots(st_intern *in)
 {
     uint32_t cap = in->slots_cap * 2;
     ST_ASSERT(cap > in->slots_cap);
-    st_free(in->slots);
+    st_intern_slot *old = in->slots;
+    uint32_t old_cap = in->slots_cap;
     in->slots = st_calloc(cap, sizeof *in->slots);
     in->slots_cap = cap;
-    for (uint32_t id = 1; id < in->count; id++) {
-        uint32_t slot = st_intern_probe(in, in->strs[id], in->lens[id], in->hashes[id]);
-        in->slots[slot] = id;
+    for (uint32_t k = 0; k < old_cap; k++) {
+        if (old[k].id == 0)
+            continue;
+        uint32_t i = old[k].hash & (cap - 1);
+        while (in->slots[i].id != 0)
+            i = (i + 1) & (cap - 1);
+        in->slots[i] = old[k];
     }
+    st_free(old);
 }
 
 uint32_t
 st_intern_add(st_intern *in, const char *s, size_t len)
 {
-    ST_ASSERT(in != NULL && len <= UINT32_MAX);
+    ST_ASSERT(in != NULL && len < UINT32_MAX);
     if (len == 0)
         return 0;
     uint32_t *memo = st_intern_memo(in, s, len);
@@ -156,20 +174,16 @@ st_intern_add(st_intern *in, const char *s, size_t len)
         return *memo;
     uint32_t h = st_intern_hash(s, len);
     uint32_t slot = st_intern_probe(in, s, len, h);
-    if (in->slots[slot] != 0)
-        return *memo = in->slots[slot];
+    if (in->slots[slot].id != 0)
+        return *memo = in->slots[slot].id;
     ST_ASSERT(in->count < UINT32_MAX - 1);
     if (in->count == in->strs_cap) {
         in->strs_cap *= 2;
         in->strs = st_realloc(in->strs, in->strs_cap * sizeof *in->strs);
-        in->lens = st_realloc(in->lens, in->strs_cap * sizeof *in->lens);
-        in->hashes = st_realloc(in->hashes, in->strs_cap * sizeof *in->hashes);
     }
     uint32_t id = in->count++;
     in->strs[id] = st_intern_copy(in, s, len);
-    in->lens[id] = (uint32_t)len;
-    in->hashes[id] = h;
-    in->slots[slot] = id;
+    in->slots[slot] = (st_intern_slot){.id = id, .hash = h};
     *memo = id;
     if ((uint64_t)in->count * 4 > (uint64_t)in->slots_cap * 3)
         st_intern_grow_slots(in);
@@ -187,5 +201,5 @@ uint32_t
 st_intern_len(const st_intern *in, uint32_t id)
 {
     ST_ASSERT(id < in->count);
-    return in->lens[id];
+    return st_intern_slen(in->strs[id]);
 }

@@ -16,14 +16,20 @@
 
 typedef struct st_intern_chunk st_intern_chunk;
 
+// A slot of the lookup table carries its string's hash: a lookup into a
+// table larger than the caches reads the slot, the string's pointer and the
+// string (whose length sits in the 4 bytes before it), and no other array.
+typedef struct st_intern_slot {
+    uint32_t id; // 0: an empty slot
+    uint32_t hash;
+} st_intern_slot;
+
 typedef struct st_intern {
-    const char **strs; // by id
-    uint32_t *lens;    // by id
-    uint32_t *hashes;  // by id, low 32 bits of XXH3
+    const char **strs; // by id; each string's length is stored just before it
     uint32_t count;    // ids in use, including 0
     uint32_t strs_cap;
-    uint32_t *slots;    // open addressing over ids; 0 = empty
-    uint32_t slots_cap; // power of two
+    st_intern_slot *slots; // open addressing over ids
+    uint32_t slots_cap;    // power of two
     st_intern_chunk *chunk;
     size_t chunk_used;
     size_t bytes; // arena bytes held
