@@ -4,6 +4,7 @@
 // with batches in flight. Prints one line of figures per run.
 //
 //   stocktwin-quickbench core [EVENTS]
+//   stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]
 //   stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/lookahead.h"
 #include "core/state.h"
 #include "stocktwin.h"
 
@@ -62,7 +64,8 @@ bench_core(long events)
     st_event ev = {.source = "bench", .event_time_ms = 1};
     for (int s = 0; s < SKUS; s++) {
         ev.kind = ST_EV_PRODUCT_UPSERT, ev.seq = ++seq, ev.warehouse = "";
-        ev.u.product_upsert = (__typeof__(ev.u.product_upsert)){.sku = sku_ids[s], .reorder_point = 5};
+        ev.u.product_upsert =
+            (__typeof__(ev.u.product_upsert)){.sku = sku_ids[s], .reorder_point = 5};
         apply(st, &ev, out);
     }
     for (int w = 0; w < WAREHOUSES; w++) {
@@ -81,7 +84,8 @@ bench_core(long events)
         ev.warehouse = wh_ids[i % WAREHOUSES];
         ev.u.movement = (__typeof__(ev.u.movement)){.kind = ST_MOVE_RECEIVE,
                                                     .sku = sku_ids[(i / WAREHOUSES) % SKUS],
-                                                    .qty = 1, .to_location = "z"};
+                                                    .qty = 1,
+                                                    .to_location = "z"};
         apply(st, &ev, out);
     }
     double dt = now_s() - t0;
@@ -89,6 +93,101 @@ bench_core(long events)
            "(%.0f ns/event, one thread)\n",
            events, WAREHOUSES * SKUS, dt, (double)events / dt / 1e6, dt * 1e9 / (double)events);
     free(out);
+    st_state_destroy(st);
+    return 0;
+}
+
+// scale: one worker's share of the seed case (22 warehouses x SKUS products,
+// each stock record in two locations), then movements at random records,
+// the way a worker replays its log: core's lookups into a state far larger
+// than the caches, no decoding, threads or I/O.
+#define SCALE_WAREHOUSES 22
+
+static uint64_t
+scale_rand(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return *x;
+}
+
+static int
+bench_scale(long events, long skus, bool ahead)
+{
+    if (events <= 0 || skus <= 0 || skus > 10000000) {
+        fprintf(stderr, "scale: EVENTS and SKUS (at most 10,000,000) must be positive\n");
+        return 2;
+    }
+    char(*ids)[16] = calloc((size_t)skus, sizeof *ids);
+    st_state *st = NULL;
+    if (ids == NULL || st_state_create(NULL, &st) != ST_OK)
+        return 1;
+    for (long s = 0; s < skus; s++)
+        snprintf(ids[s], sizeof ids[s], "sku-%07ld", s);
+    st_apply_out *out = calloc(1, sizeof *out);
+    uint64_t seq = 0, rng = 0x9e3779b97f4a7c15ull;
+    st_event ev = {.source = "bench", .event_time_ms = 1};
+    for (long s = 0; s < skus; s++) {
+        ev.kind = ST_EV_PRODUCT_UPSERT, ev.seq = ++seq, ev.warehouse = "";
+        ev.u.product_upsert = (__typeof__(ev.u.product_upsert)){.sku = ids[s], .reorder_point = 5};
+        apply(st, &ev, out);
+    }
+    for (int w = 0; w < SCALE_WAREHOUSES; w++) {
+        ev.warehouse = wh_ids[w];
+        ev.kind = ST_EV_WAREHOUSE_UPSERT, ev.seq = ++seq;
+        ev.u.warehouse_upsert = (__typeof__(ev.u.warehouse_upsert)){.name = wh_ids[w]};
+        apply(st, &ev, out);
+        const char *zones[] = {"recv", "stor"};
+        for (int z = 0; z < 2; z++) {
+            ev.kind = ST_EV_ZONE_UPSERT, ev.seq = ++seq;
+            ev.u.zone_upsert =
+                (__typeof__(ev.u.zone_upsert)){.zone_id = zones[z], .type = ST_ZONE_STORAGE};
+            apply(st, &ev, out);
+        }
+        for (long s = 0; s < 2 * skus; s++) {
+            ev.kind = ST_EV_MOVEMENT, ev.seq = ++seq;
+            ev.u.movement = (__typeof__(ev.u.movement)){.kind = ST_MOVE_RECEIVE,
+                                                        .sku = ids[s / 2],
+                                                        .qty = 1000,
+                                                        .to_location = zones[s & 1]};
+            apply(st, &ev, out);
+        }
+    }
+    // The events are made first, so that the lookahead can see ahead.
+    st_event *evs = calloc((size_t)events, sizeof *evs);
+    if (evs == NULL)
+        return 1;
+    for (long i = 0; i < events; i++) {
+        uint64_t r = scale_rand(&rng);
+        evs[i] = ev;
+        evs[i].kind = ST_EV_MOVEMENT, evs[i].seq = ++seq;
+        evs[i].warehouse = wh_ids[r % SCALE_WAREHOUSES];
+        evs[i].u.movement =
+            (__typeof__(ev.u.movement)){.kind = ST_MOVE_RELOCATE,
+                                        .sku = ids[(r >> 8) % (uint64_t)skus],
+                                        .qty = 1,
+                                        .from_location = (r >> 60) & 1 ? "recv" : "stor",
+                                        .to_location = (r >> 60) & 1 ? "stor" : "recv"};
+    }
+    st_lookahead la;
+    st_lookahead_reset(&la);
+    for (long i = 0; ahead && i < (long)ST_LOOKAHEAD - 1 && i < events; i++)
+        st_lookahead_push(st, &la, &evs[i]);
+    double t0 = now_s();
+    for (long i = 0; i < events; i++) {
+        if (ahead) {
+            long k = i + (long)ST_LOOKAHEAD - 1;
+            st_lookahead_push(st, &la, k < events ? &evs[k] : NULL);
+        }
+        apply(st, &evs[i], out);
+    }
+    double dt = now_s() - t0;
+    printf("core apply at scale%s: %ld RELOCATE events at random over %ld stock records in %.3f s "
+           "= %.2f M events/s (%.0f ns/event, one thread)\n",
+           ahead ? " with lookahead" : "", events, SCALE_WAREHOUSES * skus, dt,
+           (double)events / dt / 1e6, dt * 1e9 / (double)events);
+    free(evs);
+    free(out);
+    free(ids);
     st_state_destroy(st);
     return 0;
 }
@@ -139,15 +238,20 @@ bench_rpc(const char *url, int seconds, int batch, unsigned in_flight)
     char json[1024], src[64];
     snprintf(src, sizeof src, "qb-%d-%ld", (int)getpid(), (long)time(NULL));
     uint64_t seq = 0;
-    snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"product_upsert\":{\"sku\":\"QB\"}}",
-             src, (unsigned long)++seq);
+    snprintf(json, sizeof json,
+             "{\"source\":\"%s\",\"seq\":%lu,\"product_upsert\":{\"sku\":\"QB\"}}", src,
+             (unsigned long)++seq);
     int bad = send_json(c, json);
     for (int w = 0; w < WAREHOUSES && !bad; w++) {
-        snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
-                 "\"warehouse_upsert\":{}}", src, (unsigned long)++seq, wh_ids[w]);
+        snprintf(json, sizeof json,
+                 "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
+                 "\"warehouse_upsert\":{}}",
+                 src, (unsigned long)++seq, wh_ids[w]);
         bad |= send_json(c, json);
-        snprintf(json, sizeof json, "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
-                 "\"zone_upsert\":{\"zone_id\":\"z\"}}", src, (unsigned long)++seq, wh_ids[w]);
+        snprintf(json, sizeof json,
+                 "{\"source\":\"%s\",\"seq\":%lu,\"warehouse\":\"%s\","
+                 "\"zone_upsert\":{\"zone_id\":\"z\"}}",
+                 src, (unsigned long)++seq, wh_ids[w]);
         bad |= send_json(c, json);
     }
     if (bad) {
@@ -191,10 +295,14 @@ main(int argc, char **argv)
     make_ids();
     if (argc >= 2 && strcmp(argv[1], "core") == 0)
         return bench_core(argc > 2 ? atol(argv[2]) : 5000000);
+    if (argc >= 2 && strcmp(argv[1], "scale") == 0)
+        return bench_scale(argc > 2 ? atol(argv[2]) : 5000000, argc > 3 ? atol(argv[3]) : 100000,
+                           argc > 4 && strcmp(argv[4], "ahead") == 0);
     if (argc >= 3 && strcmp(argv[1], "rpc") == 0)
         return bench_rpc(argv[2], argc > 3 ? atoi(argv[3]) : 5, argc > 4 ? atoi(argv[4]) : 1000,
                          argc > 5 ? (unsigned)atoi(argv[5]) : 8);
     fprintf(stderr, "usage: stocktwin-quickbench core [EVENTS]\n"
+                    "       stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]\n"
                     "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n");
     return 2;
 }

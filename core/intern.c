@@ -190,6 +190,33 @@ st_intern_add(st_intern *in, const char *s, size_t len)
     return id;
 }
 
+uint32_t
+st_intern_hash_of(const char *s, size_t len)
+{
+    return st_intern_hash(s, len);
+}
+
+void
+st_intern_prefetch(const st_intern *in, uint32_t h)
+{
+    __builtin_prefetch(&in->slots[h & (in->slots_cap - 1)]);
+}
+
+uint32_t
+st_intern_peek(const st_intern *in, uint32_t h)
+{
+    uint32_t mask = in->slots_cap - 1;
+    for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+        const st_intern_slot *sl = &in->slots[i];
+        if (sl->id == 0)
+            return 0;
+        if (sl->hash == h) {
+            __builtin_prefetch(&in->strs[sl->id]);
+            return sl->id;
+        }
+    }
+}
+
 const char *
 st_intern_str(const st_intern *in, uint32_t id)
 {

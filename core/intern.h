@@ -46,6 +46,14 @@ void st_intern_deinit(st_intern *in);
 uint32_t st_intern_find(const st_intern *in, const char *s, size_t len);
 // st_intern_add returns the id of `s`, interning a copy if it is new.
 uint32_t st_intern_add(st_intern *in, const char *s, size_t len);
+// st_intern_hash_of is the hash that st_intern_find would compute for `s`.
+uint32_t st_intern_hash_of(const char *s, size_t len);
+// st_intern_prefetch asks the processor for the table slot of hash `h`.
+void st_intern_prefetch(const st_intern *in, uint32_t h);
+// st_intern_peek returns the first id in the table whose hash is `h` (0 if
+// none), without comparing strings: a guess, for prefetching only. It also
+// prefetches the guess's string pointer.
+uint32_t st_intern_peek(const st_intern *in, uint32_t h);
 // st_intern_str returns the string of `id`.
 const char *st_intern_str(const st_intern *in, uint32_t id);
 uint32_t st_intern_len(const st_intern *in, uint32_t id);

@@ -87,6 +87,16 @@ st_map_get(const st_map *map, uint64_t key, uint32_t *val_out)
 }
 
 void
+st_map_prefetch(const st_map *map, uint64_t key)
+{
+    if (map->cap == 0)
+        return;
+    uint32_t i = (uint32_t)st_map_hash(key) & (map->cap - 1);
+    __builtin_prefetch(&map->keys[i]);
+    __builtin_prefetch(&map->vals[i]);
+}
+
+void
 st_map_put(st_map *map, uint64_t key, uint32_t val)
 {
     ST_ASSERT(key != ST_MAP_EMPTY);

@@ -28,6 +28,8 @@ void st_map_deinit(st_map *map);
 // st_map_get stores the value of `key` in *val_out and returns true, or
 // returns false if the key is absent.
 bool st_map_get(const st_map *map, uint64_t key, uint32_t *val_out);
+// st_map_prefetch asks the processor for the slot where `key` would be.
+void st_map_prefetch(const st_map *map, uint64_t key);
 // st_map_put inserts `key` or replaces its value.
 void st_map_put(st_map *map, uint64_t key, uint32_t val);
 // st_map_del removes `key`; returns whether it was present.
