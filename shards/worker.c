@@ -61,8 +61,9 @@ mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-// The replay path unpacks each entry into a bump arena, reset per entry. An
-// entry that needs more than the arena is refused (NULL), never trusted.
+// The replay path unpacks each entry into a bump arena, reset per entry: the
+// part of the replay arena its pending place owns (worker.h). An entry that
+// needs more than a part is refused (NULL), never trusted.
 static void *
 replay_alloc(void *arg, size_t size)
 {
@@ -70,7 +71,7 @@ replay_alloc(void *arg, size_t size)
     size = (size + 15u) & ~(size_t)15u;
     if (size > ST_SHARDS_REPLAY_ARENA - w->replay_used)
         return NULL;
-    void *p = w->replay_arena + w->replay_used;
+    void *p = w->replay_arena + (size_t)w->replay_part * ST_SHARDS_REPLAY_ARENA + w->replay_used;
     w->replay_used += size;
     return p;
 }
@@ -81,53 +82,121 @@ replay_free(void *arg, void *ptr)
     (void)arg, (void)ptr;
 }
 
+// replay_arena_part starts unpacking into part `part` of the replay arena.
+static ProtobufCAllocator
+replay_arena_part(st_worker *w, uint32_t part)
+{
+    ST_ASSERT(part < ST_LOOKAHEAD);
+    w->replay_part = part;
+    w->replay_used = 0;
+    return (ProtobufCAllocator){.alloc = replay_alloc, .free = replay_free, .allocator_data = w};
+}
+
+// worker_pending_add decodes a logged entry into the next pending place and
+// pushes it into the lookahead; NULL (w->error says why) if it is not a valid
+// entry. The place is free: at most ST_LOOKAHEAD - 1 others wait.
+static st_worker_pending *
+worker_pending_add(st_worker *w, uint64_t lsn, const void *payload, uint32_t len)
+{
+    ST_ASSERT(w->pending_count < ST_LOOKAHEAD);
+    uint32_t k = (w->pending_head + w->pending_count) % ST_LOOKAHEAD;
+    st_worker_pending *p = &w->pending[k];
+    ProtobufCAllocator alloc = replay_arena_part(w, k);
+    if (st_codec_entry_unpack(payload, len, &alloc, &p->ev, &p->meta, w->error, sizeof w->error) !=
+        ST_OK)
+        return NULL;
+    if (p->meta.lsn != lsn) {
+        snprintf(w->error, sizeof w->error, "log entry %" PRIu64 " says it is entry %" PRIu64, lsn,
+                 p->meta.lsn);
+        return NULL;
+    }
+    p->lsn = lsn;
+    w->pending_count++;
+    st_lookahead_push(w->state, &w->lookahead, &p->ev);
+    return p;
+}
+
+// worker_pending_oldest takes the oldest pending entry out of the queue (its
+// place stays valid until the next worker_pending_add); NULL if none.
+static st_worker_pending *
+worker_pending_oldest(st_worker *w)
+{
+    if (w->pending_count == 0)
+        return NULL;
+    st_worker_pending *p = &w->pending[w->pending_head];
+    w->pending_head = (w->pending_head + 1) % ST_LOOKAHEAD;
+    w->pending_count--;
+    return p;
+}
+
+static void
+worker_pending_reset(st_worker *w)
+{
+    w->pending_head = w->pending_count = 0;
+    st_lookahead_reset(&w->lookahead);
+}
+
 static void worker_stage_outbox(st_worker *w);
 
-// worker_replay_cb applies one logged entry at start-up. The log holds only
-// events that were accepted, so anything else means the log and core
+// worker_replay_apply applies one logged entry at start-up. The log holds
+// only events that were accepted, so anything else means the log and core
 // disagree: refuse to start rather than serve a state that differs from
 // what was acknowledged. Outbox events are staged again: a destination that
 // already applied one answers DUPLICATE, one that never got it (a crash
 // before delivery) applies it now.
 static st_err
-worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
+worker_replay_apply(st_worker *w, const st_worker_pending *p)
 {
-    st_worker *w = arg;
-    ProtobufCAllocator alloc = {.alloc = replay_alloc, .free = replay_free, .allocator_data = w};
-    st_event ev;
-    st_codec_entry meta;
-    w->replay_used = 0;
-    st_err err = st_codec_entry_unpack(payload, len, &alloc, &ev, &meta, w->error, sizeof w->error);
-    if (err == ST_OK && meta.lsn != lsn) {
-        snprintf(w->error, sizeof w->error, "log entry %" PRIu64 " says it is entry %" PRIu64, lsn,
-                 meta.lsn);
-        err = ST_MALFORMED;
-    }
-    if (err != ST_OK)
-        return err;
     bool covered;
-    if (st_state_covers(w->state, lsn, &ev, &covered) != ST_OK) {
+    if (st_state_covers(w->state, p->lsn, &p->ev, &covered) != ST_OK) {
         snprintf(w->error, sizeof w->error,
                  "worker %u: log entry %" PRIu64 ": the snapshot names products its log never "
                  "created",
-                 w->id, lsn);
+                 w->id, p->lsn);
         return ST_MALFORMED;
     }
     if (!covered) { // else the snapshot has it (core/snapshot.h)
-        err = st_state_apply(w->state, &ev, w->out);
+        st_err err = st_state_apply(w->state, &p->ev, w->out);
         if (!st_err_accepted(err)) {
             snprintf(w->error, sizeof w->error,
-                     "worker %u: log entry %" PRIu64 " was refused on replay: %s (%s)", w->id, lsn,
-                     st_err_str(err), w->out->message);
+                     "worker %u: log entry %" PRIu64 " was refused on replay: %s (%s)", w->id,
+                     p->lsn, st_err_str(err), w->out->message);
             return ST_MALFORMED;
         }
-        if (ev.kind == ST_EV_WAREHOUSE_UPSERT)
-            st_directory_add(w->shards->directory, ev.warehouse);
+        if (p->ev.kind == ST_EV_WAREHOUSE_UPSERT)
+            st_directory_add(w->shards->directory, p->ev.warehouse);
         worker_stage_outbox(w);
     }
-    w->last_lsn = w->durable_lsn = lsn;
-    w->last_epoch = meta.epoch;
+    w->last_lsn = w->durable_lsn = p->lsn;
+    w->last_epoch = p->meta.epoch;
     w->replayed++;
+    return ST_OK;
+}
+
+// worker_replay_cb takes one recovered entry: decoded now, applied
+// ST_LOOKAHEAD - 1 entries later (worker_replay_flush applies the last ones).
+// A refusal names the entry it is about, which may be an earlier one.
+static st_err
+worker_replay_cb(void *arg, uint64_t lsn, const void *payload, uint32_t len)
+{
+    st_worker *w = arg;
+    if (worker_pending_add(w, lsn, payload, len) == NULL)
+        return ST_MALFORMED;
+    if (w->pending_count < ST_LOOKAHEAD)
+        return ST_OK;
+    return worker_replay_apply(w, worker_pending_oldest(w));
+}
+
+// worker_replay_flush applies what replay left pending.
+static st_err
+worker_replay_flush(st_worker *w)
+{
+    for (st_worker_pending *p; (p = worker_pending_oldest(w)) != NULL;) {
+        st_lookahead_push(w->state, &w->lookahead, NULL);
+        st_err err = worker_replay_apply(w, p);
+        if (err != ST_OK)
+            return err;
+    }
     return ST_OK;
 }
 
@@ -183,13 +252,12 @@ worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
     for (uint32_t i = 0; err == ST_OK && i < snap.outbox_count; i++) {
         uint32_t len;
         memcpy(&len, p, sizeof len); // the reader checked the framing
-        ProtobufCAllocator alloc = {
-            .alloc = replay_alloc, .free = replay_free, .allocator_data = w};
+        ProtobufCAllocator alloc = replay_arena_part(w, 0);
         st_event ev;
         st_codec_entry meta;
-        w->replay_used = 0;
         err = st_codec_entry_unpack(p + 4, len, &alloc, &ev, &meta, w->error, sizeof w->error);
-        if (err == ST_OK && ev.kind != ST_EV_TRANSFER_INBOUND && ev.kind != ST_EV_TRANSFER_ARRIVED) {
+        if (err == ST_OK && ev.kind != ST_EV_TRANSFER_INBOUND &&
+            ev.kind != ST_EV_TRANSFER_ARRIVED) {
             snprintf(w->error, sizeof w->error, "%s: outbox entry %u is not a transfer half",
                      snap.path, i);
             err = ST_MALFORMED;
@@ -250,7 +318,13 @@ worker_log_open(st_worker *w)
     st_wal_recovery rec;
     memset(&rec, 0, sizeof rec);
     w->error[0] = '\0';
+    worker_pending_reset(w);
     st_err err = st_wal_open(&wc, &w->wal, &rec);
+    if (err == ST_OK && (err = worker_replay_flush(w)) != ST_OK) {
+        st_wal_close(w->wal);
+        w->wal = NULL;
+        return err;
+    }
     if (err != ST_OK) {
         if (w->error[0] == '\0') // the replay callback's reason, else the log's
             snprintf(w->error, sizeof w->error, "%s", rec.message);
@@ -309,7 +383,7 @@ worker_log_alloc(st_worker *w)
 {
     w->scratch = st_calloc(1, sizeof(*w->scratch));
     w->entry = st_malloc(ST_SHARDS_ENTRY_MAX);
-    w->replay_arena = st_malloc(ST_SHARDS_REPLAY_ARENA);
+    w->replay_arena = st_malloc((size_t)ST_LOOKAHEAD * ST_SHARDS_REPLAY_ARENA);
     w->snap_free = st_calloc(ST_SHARDS_OUTBOX_POOL, sizeof *w->snap_free);
     w->snap_last_ms = mono_ms();
 }
@@ -494,9 +568,9 @@ worker_park_quorum(st_worker *w, bool jobs)
 {
     atomic_store(&w->sleeping, true);
     ck_pr_fence_memory();
-    bool ready = atomic_load_explicit(&w->quorum_lsn, memory_order_acquire) >=
-                     w->slots[w->head].lsn ||
-                 (jobs && worker_has_work(w));
+    bool ready =
+        atomic_load_explicit(&w->quorum_lsn, memory_order_acquire) >= w->slots[w->head].lsn ||
+        (jobs && worker_has_work(w));
     if (ready && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
     worker_park_timed(w, 1);
@@ -555,8 +629,7 @@ worker_feed_collect(st_worker *w, const st_apply_out *out)
     }
     memcpy(&slot->alerts[slot->alert_count], out->alerts, out->alert_count * sizeof(st_alert));
     slot->alert_count += out->alert_count;
-    memcpy(&slot->changes[slot->change_count], out->changes,
-           out->change_count * sizeof(st_change));
+    memcpy(&slot->changes[slot->change_count], out->changes, out->change_count * sizeof(st_change));
     slot->change_count += out->change_count;
 }
 
@@ -758,34 +831,19 @@ worker_replicate_fail(st_worker *w, st_shards_req *req, st_err err, const char *
     (void)w;
 }
 
-// worker_replicate_one appends and applies one checked frame whose LSN is
-// the next one; false (the job failed) otherwise.
+// worker_replicate_one appends and applies one checked and decoded frame
+// whose LSN is the next one; false (the job failed) otherwise.
 static bool
-worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
+worker_replicate_one(st_worker *w, st_shards_req *req, const st_worker_pending *p)
 {
-    ProtobufCAllocator alloc = {.alloc = replay_alloc, .free = replay_free, .allocator_data = w};
-    st_event ev;
-    st_codec_entry meta;
-    char why[256];
-    w->replay_used = 0;
-    st_err err = st_codec_entry_unpack(f->payload, f->payload_len, &alloc, &ev, &meta, why,
-                                       sizeof why);
-    if (err != ST_OK) {
-        worker_replicate_fail(w, req, ST_MALFORMED, "entry %" PRIu64 ": %s", f->lsn, why);
-        return false;
-    }
-    if (meta.lsn != f->lsn) {
-        worker_replicate_fail(w, req, ST_MALFORMED, "frame %" PRIu64 " holds entry %" PRIu64,
-                              f->lsn, meta.lsn);
-        return false;
-    }
-    if (meta.epoch < w->last_epoch || meta.epoch == 0) {
+    const st_wal_frame *f = &p->frame;
+    if (p->meta.epoch < w->last_epoch || p->meta.epoch == 0) {
         worker_replicate_fail(w, req, ST_FENCED,
                               "entry %" PRIu64 " is of epoch %" PRIu64 ", older than %" PRIu64,
-                              f->lsn, meta.epoch, w->last_epoch);
+                              f->lsn, p->meta.epoch, w->last_epoch);
         return false;
     }
-    err = st_wal_reserve(w->wal, f->payload_len);
+    st_err err = st_wal_reserve(w->wal, f->payload_len);
     while (err == ST_BUSY) {
         worker_log_room(w);
         err = st_wal_reserve(w->wal, f->payload_len);
@@ -798,14 +856,14 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
     // Right after a snapshot from the leader, the entries it holds already
     // are logged but not applied again (core/snapshot.h).
     bool covered;
-    if (st_state_covers(w->state, f->lsn, &ev, &covered) != ST_OK) {
+    if (st_state_covers(w->state, f->lsn, &p->ev, &covered) != ST_OK) {
         worker_replicate_fail(w, req, ST_INTERNAL,
                               "entry %" PRIu64 ": the leader's snapshot names products its log "
                               "never created",
                               f->lsn);
         return false;
     }
-    err = covered ? ST_OK : st_state_apply(w->state, &ev, w->out);
+    err = covered ? ST_OK : st_state_apply(w->state, &p->ev, w->out);
     if (!st_err_accepted(err)) {
         // The leader accepted it against the same state: the logs diverged.
         worker_replicate_fail(w, req, ST_INTERNAL,
@@ -818,19 +876,37 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_wal_frame *f)
     st_err logged = st_wal_append_frame(w->wal, f, &lsn);
     ST_ASSERT(logged == ST_OK && lsn == f->lsn); // reserved above; last_lsn + 1
     w->last_lsn = lsn;
-    w->last_epoch = meta.epoch;
+    w->last_epoch = p->meta.epoch;
     w->snap_log_bytes += f->payload_len;
     if (!covered)
-        worker_absorb(w, &ev, err);
+        worker_absorb(w, &p->ev, err);
     if (atomic_load_explicit(&w->pub_image_lsn, memory_order_relaxed) != 0)
         atomic_store_explicit(&w->pub_image_lsn, st_state_image_lsn(w->state),
                               memory_order_release);
     return true;
 }
 
+// worker_replicate_drain appends and applies the decoded frames still
+// pending, in order, while they succeed; false once one failed (the rest are
+// dropped: the leader sends them again after last_lsn).
+static bool
+worker_replicate_drain(st_worker *w, st_shards_req *req)
+{
+    for (st_worker_pending *p; (p = worker_pending_oldest(w)) != NULL;) {
+        st_lookahead_push(w->state, &w->lookahead, NULL);
+        if (!worker_replicate_one(w, req, p)) {
+            worker_pending_reset(w);
+            return false;
+        }
+    }
+    return true;
+}
+
 // worker_replicate runs a follower's replicate job: every frame is checked
 // before anything of it is used; frames this worker already has are skipped
-// (a fetch repeated after a restart), a gap refuses the rest.
+// (a fetch repeated after a restart), a gap refuses the rest. Frames are
+// decoded ST_LOOKAHEAD - 1 ahead of their apply (worker.h, st_worker_pending);
+// a bad frame first lets the good ones before it through.
 static void
 worker_replicate(st_worker *w, st_shards_req *req)
 {
@@ -840,25 +916,50 @@ worker_replicate(st_worker *w, st_shards_req *req)
         worker_replicate_fail(w, req, ST_UNAVAILABLE, "this follower has no log");
         return;
     }
-    while (left > 0) {
+    worker_pending_reset(w);
+    bool ok = true;
+    while (ok && left > 0) {
         st_wal_frame f;
         char why[256];
+        uint64_t last = w->last_lsn + w->pending_count; // the last one taken
         if (st_wal_frame_check(p, left, 0, &f, why, sizeof why) != ST_OK) {
-            worker_replicate_fail(w, req, ST_MALFORMED, "frame after entry %" PRIu64 ": %s",
-                                  w->last_lsn, why);
+            if (worker_replicate_drain(w, req))
+                worker_replicate_fail(w, req, ST_MALFORMED, "frame after entry %" PRIu64 ": %s",
+                                      w->last_lsn, why);
+            ok = false;
             break;
         }
-        if (f.lsn > w->last_lsn + 1) {
-            worker_replicate_fail(w, req, ST_CONFLICT,
-                                  "frame %" PRIu64 " does not follow entry %" PRIu64, f.lsn,
-                                  w->last_lsn);
+        if (f.lsn > last + 1) {
+            if (worker_replicate_drain(w, req))
+                worker_replicate_fail(w, req, ST_CONFLICT,
+                                      "frame %" PRIu64 " does not follow entry %" PRIu64, f.lsn,
+                                      w->last_lsn);
+            ok = false;
             break;
         }
-        if (f.lsn == w->last_lsn + 1 && !worker_replicate_one(w, req, &f))
-            break;
+        if (f.lsn == last + 1) {
+            st_worker_pending *e = worker_pending_add(w, f.lsn, f.payload, f.payload_len);
+            if (e == NULL) {
+                char bad[ST_APPLY_MESSAGE_MAX];
+                snprintf(bad, sizeof bad, "%.120s", w->error); // the drain may overwrite it
+                if (worker_replicate_drain(w, req))
+                    worker_replicate_fail(w, req, ST_MALFORMED, "entry %" PRIu64 ": %s", f.lsn,
+                                          bad);
+                ok = false;
+                break;
+            }
+            e->frame = f;
+            if (w->pending_count == ST_LOOKAHEAD) {
+                e = worker_pending_oldest(w);
+                ok = worker_replicate_one(w, req, e);
+            }
+        }
         p += f.bytes;
         left -= f.bytes;
     }
+    if (ok)
+        worker_replicate_drain(w, req);
+    worker_pending_reset(w);
     st_shards_req_lsn(req, w->last_lsn);
 }
 
@@ -931,10 +1032,34 @@ worker_reset(st_worker *w, st_shards_req *req)
     }
     w->snap_log_bytes = 0;
     w->snap_last_ms = mono_ms();
-    fprintf(stderr, "stocktwind: worker %u: started over from the leader's snapshot at LSN %" PRIu64
-                    "\n",
+    fprintf(stderr,
+            "stocktwind: worker %u: started over from the leader's snapshot at LSN %" PRIu64 "\n",
             w->id, w->last_lsn);
     st_shards_req_lsn(req, w->last_lsn);
+}
+
+// worker_next_event is the index of the first event of `req` at or after
+// `from` that this worker applies (event_count: none).
+static uint32_t
+worker_next_event(const st_worker *w, const st_shards_req *req, uint32_t from)
+{
+    while (from < req->event_count && req->route[from] != w->id &&
+           req->route[from] != ST_SHARDS_ROUTE_ALL)
+        from++;
+    return from;
+}
+
+// worker_look_ahead pushes event `ahead` (or nothing, past the end) into the
+// lookahead and returns the index of the one to push next.
+static uint32_t
+worker_look_ahead(st_worker *w, const st_shards_req *req, uint32_t ahead)
+{
+    if (ahead >= req->event_count) {
+        st_lookahead_push(w->state, &w->lookahead, NULL);
+        return ahead;
+    }
+    st_lookahead_push(w->state, &w->lookahead, &req->events[ahead]);
+    return worker_next_event(w, req, ahead + 1);
 }
 
 static void
@@ -960,11 +1085,17 @@ worker_run_job(st_worker *w, st_shards_job *job)
     }
     // The request's LSN is raised once per job, not per event: it is shared
     // by the workers of the request (an atomic on a contended line).
+    // The lookahead walks this worker's next events' records into the cache
+    // while one applies (core/lookahead.h).
     bool applied = false;
-    for (uint32_t i = 0; i < req->event_count; i++) {
-        uint16_t route = req->route[i];
-        if (route == w->id || route == ST_SHARDS_ROUTE_ALL)
-            applied |= worker_apply_client(w, req, i, route == ST_SHARDS_ROUTE_ALL);
+    uint32_t ahead = worker_next_event(w, req, 0);
+    st_lookahead_reset(&w->lookahead);
+    for (uint32_t n = 0; n + 1 < ST_LOOKAHEAD; n++)
+        ahead = worker_look_ahead(w, req, ahead);
+    for (uint32_t i = worker_next_event(w, req, 0); i < req->event_count;
+         i = worker_next_event(w, req, i + 1)) {
+        ahead = worker_look_ahead(w, req, ahead);
+        applied |= worker_apply_client(w, req, i, req->route[i] == ST_SHARDS_ROUTE_ALL);
     }
     if (applied)
         st_shards_req_lsn(req, w->last_lsn);
@@ -1035,8 +1166,7 @@ worker_poll(st_worker *w)
         w->wal_full = false;
         (void)st_wal_retry(w->wal); // a failure shows in the poll below
     }
-    if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK ||
-        st_wal_tick(w->wal, mono_ms()) != ST_OK)
+    if (st_wal_poll(w->wal, &w->durable_lsn) != ST_OK || st_wal_tick(w->wal, mono_ms()) != ST_OK)
         worker_wal_failed(w);
     atomic_store_explicit(&w->pub_durable_lsn, w->durable_lsn, memory_order_release);
 }

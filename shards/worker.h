@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/event.h"
+#include "core/lookahead.h"
 #include "core/snapshot.h"
 #include "core/state.h"
 #include "shards/codec.h"
@@ -33,10 +34,10 @@
 #define ST_SHARDS_OUTBOX_POOL 1024u   // outbox messages a worker may have in flight
 #define ST_SHARDS_FEED_ALERTS_MAX 1024u
 #define ST_SHARDS_FEED_CHANGES_MAX 4096u
-#define ST_SHARDS_SPIN 256u // empty polls before a worker parks
-#define ST_SHARDS_FULL_RETRY_MS 50u // a full disk: how often the log tries again
+#define ST_SHARDS_SPIN 256u            // empty polls before a worker parks
+#define ST_SHARDS_FULL_RETRY_MS 50u    // a full disk: how often the log tries again
 #define ST_SHARDS_QUORUM_STOP_MS 2000u // stopping: how long replies wait for a quorum
-#define ST_SHARDS_DISK_WAIT_US 50u // the longest a worker sleeps on its log's eventfd
+#define ST_SHARDS_DISK_WAIT_US 50u     // the longest a worker sleeps on its log's eventfd
 // Batches a worker may have applied and not yet released (waiting for the
 // log): one filling, the others with their write and fdatasync in flight or
 // queued behind it. Matches the log's batch buffers (ST_WAL_BATCHES_DEFAULT).
@@ -45,6 +46,17 @@
 // ST_TEXT_LEN_MAX) and so are RFID tags, so 64 KiB has ample headroom.
 #define ST_SHARDS_ENTRY_MAX (64u * 1024u)
 #define ST_SHARDS_REPLAY_ARENA (1u << 20) // unpack memory for one replayed entry
+
+// A logged entry decoded and waiting for its apply: replay and following
+// decode ST_LOOKAHEAD - 1 entries ahead of the apply, so that the lookahead
+// (core/lookahead.h) can walk their records into the cache. Each place has
+// its own part of the replay arena.
+typedef struct st_worker_pending {
+    st_event ev;
+    st_codec_entry meta;
+    st_wal_frame frame; // following: the checked frame, appended at the apply
+    uint64_t lsn;
+} st_worker_pending;
 
 // st_shards_req.op: what a job asks of its worker.
 #define ST_SHARDS_OP_EVENTS 0u    // events or a query (query_cb)
@@ -118,8 +130,8 @@ typedef struct st_worker {
     st_ring jobs;  // st_shards_job * from submitters
     st_ring inbox; // st_outbox_msg * from workers (including this one)
     sem_t wake;
-    _Alignas(64) atomic_bool sleeping;    // parked or about to park in sem_wait
-    atomic_bool snap_requested;           // st_shards_snapshot_request
+    _Alignas(64) atomic_bool sleeping; // parked or about to park in sem_wait
+    atomic_bool snap_requested;        // st_shards_snapshot_request
     // Replication: the durable LSN and last entry's epoch for other threads
     // (the leader's door, the follower's fetchers), and what the leader's
     // door says is durable on a quorum of followers.
@@ -143,6 +155,7 @@ typedef struct st_worker {
     uint32_t head;
     uint32_t sealed;
     st_outbox outbox;
+    st_lookahead lookahead; // the next events of the job being applied
 
     // The write-ahead log (NULL: memory only). last_lsn is the last entry
     // appended, durable_lsn the last one the log reported durable.
@@ -160,8 +173,13 @@ typedef struct st_worker {
     int64_t now_ms;            // the batch's ingest time (wall clock)
     st_codec_scratch *scratch; // LogEntry being built
     uint8_t *entry;            // ST_SHARDS_ENTRY_MAX bytes: its packed form
-    uint8_t *replay_arena;     // ST_SHARDS_REPLAY_ARENA bytes, during replay
+    // ST_LOOKAHEAD parts of ST_SHARDS_REPLAY_ARENA bytes (pages are touched
+    // only as entries need them); replay_alloc bumps in part replay_part.
+    uint8_t *replay_arena;
+    uint32_t replay_part;
     size_t replay_used;
+    st_worker_pending pending[ST_LOOKAHEAD]; // decoded, not yet applied
+    uint32_t pending_head, pending_count;
     uint64_t replayed;
     uint64_t replay_start_ms; // progress lines (worker_replay_progress)
     uint64_t replay_said_ms;
