@@ -51,6 +51,37 @@ apply(st_state *st, st_event *ev, st_apply_out *out)
     return err;
 }
 
+// add_products puts `n` products in the catalog.
+static void
+add_products(st_state *st, st_event *ev, uint64_t *seq, const char (*ids)[16], long n,
+             st_apply_out *out)
+{
+    for (long s = 0; s < n; s++) {
+        ev->kind = ST_EV_PRODUCT_UPSERT, ev->seq = ++*seq, ev->warehouse = "";
+        ev->u.product_upsert =
+            (__typeof__(ev->u.product_upsert)){.sku = ids[s], .reorder_point = 5};
+        apply(st, ev, out);
+    }
+}
+
+// add_warehouse creates warehouse `wh` with storage zones `zones`; *ev is left
+// naming the warehouse.
+static void
+add_warehouse(st_state *st, st_event *ev, uint64_t *seq, const char *wh, const char **zones,
+              int nzones, st_apply_out *out)
+{
+    ev->warehouse = wh;
+    ev->kind = ST_EV_WAREHOUSE_UPSERT, ev->seq = ++*seq;
+    ev->u.warehouse_upsert = (__typeof__(ev->u.warehouse_upsert)){.name = wh};
+    apply(st, ev, out);
+    for (int z = 0; z < nzones; z++) {
+        ev->kind = ST_EV_ZONE_UPSERT, ev->seq = ++*seq;
+        ev->u.zone_upsert =
+            (__typeof__(ev->u.zone_upsert)){.zone_id = zones[z], .type = ST_ZONE_STORAGE};
+        apply(st, ev, out);
+    }
+}
+
 // core: a single st_state with 45 warehouses x 1000 skus, then RECEIVE
 // movements round-robin over them: the apply path alone, no threads or I/O.
 static int
@@ -62,21 +93,10 @@ bench_core(long events)
     st_apply_out *out = calloc(1, sizeof *out);
     uint64_t seq = 0;
     st_event ev = {.source = "bench", .event_time_ms = 1};
-    for (int s = 0; s < SKUS; s++) {
-        ev.kind = ST_EV_PRODUCT_UPSERT, ev.seq = ++seq, ev.warehouse = "";
-        ev.u.product_upsert =
-            (__typeof__(ev.u.product_upsert)){.sku = sku_ids[s], .reorder_point = 5};
-        apply(st, &ev, out);
-    }
-    for (int w = 0; w < WAREHOUSES; w++) {
-        ev.warehouse = wh_ids[w];
-        ev.kind = ST_EV_WAREHOUSE_UPSERT, ev.seq = ++seq;
-        ev.u.warehouse_upsert = (__typeof__(ev.u.warehouse_upsert)){.name = wh_ids[w]};
-        apply(st, &ev, out);
-        ev.kind = ST_EV_ZONE_UPSERT, ev.seq = ++seq;
-        ev.u.zone_upsert = (__typeof__(ev.u.zone_upsert)){.zone_id = "z", .type = ST_ZONE_STORAGE};
-        apply(st, &ev, out);
-    }
+    add_products(st, &ev, &seq, (const char(*)[16])sku_ids, SKUS, out);
+    static const char *zone[] = {"z"};
+    for (int w = 0; w < WAREHOUSES; w++)
+        add_warehouse(st, &ev, &seq, wh_ids[w], zone, 1, out);
     double t0 = now_s();
     for (long i = 0; i < events; i++) {
         ev.kind = ST_EV_MOVEMENT;
@@ -126,23 +146,10 @@ bench_scale(long events, long skus, bool ahead)
     st_apply_out *out = calloc(1, sizeof *out);
     uint64_t seq = 0, rng = 0x9e3779b97f4a7c15ull;
     st_event ev = {.source = "bench", .event_time_ms = 1};
-    for (long s = 0; s < skus; s++) {
-        ev.kind = ST_EV_PRODUCT_UPSERT, ev.seq = ++seq, ev.warehouse = "";
-        ev.u.product_upsert = (__typeof__(ev.u.product_upsert)){.sku = ids[s], .reorder_point = 5};
-        apply(st, &ev, out);
-    }
+    add_products(st, &ev, &seq, (const char(*)[16])ids, skus, out);
+    static const char *zones[] = {"recv", "stor"};
     for (int w = 0; w < SCALE_WAREHOUSES; w++) {
-        ev.warehouse = wh_ids[w];
-        ev.kind = ST_EV_WAREHOUSE_UPSERT, ev.seq = ++seq;
-        ev.u.warehouse_upsert = (__typeof__(ev.u.warehouse_upsert)){.name = wh_ids[w]};
-        apply(st, &ev, out);
-        const char *zones[] = {"recv", "stor"};
-        for (int z = 0; z < 2; z++) {
-            ev.kind = ST_EV_ZONE_UPSERT, ev.seq = ++seq;
-            ev.u.zone_upsert =
-                (__typeof__(ev.u.zone_upsert)){.zone_id = zones[z], .type = ST_ZONE_STORAGE};
-            apply(st, &ev, out);
-        }
+        add_warehouse(st, &ev, &seq, wh_ids[w], zones, 2, out);
         for (long s = 0; s < 2 * skus; s++) {
             ev.kind = ST_EV_MOVEMENT, ev.seq = ++seq;
             ev.u.movement = (__typeof__(ev.u.movement)){.kind = ST_MOVE_RECEIVE,
