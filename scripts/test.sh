@@ -18,7 +18,7 @@ run() {
 
 run release
 if [ "${ST_TEST_QUICK:-0}" != 1 ]; then
-  run asan
-  run tsan -R '^(shards|server|client|integration|shim)_'
+  run asan -LE slow
+  run tsan -R '^(shards|server|client|integration|shim)_' -LE slow
 fi
 echo "test.sh: all suites passed"
