@@ -292,8 +292,16 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
 //   is idle: without it the tables' old copies, left by their growth,
 //   stayed resident (≈ 15 bytes a record after a seed setup). Steady
 //   traffic frees little, so the purges cost nothing measurable.
-// docs/PERFORMANCE.md, "32-byte stock records", has the measurements.
-const char *malloc_conf = "thp:never,background_thread:true,dirty_decay_ms:1000";
+// - allocations of 1 MiB and more from an arena that returns them to the
+//   kernel when freed (oversize_threshold; jemalloc's default is 8 MiB): a
+//   growing per-warehouse table leaves its old copy behind (2-4 MiB at seed
+//   scale), and right after a bulk load the copies of the last second were
+//   still resident: 94-97 bytes a record, 89-93 with the threshold, the
+//   same at rest and under traffic, no slower.
+// docs/PERFORMANCE.md, "32-byte stock records" and the fifth session's
+// "Memory", has the measurements.
+const char *malloc_conf =
+    "thp:never,background_thread:true,dirty_decay_ms:1000,oversize_threshold:1048576";
 
 int
 main(int argc, char **argv)
