@@ -38,8 +38,8 @@ walk_step(const st_state *s, st_lookahead_walk *w)
         break;
     case LA_ID: {
         w->id = st_intern_peek(&s->intern, w->hash);
-        uint32_t wh_id = st_find_str(s, w->ev->warehouse), whi;
-        if (w->id == 0 || wh_id == 0 || !st_map_get(&s->wh_index, wh_id, &whi) || whi >= s->whs_n) {
+        uint32_t whi = w->id != 0 ? st_find_in(s, &s->wh_index, w->ev->warehouse) : ST_NONE;
+        if (whi >= s->whs_n) {
             w->level = LA_DONE;
             return;
         }
@@ -113,8 +113,6 @@ st_lookahead_push(const st_state *s, st_lookahead *la, const st_event *ev)
     size_t len = sku != NULL ? strnlen(sku, ST_ID_LEN_MAX + 1) : 0;
     if (len == 0 || len > ST_ID_LEN_MAX)
         return;
-    w->sku = sku;
-    w->sku_len = (uint32_t)len;
     w->hash = st_intern_hash_of(sku, len);
     w->level = LA_SLOT;
     walk_step(s, w);

@@ -31,9 +31,8 @@
 #define ST_LOOKAHEAD 6u
 
 typedef struct st_lookahead_walk {
-    const st_event *ev; // NULL: an empty place
-    const char *sku;
-    uint32_t sku_len, hash;
+    const st_event *ev;                   // NULL: an empty place
+    uint32_t hash;                        // of the sku
     uint32_t id, wh, product, stock, bin; // what the levels found so far
     uint32_t level;                       // the next level to walk
 } st_lookahead_walk;

@@ -83,7 +83,7 @@ st_str(const st_state *s, uint32_t id)
 
 // st_find_in looks an interned id up in `index`; an id never interned cannot
 // be in any table, which keeps lookups of unknown ids free of allocation.
-static uint32_t
+uint32_t
 st_find_in(const st_state *s, const st_map *index, const char *str)
 {
     uint32_t id = st_find_str(s, str);

@@ -225,6 +225,9 @@ st_err st_check_range(st_state *s, const char *field, int64_t value, int64_t lo,
 // --- lookups: change nothing ------------------------------------------------
 
 uint32_t st_find_str(const st_state *s, const char *str); // interned id or 0
+// st_find_in is the value `index` holds for the interned id of `str`, ST_NONE
+// if none.
+uint32_t st_find_in(const st_state *s, const st_map *index, const char *str);
 const char *st_str(const st_state *s, uint32_t id);
 uint32_t st_find_product(const st_state *s, const char *sku);
 uint32_t st_find_supplier(const st_state *s, const char *id);

@@ -1088,12 +1088,11 @@ worker_run_job(st_worker *w, st_shards_job *job)
     // The lookahead walks this worker's next events' records into the cache
     // while one applies (core/lookahead.h).
     bool applied = false;
-    uint32_t ahead = worker_next_event(w, req, 0);
+    uint32_t first = worker_next_event(w, req, 0), ahead = first;
     st_lookahead_reset(&w->lookahead);
     for (uint32_t n = 0; n + 1 < ST_LOOKAHEAD; n++)
         ahead = worker_look_ahead(w, req, ahead);
-    for (uint32_t i = worker_next_event(w, req, 0); i < req->event_count;
-         i = worker_next_event(w, req, i + 1)) {
+    for (uint32_t i = first; i < req->event_count; i = worker_next_event(w, req, i + 1)) {
         ahead = worker_look_ahead(w, req, ahead);
         applied |= worker_apply_client(w, req, i, req->route[i] == ST_SHARDS_ROUTE_ALL);
     }
