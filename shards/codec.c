@@ -111,15 +111,16 @@ static int
 en(tr *t, const char *field, int v, int max)
 {
     if (v < 0 || v > max)
-        fail(t, ST_INVALID_ARGUMENT, "%s has value %d, not one the protocol defines (0..%d)",
-             field, v, max);
+        fail(t, ST_INVALID_ARGUMENT, "%s has value %d, not one the protocol defines (0..%d)", field,
+             v, max);
     return v;
 }
 
 static void
 tr_rfid(tr *t, const Stocktwin__RfidScan *pb, ProtobufCAllocator *alloc, st_event *out)
 {
-    out->u.rfid.direction = (st_direction)en(t, "rfid.direction", (int)pb->direction, ST_DIR_OUTBOUND);
+    out->u.rfid.direction =
+        (st_direction)en(t, "rfid.direction", (int)pb->direction, ST_DIR_OUTBOUND);
     if (pb->n_tags > ST_RFID_TAGS_MAX) {
         fail(t, ST_TOO_LARGE, "rfid has %zu tags, over the limit of %u", pb->n_tags,
              ST_RFID_TAGS_MAX);
@@ -206,11 +207,13 @@ tr_transfers(tr *t, const Stocktwin__Event *pb, st_event *out)
     case STOCKTWIN__EVENT__KIND_TRANSFER_DISPATCH: {
         const Stocktwin__TransferDispatch *d = pb->transfer_dispatch;
         out->u.transfer_dispatch.transfer_id = ID("transfer_dispatch.transfer_id", d->transfer_id);
-        out->u.transfer_dispatch.to_warehouse = ID("transfer_dispatch.to_warehouse", d->to_warehouse);
+        out->u.transfer_dispatch.to_warehouse =
+            ID("transfer_dispatch.to_warehouse", d->to_warehouse);
         out->u.transfer_dispatch.sku = ID("transfer_dispatch.sku", d->sku);
         out->u.transfer_dispatch.qty = d->qty;
         out->u.transfer_dispatch.eta_ms = d->eta_ms;
-        out->u.transfer_dispatch.from_location = ID("transfer_dispatch.from_location", d->from_location);
+        out->u.transfer_dispatch.from_location =
+            ID("transfer_dispatch.from_location", d->from_location);
         break;
     }
     case STOCKTWIN__EVENT__KIND_TRANSFER_POSITION:
@@ -226,7 +229,8 @@ tr_transfers(tr *t, const Stocktwin__Event *pb, st_event *out)
     case STOCKTWIN__EVENT__KIND_TRANSFER_RECEIVE:
         out->u.transfer_receive.transfer_id =
             ID("transfer_receive.transfer_id", pb->transfer_receive->transfer_id);
-        out->u.transfer_receive.location = ID("transfer_receive.location", pb->transfer_receive->location);
+        out->u.transfer_receive.location =
+            ID("transfer_receive.location", pb->transfer_receive->location);
         break;
     default:
         ST_ASSERT(!"tr_transfers called with a kind it does not translate");
@@ -239,13 +243,15 @@ tr_topology(tr *t, const Stocktwin__Event *pb, st_event *out)
     switch (pb->kind_case) {
     case STOCKTWIN__EVENT__KIND_WAREHOUSE_UPSERT:
         out->u.warehouse_upsert.name = TEXT("warehouse_upsert.name", pb->warehouse_upsert->name);
-        out->u.warehouse_upsert.location = TEXT("warehouse_upsert.location", pb->warehouse_upsert->location);
+        out->u.warehouse_upsert.location =
+            TEXT("warehouse_upsert.location", pb->warehouse_upsert->location);
         out->u.warehouse_upsert.total_capacity = pb->warehouse_upsert->total_capacity;
         break;
     case STOCKTWIN__EVENT__KIND_ZONE_UPSERT:
         out->u.zone_upsert.zone_id = ID("zone_upsert.zone_id", pb->zone_upsert->zone_id);
         out->u.zone_upsert.name = TEXT("zone_upsert.name", pb->zone_upsert->name);
-        out->u.zone_upsert.type = (st_zone_type)en(t, "zone_upsert.type", (int)pb->zone_upsert->type, ST_ZONE_DOCK);
+        out->u.zone_upsert.type =
+            (st_zone_type)en(t, "zone_upsert.type", (int)pb->zone_upsert->type, ST_ZONE_DOCK);
         break;
     case STOCKTWIN__EVENT__KIND_SHELF_UPSERT: {
         const Stocktwin__ShelfUpsert *s = pb->shelf_upsert;
@@ -254,7 +260,8 @@ tr_topology(tr *t, const Stocktwin__Event *pb, st_event *out)
         out->u.shelf_upsert.max_weight_mg = s->max_weight_mg;
         out->u.shelf_upsert.tare_mg = s->tare_mg;
         out->u.shelf_upsert.sku = ID("shelf_upsert.sku", s->sku);
-        out->u.shelf_upsert.authority = (st_authority)en(t, "shelf_upsert.authority", (int)s->authority, ST_AUTH_WEIGHT);
+        out->u.shelf_upsert.authority =
+            (st_authority)en(t, "shelf_upsert.authority", (int)s->authority, ST_AUTH_WEIGHT);
         out->u.shelf_upsert.tolerance_units = s->tolerance_units;
         out->u.shelf_upsert.anomaly_window_ms = s->anomaly_window_ms;
         out->u.shelf_upsert.anomaly_threshold_mg = s->anomaly_threshold_mg;
@@ -271,13 +278,15 @@ tr_topology(tr *t, const Stocktwin__Event *pb, st_event *out)
         break;
     }
     case STOCKTWIN__EVENT__KIND_DEVICE_UPSERT:
-        out->u.device_upsert.device_id = ID("device_upsert.device_id", pb->device_upsert->device_id);
-        out->u.device_upsert.kind =
-            (st_device_kind)en(t, "device_upsert.kind", (int)pb->device_upsert->kind, ST_DEV_GATEWAY);
+        out->u.device_upsert.device_id =
+            ID("device_upsert.device_id", pb->device_upsert->device_id);
+        out->u.device_upsert.kind = (st_device_kind)en(
+            t, "device_upsert.kind", (int)pb->device_upsert->kind, ST_DEV_GATEWAY);
         out->u.device_upsert.bound_to = ID("device_upsert.bound_to", pb->device_upsert->bound_to);
         break;
     case STOCKTWIN__EVENT__KIND_SUPPLIER_UPSERT:
-        out->u.supplier_upsert.supplier_id = ID("supplier_upsert.supplier_id", pb->supplier_upsert->supplier_id);
+        out->u.supplier_upsert.supplier_id =
+            ID("supplier_upsert.supplier_id", pb->supplier_upsert->supplier_id);
         out->u.supplier_upsert.name = TEXT("supplier_upsert.name", pb->supplier_upsert->name);
         break;
     case STOCKTWIN__EVENT__KIND_STOCK_POLICY:
@@ -298,7 +307,8 @@ tr_internal(tr *t, const Stocktwin__Event *pb, st_event *out)
     if (pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND) {
         const Stocktwin__TransferInbound *in = pb->transfer_inbound;
         out->u.transfer_inbound.transfer_id = ID("transfer_inbound.transfer_id", in->transfer_id);
-        out->u.transfer_inbound.from_warehouse = ID("transfer_inbound.from_warehouse", in->from_warehouse);
+        out->u.transfer_inbound.from_warehouse =
+            ID("transfer_inbound.from_warehouse", in->from_warehouse);
         out->u.transfer_inbound.sku = ID("transfer_inbound.sku", in->sku);
         out->u.transfer_inbound.qty = in->qty;
         out->u.transfer_inbound.eta_ms = in->eta_ms;
@@ -329,7 +339,8 @@ st_codec_event_from_pb(const Stocktwin__Event *pb, ProtobufCAllocator *alloc, bo
         fail(&t, ST_INVALID_ARGUMENT, "the event is missing");
         return t.err;
     }
-    out->source = str(&t, "source", pb->source, allow_internal ? ST_CODEC_SOURCE_LEN_MAX : ST_ID_LEN_MAX);
+    out->source =
+        str(&t, "source", pb->source, allow_internal ? ST_CODEC_SOURCE_LEN_MAX : ST_ID_LEN_MAX);
     out->seq = pb->seq;
     out->event_time_ms = pb->event_time_ms;
     out->warehouse = str(&t, "warehouse", pb->warehouse, ST_ID_LEN_MAX);
@@ -389,7 +400,7 @@ st_codec_event_from_pb(const Stocktwin__Event *pb, ProtobufCAllocator *alloc, bo
         }
         fail(&t, ST_INVALID_ARGUMENT, "%s is an internal event kind, written only by the server",
              pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND ? "transfer_inbound"
-                                                                     : "transfer_arrived");
+                                                                      : "transfer_arrived");
         break;
     default:
         // protobuf-c keeps an unknown oneof member out of kind_case, so this
@@ -992,6 +1003,27 @@ st_codec_entry_read_movement(const void *bytes, size_t len, ProtobufCAllocator *
             return false;
     }
     return out->entry.event != NULL;
+}
+
+bool
+st_codec_entry_epoch(const void *bytes, size_t len, uint64_t *epoch)
+{
+    wire w = {bytes, (const uint8_t *)bytes + len}, sub;
+    uint64_t seen = 0, v = 0;
+    uint32_t f, t;
+    bool have = false;
+    while (w.p < w.end) { // to the end: a second field 2 would win in protobuf
+        if (!wire_field(&w, &seen, &f, &t))
+            return false;
+        bool ok = t == 0 ? wire_varint(&w, &v) : t == 2 && wire_bytes(&w, &sub);
+        if (!ok || (f == 2 && t != 0))
+            return false;
+        if (f == 2) {
+            *epoch = v;
+            have = true;
+        }
+    }
+    return have && *epoch != 0;
 }
 
 // event_is_movement: the Event's top-level fields are only 1-4 and one

@@ -100,8 +100,7 @@ size_t st_codec_entry_pack(st_codec_scratch *scratch, uint8_t *buf);
 // ST_MALFORMED with a sentence in msg (not protobuf, no event, an invalid
 // event, a zero LSN).
 st_err st_codec_entry_unpack(const void *bytes, size_t len, ProtobufCAllocator *alloc,
-                             st_event *ev_out, st_codec_entry *meta_out, char *msg,
-                             size_t msg_len);
+                             st_event *ev_out, st_codec_entry *meta_out, char *msg, size_t msg_len);
 
 // st_codec_entry_read_movement is st_codec_entry_unpack's fast path, public
 // for codec_test: it reads a LogEntry holding a StockMovement, each field at
@@ -115,6 +114,14 @@ typedef struct st_codec_movement_entry {
 } st_codec_movement_entry;
 bool st_codec_entry_read_movement(const void *bytes, size_t len, ProtobufCAllocator *alloc,
                                   st_codec_movement_entry *out);
+
+// st_codec_entry_epoch reads the epoch of a LogEntry (its field 2) from its
+// top-level fields, each read at most once, without decoding the event:
+// true with a non-zero *epoch, false when the bytes are not such fields or
+// carry no epoch. It checks nothing inside the event (a follower's fetcher
+// learns the epoch of the last frame it received; its worker decodes and
+// checks the whole entry).
+bool st_codec_entry_epoch(const void *bytes, size_t len, uint64_t *epoch);
 
 // st_codec_request_read_movements reads a Request whose body is a batch of
 // one or more StockMovement events into *out, built from `alloc` as

@@ -383,6 +383,36 @@ st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_fr
     return ST_OK;
 }
 
+st_err
+st_wal_frames_last(const void *buf, size_t len, uint64_t first_lsn, uint32_t count,
+                   st_wal_frame *out, char *why, size_t why_len)
+{
+    ST_ASSERT(buf != NULL || len == 0);
+    const uint8_t *p = buf;
+    size_t at = 0, last = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (len - at < WAL_RECORD_HEADER_BYTES) {
+            frame_fail(why, why_len, "%zu bytes hold %" PRIu32 " of %" PRIu32 " frames", len, i,
+                       count);
+            return ST_MALFORMED;
+        }
+        uint32_t n = get_u32(p + at);
+        if (n == 0 || n > ST_WAL_PAYLOAD_BYTES_MAX || record_bytes(n) > len - at) {
+            frame_fail(why, why_len,
+                       "frame %" PRIu32 " of %" PRIu32 ": payload length %" PRIu32 " does not fit",
+                       i + 1, count, n);
+            return ST_MALFORMED;
+        }
+        last = at;
+        at += record_bytes(n);
+    }
+    if (count == 0 || at != len) {
+        frame_fail(why, why_len, "%" PRIu32 " frames take %zu of %zu bytes", count, at, len);
+        return ST_MALFORMED;
+    }
+    return st_wal_frame_check(p + last, len - last, first_lsn + count - 1, out, why, why_len);
+}
+
 bool
 st_wal_header_check(const void *buf, size_t len, uint32_t worker_id, uint64_t first_lsn)
 {

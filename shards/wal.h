@@ -102,9 +102,9 @@ typedef struct st_wal_recovery {
     uint64_t cut_offset;                 // byte offset of the cut in that file
     uint64_t cut_lsn;                    // LSN the bad record should have had
     char message[ST_WAL_PATH_MAX + 256]; // one line saying all of the above
-    uint64_t bytes;      // log data kept: headers and framed records up to each
-                         // kept segment's end of data (or the cut)
-    uint64_t file_bytes; // size of all segment files found (preallocation included)
+    uint64_t bytes;                      // log data kept: headers and framed records up to each
+                                         // kept segment's end of data (or the cut)
+    uint64_t file_bytes;                 // size of all segment files found (preallocation included)
 } st_wal_recovery;
 
 typedef struct st_wal_stats {
@@ -225,6 +225,15 @@ typedef struct st_wal_frame {
 // sentence in why otherwise. Any thread.
 st_err st_wal_frame_check(const void *buf, size_t len, uint64_t expected_lsn, st_wal_frame *out,
                           char *why, size_t why_len);
+
+// st_wal_frames_last finds the last of `count` frames laid end to end in
+// buf[0..len) (a fetch's answer), walking their lengths only, and checks it
+// whole as st_wal_frame_check does: the frames must fill len exactly and
+// the last must have LSN first_lsn + count - 1. ST_OK fills *out;
+// ST_MALFORMED with a sentence in why otherwise. The frames before it are
+// not checked here (the worker checks every one). Any thread.
+st_err st_wal_frames_last(const void *buf, size_t len, uint64_t first_lsn, uint32_t count,
+                          st_wal_frame *out, char *why, size_t why_len);
 
 // st_wal_append_frame appends a record received whole, as st_wal_append
 // would have framed it: `f` came from st_wal_frame_check over bytes that are

@@ -39,30 +39,43 @@ static size_t
 all_kinds(st_event *ev)
 {
     size_t n = 0;
-#define EV(k) (ev[n] = (st_event){.kind = (k), .source = "src", .seq = n + 1, \
-                                  .event_time_ms = 1000 + (int64_t)n, .warehouse = "wh-1"}, &ev[n++])
+#define EV(k)                                                                                      \
+    (ev[n] = (st_event){.kind = (k),                                                               \
+                        .source = "src",                                                           \
+                        .seq = n + 1,                                                              \
+                        .event_time_ms = 1000 + (int64_t)n,                                        \
+                        .warehouse = "wh-1"},                                                      \
+     &ev[n++])
     EV(ST_EV_WEIGHT)->u.weight = (__typeof__(ev->u.weight)){"shelf-1", 123456};
     EV(ST_EV_RFID)->u.rfid = (__typeof__(ev->u.rfid)){ST_DIR_OUTBOUND, 2, tags};
-    EV(ST_EV_MOVEMENT)->u.movement = (__typeof__(ev->u.movement)){ST_MOVE_ADJUST, "SKU-1", 5, "a", "b", -7, "damage"};
+    EV(ST_EV_MOVEMENT)->u.movement =
+        (__typeof__(ev->u.movement)){ST_MOVE_ADJUST, "SKU-1", 5, "a", "b", -7, "damage"};
     EV(ST_EV_COUNT)->u.count = (__typeof__(ev->u.count)){"bin-1", "SKU-1", 42};
     EV(ST_EV_RESERVE)->u.reserve = (__typeof__(ev->u.reserve)){"o-1", "SKU-1", 4, 99999};
     EV(ST_EV_RELEASE)->u.release = (__typeof__(ev->u.release)){"o-1", "SKU-1", 2};
     EV(ST_EV_FULFIL)->u.fulfil = (__typeof__(ev->u.fulfil)){"o-1", "SKU-1", 1, "bin-2"};
-    EV(ST_EV_PO_CREATE)->u.po_create = (__typeof__(ev->u.po_create)){"po-1", "sup-1", "SKU-1", 50, 7777};
+    EV(ST_EV_PO_CREATE)->u.po_create =
+        (__typeof__(ev->u.po_create)){"po-1", "sup-1", "SKU-1", 50, 7777};
     EV(ST_EV_PO_ETA)->u.po_eta = (__typeof__(ev->u.po_eta)){"po-1", 8888};
     EV(ST_EV_PO_RECEIVE)->u.po_receive = (__typeof__(ev->u.po_receive)){"po-1", 20, "recv"};
     EV(ST_EV_TRANSFER_DISPATCH)->u.transfer_dispatch =
         (__typeof__(ev->u.transfer_dispatch)){"t-1", "wh-2", "SKU-1", 6, 5555, "bin-3"};
-    EV(ST_EV_TRANSFER_POSITION)->u.transfer_position = (__typeof__(ev->u.transfer_position)){"t-1", 52.5, 13.4};
-    EV(ST_EV_TRANSFER_RECEIVE)->u.transfer_receive = (__typeof__(ev->u.transfer_receive)){"t-1", "dock"};
-    EV(ST_EV_WAREHOUSE_UPSERT)->u.warehouse_upsert = (__typeof__(ev->u.warehouse_upsert)){"Berlin", "DE", 1000};
-    EV(ST_EV_ZONE_UPSERT)->u.zone_upsert = (__typeof__(ev->u.zone_upsert)){"z-1", "Cold", ST_ZONE_COLD};
-    EV(ST_EV_SHELF_UPSERT)->u.shelf_upsert =
-        (__typeof__(ev->u.shelf_upsert)){"s-1", "z-1", 900, 100, "SKU-1", ST_AUTH_WEIGHT, 2, 60000, 5000};
+    EV(ST_EV_TRANSFER_POSITION)->u.transfer_position =
+        (__typeof__(ev->u.transfer_position)){"t-1", 52.5, 13.4};
+    EV(ST_EV_TRANSFER_RECEIVE)->u.transfer_receive =
+        (__typeof__(ev->u.transfer_receive)){"t-1", "dock"};
+    EV(ST_EV_WAREHOUSE_UPSERT)->u.warehouse_upsert =
+        (__typeof__(ev->u.warehouse_upsert)){"Berlin", "DE", 1000};
+    EV(ST_EV_ZONE_UPSERT)->u.zone_upsert =
+        (__typeof__(ev->u.zone_upsert)){"z-1", "Cold", ST_ZONE_COLD};
+    EV(ST_EV_SHELF_UPSERT)->u.shelf_upsert = (__typeof__(ev->u.shelf_upsert)){
+        "s-1", "z-1", 900, 100, "SKU-1", ST_AUTH_WEIGHT, 2, 60000, 5000};
     EV(ST_EV_PRODUCT_UPSERT)->u.product_upsert =
         (__typeof__(ev->u.product_upsert)){"SKU-1", "Widget", 250, "parts", 199, 10};
-    EV(ST_EV_DEVICE_UPSERT)->u.device_upsert = (__typeof__(ev->u.device_upsert)){"dev-1", ST_DEV_SMART_SHELF, "s-1"};
-    EV(ST_EV_SUPPLIER_UPSERT)->u.supplier_upsert = (__typeof__(ev->u.supplier_upsert)){"sup-1", "Acme"};
+    EV(ST_EV_DEVICE_UPSERT)->u.device_upsert =
+        (__typeof__(ev->u.device_upsert)){"dev-1", ST_DEV_SMART_SHELF, "s-1"};
+    EV(ST_EV_SUPPLIER_UPSERT)->u.supplier_upsert =
+        (__typeof__(ev->u.supplier_upsert)){"sup-1", "Acme"};
     EV(ST_EV_STOCK_POLICY)->u.stock_policy = (__typeof__(ev->u.stock_policy)){"SKU-1", 10, 5, 100};
     EV(ST_EV_TRANSFER_INBOUND)->u.transfer_inbound =
         (__typeof__(ev->u.transfer_inbound)){"t-1", "wh-0", "SKU-1", 6, 5555};
@@ -146,7 +159,8 @@ Test(codec, internal_kinds_only_where_allowed)
     st_event out;
     char msg[256];
     pool_used = 0;
-    cr_assert_eq(st_codec_event_from_pb(pb, &bump, false, &out, msg, sizeof msg), ST_INVALID_ARGUMENT);
+    cr_assert_eq(st_codec_event_from_pb(pb, &bump, false, &out, msg, sizeof msg),
+                 ST_INVALID_ARGUMENT);
     cr_assert(strstr(msg, "internal") != NULL, "%s", msg);
     cr_assert_eq(st_codec_event_from_pb(pb, &bump, true, &out, msg, sizeof msg), ST_OK, "%s", msg);
 }
@@ -188,8 +202,9 @@ Test(codec, damaged_bytes_are_refused_not_trusted)
     st_codec_entry meta;
     char msg[256];
     pool_used = 0;
-    cr_assert_eq(st_codec_entry_unpack(garbage, sizeof garbage, &bump, &back, &meta, msg, sizeof msg),
-                 ST_MALFORMED);
+    cr_assert_eq(
+        st_codec_entry_unpack(garbage, sizeof garbage, &bump, &back, &meta, msg, sizeof msg),
+        ST_MALFORMED);
     cr_assert_eq(st_codec_entry_unpack("", 0, &bump, &back, &meta, msg, sizeof msg), ST_MALFORMED,
                  "an empty entry has no LSN");
 }
@@ -391,6 +406,54 @@ Test(codec, hand_read_movements_agree_with_protobuf_c)
     }
     cr_assert_gt(fast, 10000, "the fast path read %zu of 20000 random entries", fast);
     cr_assert_gt(ok, 1000, "only %zu random entries were valid", ok);
+}
+
+// The epoch reader (a follower's fetcher names the epoch of the last frame
+// it received) reads every entry the writer writes, every entry protobuf-c
+// packs with an epoch, and never answers an epoch protobuf-c would not
+// read from the same bytes, damaged or not.
+Test(codec, the_epoch_reader_agrees_with_protobuf_c)
+{
+    st_event ev[32];
+    size_t kinds = all_kinds(ev);
+    static uint8_t a[8192], d[16384];
+    uint64_t epoch = 0;
+    for (size_t i = 0; i < kinds; i++) {
+        size_t n = pack(&ev[i], 7 + i, &scratch, a, sizeof a);
+        cr_assert(st_codec_entry_epoch(a, n, &epoch), "kind %d", ev[i].kind);
+        cr_assert_eq(epoch, 3);
+    }
+    size_t read = 0, damaged = 0;
+    for (size_t i = 0; i < 20000; i++) {
+        size_t n = rnd_entry(a);
+        pool_used = 0;
+        Stocktwin__LogEntry *e = stocktwin__log_entry__unpack(&bump, n, a);
+        cr_assert_not_null(e);
+        bool got = st_codec_entry_epoch(a, n, &epoch);
+        cr_assert_eq(got, e->epoch != 0, "entry %zu: epoch %llu", i, (unsigned long long)e->epoch);
+        cr_assert(!got || epoch == e->epoch, "entry %zu", i);
+        read += got;
+        for (int k = 0; k < 3; k++) {
+            size_t m = n;
+            memcpy(d, a, n);
+            if (k == 0 && n > 0) {
+                m = (size_t)(rnd() % n);
+            } else if (k == 1 && n > 0) {
+                d[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+            } else {
+                memcpy(d + n, a, n);
+                m = 2 * n;
+            }
+            if (!st_codec_entry_epoch(d, m, &epoch))
+                continue;
+            pool_used = 0;
+            Stocktwin__LogEntry *x = stocktwin__log_entry__unpack(&bump, m, d);
+            cr_assert(x == NULL || x->epoch == epoch, "entry %zu, damage %d", i, k);
+            damaged += x != NULL;
+        }
+    }
+    cr_assert_gt(read, 10000, "epochs read of %zu of 20000 random entries", read);
+    cr_assert_gt(damaged, 1000, "only %zu damaged entries were still read", damaged);
 }
 
 // A movement's entry is written by hand: the bytes must be protobuf-c's,

@@ -411,6 +411,64 @@ Test(wal_reader, frame_check_refuses_what_recovery_refuses)
     st_wal_close(wal);
 }
 
+// st_wal_frames_last (a follower's fetcher reads the last frame's epoch)
+// finds the last of a fetch's frames, and refuses a count or a length that
+// does not fit the bytes, or a last frame that fails its checks.
+Test(wal_reader, frames_last_finds_the_last_frame_of_a_fetch)
+{
+    st_wal *wal = open_log(0);
+    uint64_t lsn = 0;
+    for (uint64_t i = 1; i <= 40; i++) {
+        uint8_t p[WT_PAYLOAD_MAX];
+        uint32_t n = wt_payload(9, i, p);
+        cr_assert_eq(st_wal_append(wal, p, n, &lsn), ST_OK);
+    }
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_reader *r = NULL;
+    cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
+    static uint8_t buf[1 << 16];
+    size_t used;
+    uint32_t count;
+    char why[256];
+    cr_assert_eq(st_wal_reader_read(r, 3, 40, buf, sizeof buf, &used, &count, why, sizeof why),
+                 ST_OK, "%s", why);
+    cr_assert_eq(count, 38);
+    st_wal_frame f, g;
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count, &f, why, sizeof why), ST_OK, "%s", why);
+    cr_assert_eq(f.lsn, 40);
+    uint8_t want[WT_PAYLOAD_MAX];
+    uint32_t n = wt_payload(9, 40, want);
+    cr_assert_eq(f.payload_len, n);
+    cr_assert_eq(memcmp(f.payload, want, n), 0);
+    cr_assert_eq((size_t)(f.payload - buf) + n <= used, true);
+    // One frame is its own last.
+    size_t one = st_wal_frame_bytes(wt_payload(9, 3, want));
+    cr_assert_eq(st_wal_frames_last(buf, one, 3, 1, &g, why, sizeof why), ST_OK, "%s", why);
+    cr_assert_eq(g.lsn, 3);
+    // Counts, lengths and LSNs that do not fit.
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count - 1, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count + 1, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, 0, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, used, 4, count, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, used - 8, 3, count, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, used + 8, 3, count, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_eq(st_wal_frames_last(buf, 10, 3, 1, &g, why, sizeof why), ST_MALFORMED);
+    // A flipped bit in the last frame's payload; one in an earlier frame is
+    // left to the worker's checks.
+    buf[(size_t)(f.payload - buf)] ^= 4;
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count, &g, why, sizeof why), ST_MALFORMED);
+    cr_assert_not_null(strstr(why, "checksum"), "%s", why);
+    buf[(size_t)(f.payload - buf)] ^= 4;
+    buf[30] ^= 4;
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count, &g, why, sizeof why), ST_OK, "%s", why);
+    // A length that runs past the bytes.
+    buf[0] = 0xff;
+    buf[1] = 0xff;
+    cr_assert_eq(st_wal_frames_last(buf, used, 3, count, &g, why, sizeof why), ST_MALFORMED);
+    st_wal_reader_close(r);
+    st_wal_close(wal);
+}
+
 Test(wal_reader, first_lsn_starts_an_empty_log_after_a_snapshot)
 {
     st_wal *wal = open_log(1001);
