@@ -2,17 +2,24 @@
 //
 // One thread per worker, each with its own REQ socket to the leader's
 // replication door, runs:
-//   1. fetch worker w from F = its durable LSN + 1, saying the epoch of its
-//      entry F - 1 (a long-poll of FOLLOW_WAIT_MS);
+//   1. fetch worker w from F = the LSN after the last frame it received,
+//      saying the epoch of entry F - 1 and what is durable here (a
+//      long-poll of FOLLOW_WAIT_MS while nothing is in flight, no wait
+//      otherwise);
 //   2. check the reply: a ReplResponse, for this worker count, of an epoch
 //      no older than the newest this follower has seen (an older one is a
 //      deposed leader: its frames are refused); a newer epoch is recorded
 //      in <data>/epochs with its start LSNs;
 //   3. frames: hand them to the worker (st_shards_replicate), which checks
 //      each one (length, checksum, the LSN chain, the entry's epoch), writes
-//      it to its own log and applies it, and answers once they are durable;
-//      then fetch again from the next LSN (which tells the leader they are
-//      durable here: quorum acks);
+//      it to its own log and applies it, and answers once they are durable.
+//      Up to FOLLOW_JOBS such jobs are in flight: the next fetch goes out
+//      while the worker applies and syncs the last frames, and the fetcher
+//      waits for the oldest job only when FOLLOW_JOBS are out or the leader
+//      had nothing new; each fetch tells the leader the durable LSN here
+//      (quorum acks), so an ack leaves as soon as a job is durable. A job
+//      that failed, or frames whose last epoch cannot be read, make it wait
+//      for every job and fetch again from the durable LSN;
 //   4. snapshot_needed: stream the leader's newest snapshot of w in chunks
 //      (each checked against its XXH3, offsets and sizes checked against the
 //      first answer) into <data>/snap-<w>/<lsn>.recv, fsync it, and have the
@@ -45,16 +52,27 @@
 #include "core/assert.h"
 #include "stocktwin.pb-c.h"
 #include "replication/lag.h"
+#include "shards/codec.h"
 #include "shards/snapshot.h"
+#include "shards/wal.h"
 
-#define FOLLOW_WAIT_MS 250u          // long-poll asked of the leader
-#define FOLLOW_TIMEOUT_MS 3000       // no answer by then: ask again (bounds a promotion)
-#define FOLLOW_PAUSE_MS 200u         // after a failure
-#define FOLLOW_SAY_MS 5000u          // at most one line per worker this often
-#define FOLLOW_FETCH_BYTES (4u << 20) // frames asked for at once
-#define FOLLOW_CHUNK_BYTES (1u << 20) // snapshot bytes asked for at once
-#define FOLLOW_VERSION 1u
+#define FOLLOW_WAIT_MS 250u             // long-poll asked of the leader
+#define FOLLOW_TIMEOUT_MS 3000          // no answer by then: ask again (bounds a promotion)
+#define FOLLOW_PAUSE_MS 200u            // after a failure
+#define FOLLOW_SAY_MS 5000u             // at most one line per worker this often
+#define FOLLOW_FETCH_BYTES (4u << 20)   // frames asked for at once
+#define FOLLOW_CHUNK_BYTES (1u << 20)   // snapshot bytes asked for at once
+#define FOLLOW_VERSION 2u               // FetchRequest.durable_lsn
+#define FOLLOW_JOBS 2u                  // replicate jobs in flight per worker
 #define FOLLOW_PROGRESS_ENTRIES 100000u // this far behind: say how the catch-up goes
+
+// follow_job is one replicate job in flight: its reply owns the frames the
+// worker reads until it is done.
+typedef struct follow_job {
+    sem_t done;
+    Stocktwin__ReplResponse *r;
+    st_shards_req req;
+} follow_job;
 
 typedef struct fetcher {
     struct st_repl_follower *f;
@@ -62,9 +80,12 @@ typedef struct fetcher {
     pthread_t thread;
     bool started;
     nng_socket sock;
-    nng_aio *aio; // the fetcher's one operation at a time
-    sem_t done;
-    st_shards_req req;
+    nng_aio *aio;                 // the fetcher's one operation at a time
+    follow_job jobs[FOLLOW_JOBS]; // a ring: jobs[job_head] is the oldest
+    uint32_t job_head, job_count;
+    st_err job_failed; // the first failure since the last start from the durable LSN
+    st_shards_req req; // resets
+    sem_t reset_done;
     uint64_t said_ms;
     char said[768];
     uint64_t progress_ms, progress_lsn; // catch-up lines (catch_up_progress)
@@ -213,23 +234,87 @@ check_reply(fetcher *ft, const Stocktwin__ReplResponse *r)
         snprintf(f->leader_rpc, sizeof f->leader_rpc, "%s", r->leader_rpc);
     pthread_mutex_unlock(&f->mu);
     if (!ok)
-        say(ft, "the leader is of epoch %" PRIu64 ", older than %" PRIu64
-            " seen here: a deposed leader; its frames are refused", r->epoch, mine);
+        say(ft,
+            "the leader is of epoch %" PRIu64 ", older than %" PRIu64
+            " seen here: a deposed leader; its frames are refused",
+            r->epoch, mine);
     return ok;
 }
 
 static void
 replicate_done(void *arg)
 {
-    fetcher *ft = arg;
-    sem_post(&ft->done);
+    follow_job *j = arg;
+    sem_post(&j->done);
 }
 
 static void
-wait_done(fetcher *ft)
+reset_done(void *arg)
 {
-    while (sem_wait(&ft->done) != 0 && errno == EINTR)
+    fetcher *ft = arg;
+    sem_post(&ft->reset_done);
+}
+
+static void
+sem_wait_all(sem_t *s)
+{
+    while (sem_wait(s) != 0 && errno == EINTR)
         ;
+}
+
+// job_finish ends the oldest job, which is done; the first failure is said
+// and kept in job_failed for the loop to start again (the jobs after it
+// fail for it: their frames no longer follow the worker's log).
+static void
+job_finish(fetcher *ft)
+{
+    follow_job *j = &ft->jobs[ft->job_head];
+    if (j->req.status != ST_OK && ft->job_failed == ST_OK) {
+        const char *m = atomic_load(&j->req.message_count) > 0 ? j->req.messages[0].text : "";
+        say(ft, "frames from %" PRIu64 " refused: %s (%s)", j->r->first_lsn,
+            st_err_str(j->req.status), m);
+        ft->job_failed = j->req.status;
+    }
+    stocktwin__repl_response__free_unpacked(j->r, NULL);
+    j->r = NULL;
+    ft->job_head = (ft->job_head + 1) % FOLLOW_JOBS;
+    ft->job_count--;
+}
+
+static void
+job_wait_oldest(fetcher *ft)
+{
+    ST_ASSERT(ft->job_count > 0);
+    sem_wait_all(&ft->jobs[ft->job_head].done);
+    job_finish(ft);
+}
+
+// jobs_reap ends the jobs that are done, oldest first, without waiting.
+static void
+jobs_reap(fetcher *ft)
+{
+    while (ft->job_count > 0 && sem_trywait(&ft->jobs[ft->job_head].done) == 0)
+        job_finish(ft);
+}
+
+static void
+jobs_drain(fetcher *ft)
+{
+    while (ft->job_count > 0)
+        job_wait_oldest(ft);
+}
+
+// job_start hands the frames of r (checked by the caller as far as the
+// fetcher checks them) to the worker; the job owns r from here.
+static void
+job_start(fetcher *ft, Stocktwin__ReplResponse *r)
+{
+    ST_ASSERT(ft->job_count < FOLLOW_JOBS);
+    follow_job *j = &ft->jobs[(ft->job_head + ft->job_count) % FOLLOW_JOBS];
+    j->r = r;
+    ft->job_count++;
+    st_shards_replicate(ft->f->shards, &j->req, ft->w, r->frames.data, (uint32_t)r->frames.len,
+                        replicate_done, j);
 }
 
 // receive_snapshot streams the leader's newest snapshot of the worker into
@@ -286,7 +371,8 @@ receive_snapshot(fetcher *ft)
                     (r->chunk.len > 0 || off == size) &&
                     XXH3_64bits(r->chunk.data, r->chunk.len) == r->chunk_xxh3;
         if (!good) {
-            say(ft, "snapshot: a chunk at offset %" PRIu64 " failed its checks; starting again", off);
+            say(ft, "snapshot: a chunk at offset %" PRIu64 " failed its checks; starting again",
+                off);
             stocktwin__repl_response__free_unpacked(r, NULL);
             lsn = size = off = 0;
             continue;
@@ -392,25 +478,44 @@ fetcher_main(void *arg)
     char tname[16];
     snprintf(tname, sizeof tname, "st-follow-%u", ft->w);
     pthread_setname_np(pthread_self(), tname);
-    uint64_t applied = st_shards_durable_lsn(f->shards, ft->w);
+    uint64_t durable = st_shards_durable_lsn(f->shards, ft->w);
+    // The last frame handed to the worker, and its epoch (0 while no job is
+    // in flight: the worker's last entry says it).
+    uint64_t received = durable, received_epoch = 0;
     uint64_t reset_epoch = 0; // the epoch of the leader a reset came from
-    note_lag(ft, 0, applied);
+    note_lag(ft, 0, durable);
     while (!atomic_load(&f->stop)) {
-        uint64_t last_epoch = st_shards_last_epoch(f->shards, ft->w);
-        if (last_epoch == 0)
-            last_epoch = reset_epoch; // 0: not known (the leader cannot tell a divergence)
+        jobs_reap(ft);
+        if (ft->job_count == FOLLOW_JOBS)
+            job_wait_oldest(ft);
+        if (ft->job_failed != ST_OK) { // start again from what is durable here
+            jobs_drain(ft);
+            st_err failed = ft->job_failed;
+            ft->job_failed = ST_OK;
+            if (failed != ST_BUSY)
+                pause_ms(FOLLOW_PAUSE_MS);
+        }
+        durable = st_shards_durable_lsn(f->shards, ft->w);
+        if (ft->job_count == 0) {
+            received = durable;
+            received_epoch = st_shards_last_epoch(f->shards, ft->w);
+            if (received_epoch == 0)
+                received_epoch = reset_epoch; // 0: not known (the leader cannot tell a divergence)
+        }
         Stocktwin__FetchRequest fq = STOCKTWIN__FETCH_REQUEST__INIT;
         fq.worker = ft->w;
-        fq.from_lsn = applied + 1;
-        fq.last_epoch = last_epoch;
+        fq.from_lsn = received + 1;
+        fq.last_epoch = received_epoch;
+        fq.durable_lsn = durable;
         fq.max_bytes = FOLLOW_FETCH_BYTES;
-        fq.wait_ms = FOLLOW_WAIT_MS;
+        fq.wait_ms = ft->job_count > 0 ? 0 : FOLLOW_WAIT_MS; // an ack must not wait on a poll
         Stocktwin__ReplRequest q = STOCKTWIN__REPL_REQUEST__INIT;
         q.body_case = STOCKTWIN__REPL_REQUEST__BODY_FETCH;
         q.fetch = &fq;
         Stocktwin__ReplResponse *r = call(ft, &q);
         if (r == NULL || !check_reply(ft, r)) {
             stocktwin__repl_response__free_unpacked(r, NULL);
+            jobs_drain(ft);
             pause_ms(FOLLOW_PAUSE_MS);
             continue;
         }
@@ -418,7 +523,13 @@ fetcher_main(void *arg)
             say(ft, "the leader refused a fetch from %" PRIu64 ": %s", fq.from_lsn,
                 r->message ? r->message : "");
             stocktwin__repl_response__free_unpacked(r, NULL);
+            jobs_drain(ft);
             pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (r->snapshot_needed && ft->job_count > 0) { // ask again with nothing in flight
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            jobs_drain(ft);
             continue;
         }
         if (r->snapshot_needed) {
@@ -430,39 +541,47 @@ fetcher_main(void *arg)
             uint64_t lsn = receive_snapshot(ft);
             if (lsn == 0)
                 continue;
-            st_shards_reset(f->shards, &ft->req, ft->w, lsn, replicate_done, ft);
-            wait_done(ft);
+            st_shards_reset(f->shards, &ft->req, ft->w, lsn, reset_done, ft);
+            sem_wait_all(&ft->reset_done);
             if (ft->req.status != ST_OK) {
                 say(ft, "starting over from the snapshot: %s", st_err_str(ft->req.status));
                 pause_ms(FOLLOW_PAUSE_MS);
             }
-            applied = st_shards_durable_lsn(f->shards, ft->w);
             reset_epoch = epoch;
-            note_lag(ft, 0, applied);
+            note_lag(ft, 0, st_shards_durable_lsn(f->shards, ft->w));
             continue;
         }
         uint64_t leader_durable = r->durable_lsn;
         if (r->count == 0 || r->frames.len == 0 || r->worker != ft->w ||
             r->first_lsn != fq.from_lsn || r->frames.len > ST_REPL_FRAMES_MAX) {
             stocktwin__repl_response__free_unpacked(r, NULL);
-            note_lag(ft, leader_durable, applied);
+            note_lag(ft, leader_durable, durable);
+            if (ft->job_count > 0) // nothing new: let the next fetch carry its ack
+                job_wait_oldest(ft);
             continue;
         }
-        st_shards_replicate(f->shards, &ft->req, ft->w, r->frames.data, (uint32_t)r->frames.len,
-                            replicate_done, ft);
-        wait_done(ft);
-        if (ft->req.status != ST_OK) {
-            const char *m = atomic_load(&ft->req.message_count) > 0 ? ft->req.messages[0].text : "";
-            say(ft, "frames from %" PRIu64 " refused: %s (%s)", fq.from_lsn,
-                st_err_str(ft->req.status), m);
-            if (ft->req.status != ST_BUSY)
-                pause_ms(FOLLOW_PAUSE_MS);
+        // The next fetch names the epoch of the last frame: read it (and
+        // check that frame) here; when that fails the worker's checks have
+        // the last word, and nothing goes on until it answered.
+        st_wal_frame last;
+        char why[256];
+        uint64_t epoch = 0;
+        bool known = st_wal_frames_last(r->frames.data, r->frames.len, r->first_lsn, r->count,
+                                        &last, why, sizeof why) == ST_OK &&
+                     st_codec_entry_epoch(last.payload, last.payload_len, &epoch) &&
+                     epoch >= received_epoch;
+        job_start(ft, r);
+        if (known) {
+            received = last.lsn;
+            received_epoch = epoch;
+        } else {
+            jobs_drain(ft);
         }
-        stocktwin__repl_response__free_unpacked(r, NULL);
-        applied = st_shards_durable_lsn(f->shards, ft->w);
-        note_lag(ft, leader_durable, applied);
-        catch_up_progress(ft, applied, leader_durable);
+        durable = st_shards_durable_lsn(f->shards, ft->w);
+        note_lag(ft, leader_durable, durable);
+        catch_up_progress(ft, durable, leader_durable);
     }
+    jobs_drain(ft); // the worker reads their frames until they are done
     return NULL;
 }
 
@@ -494,7 +613,9 @@ st_repl_follower_start(const st_repl_follower_config *cfg, st_repl_follower **ou
         ft->f = f;
         ft->w = w;
         ft->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
-        sem_init(&ft->done, 0, 0);
+        sem_init(&ft->reset_done, 0, 0);
+        for (uint32_t i = 0; i < FOLLOW_JOBS; i++)
+            sem_init(&ft->jobs[i].done, 0, 0);
         pthread_mutex_init(&ft->lag_mu, NULL);
     }
     for (uint32_t w = 0; w < f->workers; w++) {
@@ -566,7 +687,9 @@ st_repl_follower_stop(st_repl_follower *f)
         if (nng_socket_id(ft->sock) > 0)
             nng_close(ft->sock);
         nng_aio_free(ft->aio);
-        sem_destroy(&ft->done);
+        sem_destroy(&ft->reset_done);
+        for (uint32_t i = 0; i < FOLLOW_JOBS; i++)
+            sem_destroy(&ft->jobs[i].done);
         pthread_mutex_destroy(&ft->lag_mu);
     }
     pthread_mutex_destroy(&f->mu);

@@ -21,11 +21,13 @@
 //     LogEntry payload, padding to 8), each checked by st_wal_reader before
 //     it is sent, with first_lsn F, count and D.
 // Every reply carries the leader's epoch, the epoch's start LSNs, the worker
-// count and the leader's RPC URL. The fetch also acknowledges: the follower
-// asks for F only after F - 1 is durable in its own log, so F - 1 is its
-// position, which the follower table keeps (per name, at most
-// ST_REPL_FOLLOWERS_MAX) and from which, with --ack quorum=K, the K-th
-// highest position of each worker goes to st_shards_quorum_set.
+// count and the leader's RPC URL. The fetch also acknowledges: its
+// durable_lsn (protocol version 2; version 1 asks for F only once F - 1 is
+// durable, so F - 1), capped at F - 1, is the follower's position, which the
+// follower table keeps (per name, at most ST_REPL_FOLLOWERS_MAX) and from
+// which, with --ack quorum=K, the K-th highest position of each worker goes
+// to st_shards_quorum_set. A follower has one fetch of a worker out at a
+// time, so positions arrive in the order it sent them.
 //
 // A SNAPSHOT CHUNK (worker w, lsn S (0: the newest), offset O, max M) is
 // answered with bytes O.. of <data>/snap-<w>/<S>.snap, its size and LSN, and
@@ -68,7 +70,8 @@
 #define REPL_THREADS_MAX 64u
 #define REPL_CURSORS 4u // cached log cursors per worker
 #define REPL_FETCH_DEFAULT (1u << 20)
-#define REPL_VERSION 1u
+#define REPL_VERSION 2u // spoken; a follower of version 1 is still served
+#define REPL_VERSION_MIN 1u
 
 typedef struct repl_follower {
     bool used;
@@ -264,8 +267,8 @@ typedef struct repl_reply {
     uint64_t start[ST_SHARDS_WORKERS_MAX];
 } repl_reply;
 
-static void
-reply_fail(repl_reply *r, st_err status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_fail(repl_reply *r, st_err status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 reply_fail(repl_reply *r, st_err status, const char *fmt, ...)
@@ -293,33 +296,41 @@ fetch_diverged(const st_repl_leader *l, uint32_t w, uint64_t from, uint64_t last
 }
 
 static void
-handle_fetch(st_repl_leader *l, const char *name, const Stocktwin__FetchRequest *f, repl_reply *r)
+handle_fetch(st_repl_leader *l, uint32_t version, const char *name,
+             const Stocktwin__FetchRequest *f, repl_reply *r)
 {
     uint32_t w = f->worker;
     if (w >= l->workers || f->from_lsn == 0) {
-        reply_fail(r, ST_INVALID_ARGUMENT, "fetch of worker %u from LSN %" PRIu64
-                   ": this leader has workers 0..%u and LSNs start at 1", w, f->from_lsn,
-                   l->workers - 1);
+        reply_fail(r, ST_INVALID_ARGUMENT,
+                   "fetch of worker %u from LSN %" PRIu64
+                   ": this leader has workers 0..%u and LSNs start at 1",
+                   w, f->from_lsn, l->workers - 1);
         return;
     }
     uint64_t epoch = st_repl_epochs_current(&l->epochs);
     r->pb.worker = w;
     uint64_t durable = st_shards_durable_lsn(l->shards, w);
     if (f->last_epoch > epoch) {
-        reply_fail(r, ST_FENCED, "the follower holds entries of epoch %" PRIu64
-                   ", newer than this leader's %" PRIu64, f->last_epoch, epoch);
+        reply_fail(r, ST_FENCED,
+                   "the follower holds entries of epoch %" PRIu64
+                   ", newer than this leader's %" PRIu64,
+                   f->last_epoch, epoch);
         return;
     }
     if (fetch_diverged(l, w, f->from_lsn, f->last_epoch) || f->from_lsn > durable + 1) {
         r->pb.snapshot_needed = true;
         r->pb.durable_lsn = durable;
-        reply_fail(r, ST_OK, "worker %u: the follower's log up to %" PRIu64
-                   " (epoch %" PRIu64 ") is not a prefix of this leader's (epoch %" PRIu64
-                   ", durable %" PRIu64 "): start over from a snapshot",
+        reply_fail(r, ST_OK,
+                   "worker %u: the follower's log up to %" PRIu64 " (epoch %" PRIu64
+                   ") is not a prefix of this leader's (epoch %" PRIu64 ", durable %" PRIu64
+                   "): start over from a snapshot",
                    w, f->from_lsn - 1, f->last_epoch, epoch, durable);
         return;
     }
-    leader_note(l, name, w, f->from_lsn - 1);
+    uint64_t pos = f->from_lsn - 1;
+    if (version >= 2 && f->durable_lsn < pos)
+        pos = f->durable_lsn; // received, not yet durable there
+    leader_note(l, name, w, pos);
     uint32_t wait = f->wait_ms < ST_REPL_WAIT_MAX_MS ? f->wait_ms : ST_REPL_WAIT_MAX_MS;
     uint64_t deadline = now_ms() + wait;
     while (durable < f->from_lsn && !atomic_load(&l->stopping) && now_ms() < deadline) {
@@ -345,8 +356,8 @@ handle_fetch(st_repl_leader *l, const char *name, const Stocktwin__FetchRequest 
     size_t used = 0;
     uint32_t count = 0;
     char why[512] = "";
-    st_err err = st_wal_reader_read(cur, f->from_lsn, durable, r->buf, cap, &used, &count, why,
-                                    sizeof why);
+    st_err err =
+        st_wal_reader_read(cur, f->from_lsn, durable, r->buf, cap, &used, &count, why, sizeof why);
     if (err == ST_TOO_LARGE && cap < ST_REPL_FRAMES_MAX) // one frame over a small cap
         err = st_wal_reader_read(cur, f->from_lsn, durable, r->buf, ST_REPL_FRAMES_MAX, &used,
                                  &count, why, sizeof why);
@@ -361,8 +372,10 @@ handle_fetch(st_repl_leader *l, const char *name, const Stocktwin__FetchRequest 
     st_wal_reader_close(cur);
     if (err == ST_NOT_FOUND) {
         r->pb.snapshot_needed = true;
-        reply_fail(r, ST_OK, "worker %u: the log now starts at %" PRIu64 ", after %" PRIu64
-                   ": start from a snapshot", w, first, f->from_lsn);
+        reply_fail(r, ST_OK,
+                   "worker %u: the log now starts at %" PRIu64 ", after %" PRIu64
+                   ": start from a snapshot",
+                   w, first, f->from_lsn);
         return;
     }
     reply_fail(r, ST_INTERNAL, "worker %u: reading the log from %" PRIu64 ": %s (%s)", w,
@@ -420,19 +433,22 @@ handle_snapshot(st_repl_leader *l, const Stocktwin__SnapshotChunkRequest *q, rep
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)
             close(fd);
-        reply_fail(r, ST_NOT_FOUND, "snapshot %" PRIu64 " of worker %u was replaced by a newer "
-                   "one: start again", lsn, w);
+        reply_fail(r, ST_NOT_FOUND,
+                   "snapshot %" PRIu64 " of worker %u was replaced by a newer "
+                   "one: start again",
+                   lsn, w);
         return;
     }
     uint64_t size = (uint64_t)st.st_size;
     if (q->offset > size) {
         close(fd);
-        reply_fail(r, ST_INVALID_ARGUMENT, "offset %" PRIu64 " is beyond the snapshot's %" PRIu64
-                   " bytes", q->offset, size);
+        reply_fail(r, ST_INVALID_ARGUMENT,
+                   "offset %" PRIu64 " is beyond the snapshot's %" PRIu64 " bytes", q->offset,
+                   size);
         return;
     }
-    size_t cap = q->max_bytes == 0 || q->max_bytes > ST_REPL_FRAMES_MAX ? ST_REPL_FRAMES_MAX
-                                                                        : q->max_bytes;
+    size_t cap =
+        q->max_bytes == 0 || q->max_bytes > ST_REPL_FRAMES_MAX ? ST_REPL_FRAMES_MAX : q->max_bytes;
     size_t want = size - q->offset < cap ? (size_t)(size - q->offset) : cap;
     size_t got = 0;
     while (got < want) {
@@ -466,27 +482,32 @@ handle(st_repl_leader *l, const void *data, size_t len, repl_reply *r)
         reply_fail(r, ST_MALFORMED, "not a stocktwin.ReplRequest (%zu bytes)", len);
         return;
     }
-    if (q->version != REPL_VERSION) {
-        reply_fail(r, ST_BAD_VERSION, "replication protocol version %u is not spoken here (%u)",
-                   q->version, REPL_VERSION);
+    if (q->version < REPL_VERSION_MIN || q->version > REPL_VERSION) {
+        reply_fail(r, ST_BAD_VERSION,
+                   "replication protocol version %u is not spoken here (%u to %u)", q->version,
+                   REPL_VERSION_MIN, REPL_VERSION);
     } else if (q->workers != l->workers) {
         reply_fail(r, ST_INVALID_ARGUMENT,
                    "the follower runs %u workers and this leader %u: start it with --workers %u",
                    q->workers, l->workers, l->workers);
     } else if (q->epoch > epoch) {
         uint_fast64_t seen = atomic_load(&l->fenced_epoch);
-        while (seen < q->epoch && !atomic_compare_exchange_weak(&l->fenced_epoch, &seen, q->epoch)) {
+        while (seen < q->epoch &&
+               !atomic_compare_exchange_weak(&l->fenced_epoch, &seen, q->epoch)) {
         }
         if (seen == 0)
-            fprintf(stderr, "stocktwind: a follower has seen epoch %" PRIu64 ", newer than this "
+            fprintf(stderr,
+                    "stocktwind: a follower has seen epoch %" PRIu64 ", newer than this "
                     "leader's %" PRIu64 ": this leader was deposed and refuses writes; restart "
-                    "it with --follow to rejoin\n", q->epoch, epoch);
-        reply_fail(r, ST_FENCED, "this leader's epoch %" PRIu64 " is older than %" PRIu64
-                   ": it was deposed", epoch, q->epoch);
+                    "it with --follow to rejoin\n",
+                    q->epoch, epoch);
+        reply_fail(r, ST_FENCED,
+                   "this leader's epoch %" PRIu64 " is older than %" PRIu64 ": it was deposed",
+                   epoch, q->epoch);
     } else if (q->follower == NULL || q->follower[0] == '\0' || strlen(q->follower) >= 128) {
         reply_fail(r, ST_INVALID_ARGUMENT, "the follower's name is empty or over 127 bytes");
     } else if (q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH) {
-        handle_fetch(l, q->follower, q->fetch, r);
+        handle_fetch(l, q->version, q->follower, q->fetch, r);
     } else if (q->body_case == STOCKTWIN__REPL_REQUEST__BODY_SNAPSHOT) {
         handle_snapshot(l, q->snapshot, r);
     } else {

@@ -62,8 +62,7 @@ typedef struct node {
 // the caller), replication door `repl` (may be ""), following `follow`
 // (NULL: a leader) and up to four more flags.
 static void
-start_node(node *n, const char *follow, const char *a, const char *b, const char *c,
-           const char *d)
+start_node(node *n, const char *follow, const char *a, const char *b, const char *c, const char *d)
 {
     const char *flags[IT_EXTRA_FLAGS_MAX] = {0};
     int k = 0;
@@ -142,8 +141,10 @@ wait_same(const it_daemon *leader, const it_daemon *follower, int timeout_ms)
             return true;
         sleep_ms(50);
     } while (now_ms() < until);
-    fprintf(stderr, "leader %016" PRIx64 " at %" PRIu64 "/%" PRIu64 ", follower %016" PRIx64
-            " at %" PRIu64 "/%" PRIu64 "\n", ld, la[0], la[1], fd, fa[0], fa[1]);
+    fprintf(stderr,
+            "leader %016" PRIx64 " at %" PRIu64 "/%" PRIu64 ", follower %016" PRIx64 " at %" PRIu64
+            "/%" PRIu64 "\n",
+            ld, la[0], la[1], fd, fa[0], fa[1]);
     return false;
 }
 
@@ -171,9 +172,9 @@ typedef struct writer {
     int id;
     const it_daemon *d;
     atomic_bool stop;
-    uint64_t seq;      // the last seq sent
-    uint64_t acked;    // units acknowledged OK or DUPLICATE
-    uint64_t failed;   // requests that got no answer or a refusal
+    uint64_t seq;    // the last seq sent
+    uint64_t acked;  // units acknowledged OK or DUPLICATE
+    uint64_t failed; // requests that got no answer or a refusal
 } writer;
 
 static const char *const writer_wh[WRITERS] = {"wh-a", "wh-c", "wh-a"};
@@ -268,8 +269,9 @@ Test(replication, followers_match_the_leader_under_load, .timeout = 120)
     cr_assert_str_eq(r->leader, l.d.rpc);
     st_client_response_free(r);
     r = NULL;
-    const char *one[] = {"{\"source\":\"x\",\"seq\":1,\"warehouse\":\"wh-a\",\"movement\":{"
-                         "\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,\"to_location\":\"recv\"}}"};
+    const char *one[] = {
+        "{\"source\":\"x\",\"seq\":1,\"warehouse\":\"wh-a\",\"movement\":{"
+        "\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,\"to_location\":\"recv\"}}"};
     cr_assert_eq(submit(c, one, 1, &r), STOCKTWIN__STATUS__STATUS_NOT_LEADER);
     cr_assert_not_null(r);
     cr_assert_not_null(strstr(r->message, l.d.rpc), "%s", r->message);
@@ -396,8 +398,13 @@ Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .time
     cr_assert_gt(acked, 0);
 
     char out[4096];
-    char *const promote[] = {(char *)it_path("client/stocktwin"), "--url", f.d.rpc, "--timeout",
-                             "20000", "promote", NULL};
+    char *const promote[] = {(char *)it_path("client/stocktwin"),
+                             "--url",
+                             f.d.rpc,
+                             "--timeout",
+                             "20000",
+                             "promote",
+                             NULL};
     cr_assert_eq(it_run(promote, NULL, out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "epoch 2"), "%s", out);
     // The promoted node restarts as leader: wait for it to take writes.
@@ -422,8 +429,10 @@ Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .time
     }
     cr_assert_eq(status, STOCKTWIN__STATUS__STATUS_OK, "the promoted node takes writes");
     int64_t have = units(&f.d) - 1;
-    cr_assert_geq(have, (int64_t)acked, "every acknowledged unit is on the new leader "
-                  "(%" PRId64 " of %" PRIu64 " acknowledged, %" PRIu64 " sent)", have, acked, sent);
+    cr_assert_geq(have, (int64_t)acked,
+                  "every acknowledged unit is on the new leader "
+                  "(%" PRId64 " of %" PRIu64 " acknowledged, %" PRIu64 " sent)",
+                  have, acked, sent);
     cr_assert_leq(have, (int64_t)sent);
 
     // The old leader comes back as a follower of the new one: fenced (epoch
@@ -437,9 +446,11 @@ Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .time
     node_remove(&l);
 }
 
-// One raw request to a replication door; the reply's status (or -1).
+// One raw request to a replication door; the reply's status (or -1), and
+// its durable_lsn into *durable (may be NULL).
 static int
-raw_call(const char *url, const void *data, size_t len, char *message, size_t cap)
+raw_call(const char *url, const void *data, size_t len, char *message, size_t cap,
+         uint64_t *durable)
 {
     nng_socket s;
     nng_msg *m = NULL;
@@ -454,6 +465,8 @@ raw_call(const char *url, const void *data, size_t len, char *message, size_t ca
         if (r != NULL) {
             status = (int)r->status;
             snprintf(message, cap, "%s", r->message ? r->message : "");
+            if (durable != NULL)
+                *durable = r->durable_lsn;
             stocktwin__repl_response__free_unpacked(r, NULL);
         }
         nng_msg_free(m);
@@ -463,12 +476,13 @@ raw_call(const char *url, const void *data, size_t len, char *message, size_t ca
 }
 
 static size_t
-pack_fetch(uint8_t *buf, uint32_t version, uint32_t workers, uint64_t epoch, uint32_t worker,
-           uint64_t from)
+pack_fetch_durable(uint8_t *buf, uint32_t version, uint32_t workers, uint64_t epoch,
+                   uint32_t worker, uint64_t from, uint64_t durable)
 {
     Stocktwin__FetchRequest f = STOCKTWIN__FETCH_REQUEST__INIT;
     f.worker = worker;
     f.from_lsn = from;
+    f.durable_lsn = durable;
     Stocktwin__ReplRequest q = STOCKTWIN__REPL_REQUEST__INIT;
     q.version = version;
     q.follower = "raw-test";
@@ -477,6 +491,13 @@ pack_fetch(uint8_t *buf, uint32_t version, uint32_t workers, uint64_t epoch, uin
     q.body_case = STOCKTWIN__REPL_REQUEST__BODY_FETCH;
     q.fetch = &f;
     return stocktwin__repl_request__pack(&q, buf);
+}
+
+static size_t
+pack_fetch(uint8_t *buf, uint32_t version, uint32_t workers, uint64_t epoch, uint32_t worker,
+           uint64_t from)
+{
+    return pack_fetch_durable(buf, version, workers, epoch, worker, from, 0);
 }
 
 Test(replication, bad_requests_are_refused_and_break_nothing, .timeout = 120)
@@ -489,32 +510,34 @@ Test(replication, bad_requests_are_refused_and_break_nothing, .timeout = 120)
     setup(&l.d);
     char msg[512];
     uint8_t buf[512];
-    cr_assert_eq(raw_call(l.repl, "\xff\xfe garbage", 10, msg, sizeof msg),
+    cr_assert_eq(raw_call(l.repl, "\xff\xfe garbage", 10, msg, sizeof msg, NULL),
                  STOCKTWIN__STATUS__STATUS_MALFORMED, "%s", msg);
     size_t n = pack_fetch(buf, 1, 2, 1, 0, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n / 2, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_MALFORMED,
-                 "a truncated request: %s", msg);
+    cr_assert_eq(raw_call(l.repl, buf, n / 2, msg, sizeof msg, NULL),
+                 STOCKTWIN__STATUS__STATUS_MALFORMED, "a truncated request: %s", msg);
     n = pack_fetch(buf, 7, 2, 1, 0, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_BAD_VERSION);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL),
+                 STOCKTWIN__STATUS__STATUS_BAD_VERSION);
     n = pack_fetch(buf, 1, 3, 1, 0, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL),
                  STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT);
     cr_assert_not_null(strstr(msg, "--workers 2"), "%s", msg);
     n = pack_fetch(buf, 1, 2, 1, 9, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL),
                  STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT, "%s", msg);
     n = pack_fetch(buf, 1, 2, 1, 0, 0);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg),
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL),
                  STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT, "%s", msg);
     // A good fetch still works, and a follower still follows.
     n = pack_fetch(buf, 1, 2, 1, 0, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_OK, "%s", msg);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL), STOCKTWIN__STATUS__STATUS_OK,
+                 "%s", msg);
     start_node(&f, l.repl, NULL, NULL, NULL, NULL);
     cr_assert(wait_same(&l.d, &f.d, 20000));
     // A request of a newer epoch deposes this leader: it refuses writes.
     n = pack_fetch(buf, 1, 2, 5, 0, 1);
-    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg), STOCKTWIN__STATUS__STATUS_FENCED, "%s",
-                 msg);
+    cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, NULL), STOCKTWIN__STATUS__STATUS_FENCED,
+                 "%s", msg);
     st_client *c = it_client(&l.d);
     const char *late[] = {"{\"source\":\"late\",\"seq\":1,\"warehouse\":\"wh-a\","
                           "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-2\",\"qty\":1,"
@@ -526,6 +549,64 @@ Test(replication, bad_requests_are_refused_and_break_nothing, .timeout = 120)
     it_daemon_stop(&f.d);
     it_daemon_stop(&l.d);
     node_remove(&f);
+    node_remove(&l);
+}
+
+// raw_lag: the lag in entries the leader's stats give the follower `name`.
+static uint64_t
+raw_lag(const it_daemon *d, const char *name)
+{
+    st_client *c = it_client(d);
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_stats(c, &r), STOCKTWIN__STATUS__STATUS_OK);
+    uint64_t lag = UINT64_MAX;
+    for (size_t i = 0; i < r->stats->n_followers; i++)
+        if (strcmp(r->stats->followers[i]->follower, name) == 0)
+            lag = r->stats->followers[i]->lag_entries;
+    st_client_response_free(r);
+    st_client_close(c);
+    return lag;
+}
+
+// What a fetch acknowledges (quorum acks count on it): a version 2
+// follower's durable_lsn, never past the frames it received (from_lsn - 1);
+// a version 1 follower's from_lsn - 1.
+Test(replication, a_fetch_acknowledges_what_the_follower_made_durable, .timeout = 120)
+{
+    node l;
+    node_init(&l, "l");
+    start_node(&l, NULL, NULL, NULL, NULL, NULL);
+    setup(&l.d);
+    char msg[512];
+    uint8_t buf[512];
+    uint64_t d[2] = {0, 0};
+    for (uint32_t w = 0; w < 2; w++) {
+        size_t n = pack_fetch_durable(buf, 2, 2, 1, w, 1, 0);
+        cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, &d[w]), STOCKTWIN__STATUS__STATUS_OK,
+                     "%s", msg);
+        cr_assert_geq(d[w], 3, "the setup wrote to worker %u's log (%" PRIu64 ")", w, d[w]);
+    }
+    cr_assert_eq(raw_lag(&l.d, "raw-test"), d[0] + d[1]);
+    struct {
+        uint32_t version;
+        uint64_t durable, lag;
+    } cases[] = {
+        {2, 0, d[0] + d[1]},     // received all of worker 0, nothing durable yet
+        {2, 5, d[0] - 5 + d[1]}, // five durable
+        {2, d[0], d[1]},         // all of it durable
+        {2, 3, d[0] - 3 + d[1]}, // a follower that started over from less
+        {2, d[0] + 100, d[1]},   // never past what it received
+        {1, 0, d[1]},            // version 1: from_lsn - 1 is durable
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = pack_fetch_durable(buf, cases[i].version, 2, 1, 0, d[0] + 1, cases[i].durable);
+        uint64_t now = 0;
+        cr_assert_eq(raw_call(l.repl, buf, n, msg, sizeof msg, &now), STOCKTWIN__STATUS__STATUS_OK,
+                     "case %zu: %s", i, msg);
+        cr_assert_eq(now, d[0], "the leader was idle");
+        cr_assert_eq(raw_lag(&l.d, "raw-test"), cases[i].lag, "case %zu", i);
+    }
+    it_daemon_stop(&l.d);
     node_remove(&l);
 }
 
@@ -572,8 +653,8 @@ fake_main(void *arg)
         Stocktwin__ReplRequest *q =
             stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
         nng_msg_free(m);
-        uint64_t from = q && q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH ? q->fetch->from_lsn
-                                                                                   : 1;
+        uint64_t from =
+            q && q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH ? q->fetch->from_lsn : 1;
         uint32_t worker = q && q->fetch ? q->fetch->worker : 0;
         stocktwin__repl_request__free_unpacked(q, NULL);
         int step = atomic_fetch_add(&fl->step, 1);
@@ -662,8 +743,8 @@ Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
     char log[65536];
     it_daemon_log(&f.d, log, sizeof log);
     static const char *const said[] = {
-        "is not a stocktwin.ReplResponse", "runs 3 workers", "checksum mismatch",
-        "does not follow entry", "older than 2 seen here",
+        "is not a stocktwin.ReplResponse", "runs 3 workers",         "checksum mismatch",
+        "does not follow entry",           "older than 2 seen here",
     };
     for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
         cr_assert_not_null(strstr(log, said[i]), "'%s' in %s", said[i], log);
