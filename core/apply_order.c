@@ -225,6 +225,7 @@ st_apply_transfer_dispatch(st_state *s)
                    .pos_ms = ST_TIME_NONE};
     st_map_put(&wh->xfer_index, st_map_key2(0, x->id), i);
     st_event *o = st_outbox_event(s, ST_EV_TRANSFER_INBOUND, x->peer);
+    x->msg_seq = o->seq;
     o->u.transfer_inbound.transfer_id = st_str(s, x->id);
     o->u.transfer_inbound.from_warehouse = st_str(s, wh->id);
     o->u.transfer_inbound.sku = st_str(s, s->products[product].sku);
@@ -328,6 +329,7 @@ st_apply_transfer_receive(st_state *s)
     st_ext_get(wh, x->stock)->inbound -= x->qty;
     x->done = 1;
     st_event *o = st_outbox_event(s, ST_EV_TRANSFER_ARRIVED, x->peer);
+    x->msg_seq = o->seq;
     o->u.transfer_arrived.transfer_id = st_str(s, x->id);
     return ST_OK;
 }
@@ -355,4 +357,54 @@ st_apply_transfer_arrived(st_state *s)
     st_touch(s, x->stock);
     ST_ASSERT(st_ext(wh, &wh->stocks[x->stock])->in_transit_out >= 0);
     return ST_OK;
+}
+
+// --- transfer halves after a restart --------------------------------------
+
+uint32_t
+st_state_transfer_halves(const st_state *s, st_half_fn fn, void *arg)
+{
+    ST_ASSERT(s != NULL && fn != NULL);
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < s->whs_n; w++) {
+        const st_wh *wh = s->whs[w];
+        for (uint32_t i = 0; i < wh->xfers_n; i++) {
+            const st_xfer *x = &wh->xfers[i];
+            if (x->inbound ? !x->done : x->done) // not received, or arrived
+                continue;
+            // As st_outbox_event and the apply staged it.
+            st_event o = {.source = st_str(s, wh->outbox_source),
+                          .seq = x->msg_seq,
+                          .event_time_ms = x->created_ms,
+                          .warehouse = st_str(s, x->peer)};
+            if (x->inbound) {
+                o.kind = ST_EV_TRANSFER_ARRIVED;
+                o.u.transfer_arrived.transfer_id = st_str(s, x->id);
+            } else {
+                o.kind = ST_EV_TRANSFER_INBOUND;
+                o.u.transfer_inbound.transfer_id = st_str(s, x->id);
+                o.u.transfer_inbound.from_warehouse = st_str(s, wh->id);
+                o.u.transfer_inbound.sku = st_str(s, s->products[wh->stocks[x->stock].product].sku);
+                o.u.transfer_inbound.qty = x->qty;
+                o.u.transfer_inbound.eta_ms = x->eta_ms;
+            }
+            fn(arg, &o);
+            n++;
+        }
+    }
+    return n;
+}
+
+bool
+st_state_transfer_half_needed(const st_state *s, const st_event *half)
+{
+    ST_ASSERT(s != NULL && half != NULL);
+    const st_wh *wh = st_find_wh(s, half->warehouse);
+    if (wh == NULL)
+        return false; // not here
+    if (half->kind == ST_EV_TRANSFER_INBOUND)
+        return st_find_xfer(s, wh, half->u.transfer_inbound.transfer_id, true) == ST_NONE;
+    ST_ASSERT(half->kind == ST_EV_TRANSFER_ARRIVED);
+    uint32_t i = st_find_xfer(s, wh, half->u.transfer_arrived.transfer_id, false);
+    return i != ST_NONE && !wh->xfers[i].done;
 }

@@ -139,6 +139,11 @@ typedef struct st_xfer {
     uint8_t inbound, done, has_pos;
     int64_t qty, eta_ms, created_ms, pos_ms;
     double lat, lon;
+    // The seq of the half this side sent (an outbound record's INBOUND, a
+    // received inbound record's ARRIVED), so that it can be sent again under
+    // the same (source, seq) (st_state_transfer_halves); 0: not sent yet, or
+    // a record loaded from a snapshot older than format 4.
+    uint64_t msg_seq;
 } st_xfer;
 
 typedef struct st_lead {

@@ -7,13 +7,13 @@
 // does the I/O (a file, a socket to a follower) and adds its own framing and
 // checksum (shards/ owns the snapshot file).
 //
-// Byte layout (format 3), native endianness (the header says which build
+// Byte layout (format 4), native endianness (the header says which build
 // wrote it). The image is written in parts between applies (snapshot.h), so
 // each part is as the state was at its own LSN:
 //
 //   header   "STSNAPv1" (8 bytes)
 //            u32 layout id: sizeof of every record type below and the
-//            format's version (3), hashed; formats 1 and 2 are read too
+//            format's version (4), hashed; formats 1 to 3 are read too
 //            u32 alerts_kept of the writer (informative)
 //   head     u64 first LSN: the head's, replay starts after it
 //            u32 n + n st_product, u32 n + n st_supplier,
@@ -45,8 +45,9 @@
 // creates again, at the same index. alerts_raised is the head's plus what
 // each warehouse raised before its part.
 //
-// Format 2 is the same tables in one piece: strings after the header, no
-// LSNs or alert counts, "STSNAPend" after the warehouses.
+// Format 3 is format 4 with 64-byte transfer records (no msg_seq: loaded as
+// 0). Format 2 is format 3's tables in one piece: strings after the header,
+// no LSNs or alert counts, "STSNAPend" after the warehouses.
 //
 // Validity: st_state_load refuses (ST_MALFORMED, with a sentence) an image
 // that is short, has a different layout id, a string table with a repeat,
@@ -73,27 +74,47 @@ layout_hash(const uint32_t *sizes, size_t n)
     return h;
 }
 
+// Formats 1 to 3 hold transfer records without msg_seq.
+typedef struct snap_xfer_v3 {
+    uint32_t id, peer, stock;
+    uint8_t inbound, done, has_pos;
+    int64_t qty, eta_ms, created_ms, pos_ms;
+    double lat, lon;
+} snap_xfer_v3;
+
+_Static_assert(sizeof(snap_xfer_v3) == 64 && sizeof(st_xfer) == 72, "transfer records");
+
 static uint32_t
 snap_layout_id_of(uint32_t version)
 {
     const uint32_t sizes[] = {
-        sizeof(st_product), sizeof(st_supplier),
-        sizeof(st_source),  sizeof(st_loc),
-        sizeof(st_device),  sizeof(st_stock),
-        sizeof(st_bin),     sizeof(st_resv),
-        sizeof(st_po),      sizeof(st_xfer),
-        sizeof(st_lead),    sizeof(st_stock_ext),
-        sizeof(st_bin_set), version,
+        sizeof(st_product),
+        sizeof(st_supplier),
+        sizeof(st_source),
+        sizeof(st_loc),
+        sizeof(st_device),
+        sizeof(st_stock),
+        sizeof(st_bin),
+        sizeof(st_resv),
+        sizeof(st_po),
+        version >= 4 ? (uint32_t)sizeof(st_xfer) : (uint32_t)sizeof(snap_xfer_v3),
+        sizeof(st_lead),
+        sizeof(st_stock_ext),
+        sizeof(st_bin_set),
+        version,
     };
     return layout_hash(sizes, sizeof sizes / sizeof sizes[0]);
 }
 
 // Versions: 2 = 32-byte records and 16-byte bins, in one consistent piece;
-// 3 = the same records, written piecewise (LSNs, strings at the end).
+// 3 = the same records, written piecewise (LSNs, strings at the end); 4 =
+// format 3 with the seq of each transfer's half (st_xfer.msg_seq).
+#define SNAP_FORMAT 4u
+
 static uint32_t
 snap_layout_id(void)
 {
-    return snap_layout_id_of(3);
+    return snap_layout_id_of(SNAP_FORMAT);
 }
 
 // Format 1 (before 2026-12-03) differs only in these two tables: 72-byte
@@ -121,7 +142,7 @@ snap_layout_id_v1(void)
     const uint32_t sizes[] = {
         sizeof(st_product), sizeof(st_supplier),   sizeof(st_source),   sizeof(st_loc),
         sizeof(st_device),  sizeof(snap_stock_v1), sizeof(snap_bin_v1), sizeof(st_resv),
-        sizeof(st_po),      sizeof(st_xfer),       sizeof(st_lead),     1u,
+        sizeof(st_po),      sizeof(snap_xfer_v3),  sizeof(st_lead),     1u,
     };
     return layout_hash(sizes, sizeof sizes / sizeof sizes[0]);
 }
@@ -306,7 +327,7 @@ st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
 typedef struct snap_in {
     const uint8_t *p, *end;
     st_state *s;
-    uint32_t version;        // of the image: 1, 2 or 3
+    uint32_t version;        // of the image: 1 to 4
     uint32_t products_bound; // stock records may name products below it
     char *why;
     size_t why_len;
@@ -417,6 +438,36 @@ load_dedup(snap_in *in, st_dedup *d)
 // one. What format 2 no longer stores is checked here: a record's flags,
 // and that each bin points back at the record whose chain holds it (the
 // chains themselves are checked by load_wh, as for format 2).
+// load_xfers_v3 reads the 64-byte transfer records of formats 1 to 3: the
+// same fields, no msg_seq (0: a promoted follower cannot send such a half
+// again, st_state_transfer_halves).
+static void
+load_xfers_v3(snap_in *in, st_wh *wh)
+{
+    uint32_t n = 0;
+    snap_xfer_v3 *old = get_table(in, &n, NULL, sizeof *old, UINT32_MAX, "transfers");
+    if (n != 0) {
+        wh->xfers = st_malloc((size_t)n * sizeof *wh->xfers);
+        wh->xfers_n = wh->xfers_cap = n;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const snap_xfer_v3 *o = &old[i];
+        wh->xfers[i] = (st_xfer){.id = o->id,
+                                 .peer = o->peer,
+                                 .stock = o->stock,
+                                 .inbound = o->inbound,
+                                 .done = o->done,
+                                 .has_pos = o->has_pos,
+                                 .qty = o->qty,
+                                 .eta_ms = o->eta_ms,
+                                 .created_ms = o->created_ms,
+                                 .pos_ms = o->pos_ms,
+                                 .lat = o->lat,
+                                 .lon = o->lon};
+    }
+    st_free(old);
+}
+
 static void
 load_stocks_v1(snap_in *in, st_wh *wh, uint32_t w)
 {
@@ -501,14 +552,17 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     wh->resvs =
         get_table(in, &wh->resvs_n, &wh->resvs_cap, sizeof *wh->resvs, UINT32_MAX, "reservations");
     wh->pos = get_table(in, &wh->pos_n, &wh->pos_cap, sizeof *wh->pos, UINT32_MAX, "orders");
-    wh->xfers = get_table(in, &wh->xfers_n, &wh->xfers_cap, sizeof *wh->xfers, UINT32_MAX,
-                          "transfers");
+    if (in->version < 4)
+        load_xfers_v3(in, wh);
+    else
+        wh->xfers =
+            get_table(in, &wh->xfers_n, &wh->xfers_cap, sizeof *wh->xfers, UINT32_MAX, "transfers");
     wh->leads = get_table(in, &wh->leads_n, &wh->leads_cap, sizeof *wh->leads, UINT32_MAX,
                           "lead-time samples");
     // stock_of is sized by the catalog's capacity when it grew: slots past
     // the products are ST_NONE.
-    wh->stock_of = get_table(in, &wh->stock_of_n, NULL, sizeof *wh->stock_of, UINT32_MAX,
-                             "catalog slots");
+    wh->stock_of =
+        get_table(in, &wh->stock_of_n, NULL, sizeof *wh->stock_of, UINT32_MAX, "catalog slots");
     load_dedup(in, &wh->dedup);
     for (uint32_t i = 0; in->ok && i < wh->locs_n; i++) {
         const st_loc *l = &wh->locs[i];
@@ -554,8 +608,8 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     }
     for (uint32_t i = 0; in->ok && i < wh->pos_n; i++) {
         const st_po *p = &wh->pos[i];
-        check(in, id_ok(in, p->id) && id_ok(in, p->supplier) && p->stock < wh->stocks_n, "order",
-              w, i);
+        check(in, id_ok(in, p->id) && id_ok(in, p->supplier) && p->stock < wh->stocks_n, "order", w,
+              i);
         st_map_put(&wh->po_index, p->id, i);
     }
     for (uint32_t i = 0; in->ok && i < wh->xfers_n; i++) {
@@ -684,15 +738,20 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
 {
     ST_ASSERT(s != NULL && (image != NULL || len == 0) && why != NULL && why_len > 0);
     ST_ASSERT(s->intern.count <= 1 && s->products_n == 0 && s->whs_n == 0); // empty
-    snap_in in = {.p = image, .end = (const uint8_t *)image + len, .s = s, .why = why,
-                  .why_len = why_len, .ok = true};
+    snap_in in = {.p = image,
+                  .end = (const uint8_t *)image + len,
+                  .s = s,
+                  .why = why,
+                  .why_len = why_len,
+                  .ok = true};
     why[0] = '\0';
     char magic[9] = {0};
     take(&in, magic, 8);
     if (in.ok && memcmp(magic, SNAP_MAGIC, 8) != 0)
         bad(&in, "snapshot: not a stocktwin state image");
     uint32_t layout = get_u32(&in);
-    in.version = layout == snap_layout_id()       ? 3
+    in.version = layout == snap_layout_id()       ? SNAP_FORMAT
+                 : layout == snap_layout_id_of(3) ? 3
                  : layout == snap_layout_id_of(2) ? 2
                  : layout == snap_layout_id_v1()  ? 1
                                                   : 0;
@@ -700,7 +759,7 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
         bad(&in, "snapshot: written by a build with another record layout");
     (void)get_u32(&in); // the writer's alerts_kept
     uint64_t first_lsn = 0, last_lsn = 0;
-    if (in.version == 3) {
+    if (in.version >= 3) {
         load_tail(&in, &last_lsn);
         first_lsn = get_u64(&in);
         if (in.ok && last_lsn < first_lsn)
@@ -708,9 +767,9 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
     } else {
         load_strings(&in);
     }
-    s->products = get_table(&in, &s->products_n, &s->products_cap, sizeof *s->products,
-                            UINT32_MAX, "products");
-    if (in.version != 3)
+    s->products = get_table(&in, &s->products_n, &s->products_cap, sizeof *s->products, UINT32_MAX,
+                            "products");
+    if (in.version < 3)
         in.products_bound = s->products_n;
     else if (in.ok && s->products_n > in.products_bound)
         bad(&in, "snapshot: %u products at its start but %u at its end", s->products_n,
@@ -742,14 +801,14 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
             s->cfg.warehouses_max);
     // Format 3: each warehouse's alert count at the head's LSN.
     const uint8_t *seqs = in.p;
-    if (in.ok && in.version == 3) {
+    if (in.ok && in.version >= 3) {
         if ((size_t)(in.end - in.p) / 8 < whs)
             bad(&in, "snapshot: %u warehouses do not fit the image", whs);
         else
             in.p += (size_t)whs * 8;
     }
     for (uint32_t w = 0; in.ok && w < whs; w++) {
-        uint64_t part_lsn = in.version == 3 ? get_u64(&in) : 0;
+        uint64_t part_lsn = in.version >= 3 ? get_u64(&in) : 0;
         uint32_t id = get_u32(&in);
         if (!in.ok)
             break;
@@ -757,7 +816,7 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
             bad(&in, "snapshot: warehouse %u has a bad or repeated id", w);
             break;
         }
-        if (in.version == 3 && (part_lsn < first_lsn || part_lsn > last_lsn)) {
+        if (in.version >= 3 && (part_lsn < first_lsn || part_lsn > last_lsn)) {
             bad(&in, "snapshot: warehouse %u's LSN is outside the image's", w);
             break;
         }
@@ -765,7 +824,7 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
         ST_ASSERT(wh->id == id);
         wh->image_lsn = part_lsn;
         load_wh(&in, wh, w);
-        if (in.ok && in.version == 3) {
+        if (in.ok && in.version >= 3) {
             uint64_t before;
             memcpy(&before, seqs + (size_t)w * 8, 8);
             if (before > wh->alert_seq)
@@ -773,7 +832,7 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
             s->alerts_raised += wh->alert_seq - before;
         }
     }
-    if (in.version == 3) {
+    if (in.version >= 3) {
         if (in.ok && in.p != in.end)
             bad(&in, "snapshot: the warehouses do not end where the strings begin");
         s->image_lsn = last_lsn > first_lsn ? last_lsn : 0;

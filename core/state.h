@@ -26,14 +26,14 @@ typedef struct st_state st_state;
 
 // Bounds and defaults. Zero fields take the defaults given here.
 typedef struct st_state_config {
-    int64_t anomaly_window_ms;      // default 300000 (5 minutes, the seed's)
-    int64_t anomaly_threshold_mg;   // default 50000 (50 g)
-    uint32_t sources_max;           // per warehouse; default 65536
-    uint32_t alerts_kept;           // recent alerts kept per warehouse; default 256
-    uint32_t warehouses_max;        // default 4096
-    uint32_t twins_max;             // locations+devices per warehouse; default 1<<20
-    uint32_t products_max;          // catalog size; default 1<<24
-    uint32_t orders_max;            // reservations+POs+transfers per warehouse; default 1<<22
+    int64_t anomaly_window_ms;    // default 300000 (5 minutes, the seed's)
+    int64_t anomaly_threshold_mg; // default 50000 (50 g)
+    uint32_t sources_max;         // per warehouse; default 65536
+    uint32_t alerts_kept;         // recent alerts kept per warehouse; default 256
+    uint32_t warehouses_max;      // default 4096
+    uint32_t twins_max;           // locations+devices per warehouse; default 1<<20
+    uint32_t products_max;        // catalog size; default 1<<24
+    uint32_t orders_max;          // reservations+POs+transfers per warehouse; default 1<<22
     // How many of a stock record's bins a lookup walks before it asks the
     // index (model.h, "Bins"); 1..64, default 8. Changes memory and speed,
     // never the state: tests set it low to exercise the index.
@@ -58,6 +58,27 @@ st_err st_state_apply(st_state *state, const st_event *event, st_apply_out *out)
 
 // st_state_has_warehouse tells whether this state owns warehouse `id`.
 bool st_state_has_warehouse(const st_state *state, const char *id);
+
+// Transfer halves after a restart. A transfer's halves travel between
+// warehouses as outbox events (st_apply_out), which the shards deliver once
+// durable; a node that starts over from its log re-stages those of the
+// entries it replays, but a promoted follower's own snapshot holds no
+// messages in flight (a follower delivers none). st_state_transfer_halves
+// calls fn with every half this state's warehouses sent that the other
+// side may still lack: each open outbound transfer's INBOUND and each
+// received inbound transfer's ARRIVED, rebuilt under the (source, seq) they
+// were first staged with, so a destination that has one answers DUPLICATE.
+// A record loaded from an image older than format 4 has no seq: its half
+// comes with seq 0 and cannot be applied. The event's strings live as long
+// as the state. Returns how many halves.
+typedef void (*st_half_fn)(void *arg, const st_event *half);
+uint32_t st_state_transfer_halves(const st_state *state, st_half_fn fn, void *arg);
+
+// st_state_transfer_half_needed tells whether the state that owns
+// half->warehouse still lacks that half: no inbound record of the transfer
+// (an INBOUND), or its outbound record still open (an ARRIVED). false when
+// the warehouse is not owned here.
+bool st_state_transfer_half_needed(const st_state *state, const st_event *half);
 
 // st_state_warehouse_id returns the id of the state's i-th warehouse (in
 // creation order), or NULL when i >= the number of warehouses. The string
@@ -138,8 +159,8 @@ typedef struct st_inventory_query {
 // order the warehouse first saw each sku (stable under paging), with their
 // locations. *total_out (may be NULL) receives the number of stock records
 // that match the query before paging. ST_UNKNOWN_WAREHOUSE if not owned here.
-st_err st_state_inventory(const st_state *state, const st_inventory_query *query,
-                          st_stock_cb cb, void *arg, uint32_t *total_out);
+st_err st_state_inventory(const st_state *state, const st_inventory_query *query, st_stock_cb cb,
+                          void *arg, uint32_t *total_out);
 
 // st_state_sku calls `cb` once per owned warehouse holding a stock record for
 // `sku`, in warehouse-id order (locations not filled). ST_UNKNOWN_PRODUCT if
@@ -151,8 +172,8 @@ typedef bool (*st_alert_cb)(void *arg, const st_alert *alert);
 // st_state_alerts calls `cb` with the recent alerts of `warehouse` (NULL or ""
 // = every owned warehouse), newest first within a warehouse, at most `limit`
 // in all (0 = no limit). ST_UNKNOWN_WAREHOUSE if named and not owned.
-st_err st_state_alerts(const st_state *state, const char *warehouse, uint32_t limit,
-                       st_alert_cb cb, void *arg);
+st_err st_state_alerts(const st_state *state, const char *warehouse, uint32_t limit, st_alert_cb cb,
+                       void *arg);
 
 typedef enum st_twin_kind {
     ST_TWIN_NONE = 0,
@@ -175,7 +196,7 @@ typedef struct st_prop {
 } st_prop;
 
 typedef struct st_rel {
-    const char *name;   // hasZone, hasShelf, holdsProduct, boundTo, inZone
+    const char *name; // hasZone, hasShelf, holdsProduct, boundTo, inZone
     const char *target;
 } st_rel;
 
@@ -188,7 +209,7 @@ typedef struct st_twin_view {
     uint32_t prop_count;
     st_prop props[ST_TWIN_PROPS_MAX];
     uint32_t rel_count;
-    const st_rel *rels;    // borrowed until the callback returns
+    const st_rel *rels; // borrowed until the callback returns
 } st_twin_view;
 
 typedef void (*st_twin_cb)(void *arg, const st_twin_view *view);
@@ -200,8 +221,8 @@ typedef void (*st_twin_cb)(void *arg, const st_twin_view *view);
 // or returns ST_NOT_FOUND. Properties use the seed model's names where it has
 // them (name, location, totalCapacity, zoneType, currentWeight, maxWeight,
 // productName, unitWeight, reorderPoint, currentQuantity, ...).
-st_err st_state_twin(const st_state *state, const char *warehouse, const char *id,
-                     st_twin_cb cb, void *arg);
+st_err st_state_twin(const st_state *state, const char *warehouse, const char *id, st_twin_cb cb,
+                     void *arg);
 
 typedef struct st_state_stats {
     uint32_t warehouses;

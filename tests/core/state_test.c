@@ -5,6 +5,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/snapshot.h"
 #include "fixture.h"
 
 TestSuite(err);
@@ -799,6 +800,107 @@ Test(transfer, across_two_states)
     cr_assert_eq(st_state_network_units(S) + st_state_network_units(dst), units);
     IS(ap_in(dst, xreceive("wh2", "T1", NULL)), ST_CONFLICT);
     st_state_verify(dst);
+    st_state_destroy(dst);
+}
+
+// halves collects what st_state_transfer_halves hands out (copied: the
+// next apply reuses nothing of it, but the test applies them later).
+typedef struct halves {
+    uint32_t n;
+    st_event ev[4];
+} halves;
+
+static void
+halves_add(void *arg, const st_event *half)
+{
+    halves *h = arg;
+    cr_assert_lt(h->n, 4);
+    h->ev[h->n++] = *half;
+}
+
+static void
+same_event(const st_event *a, const st_event *b)
+{
+    cr_assert_eq(a->kind, b->kind);
+    cr_assert_str_eq(a->source, b->source);
+    cr_assert_eq(a->seq, b->seq);
+    cr_assert_str_eq(a->warehouse, b->warehouse);
+    if (a->kind == ST_EV_TRANSFER_INBOUND) {
+        cr_assert_str_eq(a->u.transfer_inbound.transfer_id, b->u.transfer_inbound.transfer_id);
+        cr_assert_str_eq(a->u.transfer_inbound.from_warehouse,
+                         b->u.transfer_inbound.from_warehouse);
+        cr_assert_str_eq(a->u.transfer_inbound.sku, b->u.transfer_inbound.sku);
+        cr_assert_eq(a->u.transfer_inbound.qty, b->u.transfer_inbound.qty);
+        cr_assert_eq(a->u.transfer_inbound.eta_ms, b->u.transfer_inbound.eta_ms);
+    } else {
+        cr_assert_str_eq(a->u.transfer_arrived.transfer_id, b->u.transfer_arrived.transfer_id);
+    }
+}
+
+// A half lost in flight (a promoted follower's snapshot holds no outbox) is
+// rebuilt from the records under its first (source, seq): the side that
+// lacks it applies it, the side that has it answers DUPLICATE, and a saved
+// and loaded state rebuilds the same halves.
+Test(transfer, lost_halves_are_rebuilt_as_first_sent)
+{
+    st_state *dst;
+    cr_assert_eq(st_state_create(NULL, &dst), ST_OK);
+    OK(ap_in(dst, PRODUCT("SKU1", 1000, 5)));
+    OK(ap_in(dst, WAREHOUSE("wh2")));
+    st_event zin = ZONE("IN", ST_ZONE_RECEIVING);
+    zin.warehouse = "wh2";
+    OK(ap_in(dst, zin));
+    OK(ap(RECEIVE("SKU1", 10, "RCV")));
+    OK(ap(dispatch("T0", "wh2", "SKU1", 1))); // delivered at once
+    st_event first;
+    OK(deliver(dst, &first));
+    OK(ap(dispatch("T1", "wh2", "SKU1", 4))); // lost
+    st_event lost = OUT.outbox[0];
+    halves h = {0};
+    cr_assert_eq(st_state_transfer_halves(S, halves_add, &h), 2);
+    same_event(&h.ev[0], &first);
+    same_event(&h.ev[1], &lost);
+    cr_assert_not(st_state_transfer_half_needed(dst, &h.ev[0]), "wh2 has T0");
+    cr_assert(st_state_transfer_half_needed(dst, &h.ev[1]), "wh2 lacks T1");
+    cr_assert_not(st_state_transfer_half_needed(S, &h.ev[1]), "wh2 is not in S");
+    IS(st_state_apply(dst, &h.ev[0], &OUT), ST_DUPLICATE);
+    IS(st_state_apply(dst, &h.ev[1], &OUT), ST_OK);
+    cr_assert_eq(stock_in(dst, "wh2", "SKU1", NULL).view.inbound, 5);
+    IS(st_state_apply(dst, &lost, &OUT), ST_DUPLICATE); // the original, should it come
+    // Received: the ARRIVED half of T1 is the one to send again; T0's is
+    // delivered; neither INBOUND is open any more at wh1's side... until
+    // its ARRIVED lands.
+    OK(ap_in(dst, xreceive("wh2", "T0", NULL)));
+    st_event arrived0;
+    OK(deliver(S, &arrived0));
+    OK(ap_in(dst, xreceive("wh2", "T1", NULL)));
+    st_event arrived1 = OUT.outbox[0];
+    h = (halves){0};
+    cr_assert_eq(st_state_transfer_halves(dst, halves_add, &h), 2);
+    same_event(&h.ev[0], &arrived0);
+    same_event(&h.ev[1], &arrived1);
+    cr_assert_not(st_state_transfer_half_needed(S, &h.ev[0]), "T0 has arrived");
+    cr_assert(st_state_transfer_half_needed(S, &h.ev[1]), "T1 has not");
+    h = (halves){0};
+    cr_assert_eq(st_state_transfer_halves(S, halves_add, &h), 1, "T1 is still open");
+    same_event(&h.ev[0], &lost);
+    // Saved and loaded, the records keep their seqs.
+    image im = {0};
+    cr_assert(st_state_save(dst, image_put, &im));
+    st_state *back;
+    cr_assert_eq(st_state_create(NULL, &back), ST_OK);
+    char why[256];
+    cr_assert_eq(st_state_load(back, im.buf, im.len, why, sizeof why), ST_OK, "%s", why);
+    halves b = {0};
+    cr_assert_eq(st_state_transfer_halves(back, halves_add, &b), 2);
+    same_event(&b.ev[1], &arrived1);
+    IS(st_state_apply(S, &b.ev[1], &OUT), ST_OK);
+    cr_assert_eq(stock("SKU1").view.in_transit_out, 0);
+    IS(st_state_apply(S, &arrived1, &OUT), ST_DUPLICATE);
+    h = (halves){0};
+    cr_assert_eq(st_state_transfer_halves(S, halves_add, &h), 0, "nothing open");
+    free(im.buf);
+    st_state_destroy(back);
     st_state_destroy(dst);
 }
 
