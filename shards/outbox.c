@@ -23,7 +23,15 @@
 // Ownership: pool messages belong to their owner worker's pool for life; a
 // message in flight is borrowed by whoever holds it (sender lists, target
 // inbox, receiver batch, returns ring).
-// Thread: every function runs on the worker named by its argument.
+// After a restart, a leader stages again every transfer half the other
+// warehouse still lacks (st_outbox_resend): replay re-stages the halves of
+// the entries it replays and a snapshot holds those in flight when it was
+// taken, but a promoted follower's snapshots hold none (a follower delivers
+// nothing), so a half in flight when the old leader died would be lost.
+//
+// Thread: every function runs on the worker named by its argument, except
+// st_outbox_resend (before the workers start).
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -240,4 +248,54 @@ st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg)
     ST_ASSERT(msg->owner < shards->worker_count);
     bool ok = st_ring_push(&shards->workers[msg->owner].outbox.returns, msg);
     ST_ASSERT(ok); // returns holds the whole pool
+}
+
+// --- after a restart ---------------------------------------------------------
+
+typedef struct resend {
+    st_shards *shards;
+    st_worker *from;
+    uint32_t staged;
+} resend;
+
+static void
+resend_half(void *arg, const st_event *half)
+{
+    resend *r = arg;
+    st_worker *to = &r->shards->workers[st_shards_route(r->shards, half->warehouse)];
+    if (!st_state_transfer_half_needed(to->state, half))
+        return;
+    const char *id = half->kind == ST_EV_TRANSFER_INBOUND ? half->u.transfer_inbound.transfer_id
+                                                          : half->u.transfer_arrived.transfer_id;
+    if (half->seq == 0) { // a record from a snapshot older than format 4
+        fprintf(stderr,
+                "stocktwind: transfer %s: %s never got its %s half, and it cannot be sent again "
+                "(its record comes from a snapshot older than format 4): correct %s by hand\n",
+                id, half->warehouse, half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival",
+                half->warehouse);
+        return;
+    }
+    st_outbox_stage(r->from, half);
+    r->staged++;
+    fprintf(stderr,
+            "stocktwind: transfer %s: %s lacks its %s half: sent again (%s, seq %" PRIu64 ")\n", id,
+            half->warehouse, half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival",
+            half->source, half->seq);
+}
+
+// st_outbox_resend stages again, on the worker that owns the sender, every
+// transfer half whose destination lacks it (st_state_transfer_halves,
+// st_state_transfer_half_needed), under its first (source, seq): a half
+// that replay staged too is then delivered twice, and the second copy is a
+// DUPLICATE. Reads every worker's state: only before the workers start.
+// Returns how many halves were staged.
+uint32_t
+st_outbox_resend(st_shards *shards)
+{
+    resend r = {.shards = shards};
+    for (uint32_t w = 0; w < shards->worker_count; w++) {
+        r.from = &shards->workers[w];
+        st_state_transfer_halves(r.from->state, resend_half, &r);
+    }
+    return r.staged;
 }

@@ -117,8 +117,8 @@ st_shards_data_check(st_shards *shards, const st_shards_config *config)
     if (workers != shards->worker_count) {
         rerr = st_reshard(config, workers, shards->worker_count, why, sizeof why);
         if (rerr != ST_OK) {
-            data_error(config, "resharding %s from %u to %u workers: %s", config->data_dir,
-                       workers, shards->worker_count, why);
+            data_error(config, "resharding %s from %u to %u workers: %s", config->data_dir, workers,
+                       shards->worker_count, why);
             return rerr;
         }
     }
@@ -130,9 +130,8 @@ void
 st_shards_req_lsn(st_shards_req *req, uint64_t lsn)
 {
     uint_fast64_t seen = atomic_load_explicit(&req->lsn, memory_order_relaxed);
-    while (seen < lsn &&
-           !atomic_compare_exchange_weak_explicit(&req->lsn, &seen, lsn, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
+    while (seen < lsn && !atomic_compare_exchange_weak_explicit(
+                             &req->lsn, &seen, lsn, memory_order_relaxed, memory_order_relaxed)) {
     }
 }
 
@@ -147,8 +146,8 @@ static void *
 init_main(void *arg)
 {
     init_job *job = arg;
-    job->err = st_worker_init(&job->shards->workers[job->worker], job->shards, job->worker,
-                              job->config);
+    job->err =
+        st_worker_init(&job->shards->workers[job->worker], job->shards, job->worker, job->config);
     return NULL;
 }
 
@@ -175,8 +174,8 @@ shards_init_workers(st_shards *shards, const st_shards_config *config)
             pthread_join(threads[i], NULL);
         if (jobs[i].err != ST_OK && err == ST_OK) {
             err = jobs[i].err;
-            data_error(config, "%s", shards->workers[i].error[0] ? shards->workers[i].error
-                                                                 : st_err_str(err));
+            data_error(config, "%s",
+                       shards->workers[i].error[0] ? shards->workers[i].error : st_err_str(err));
         }
     }
     st_free(started);
@@ -225,6 +224,8 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
     err = shards_init_workers(shards, config);
     if (err != ST_OK)
         goto fail;
+    if (config->data_dir != NULL && !shards->follower)
+        st_outbox_resend(shards); // what a promoted follower never had in flight
     for (uint32_t i = 0; i < shards->worker_count; i++) {
         st_worker *w = &shards->workers[i];
         if (pthread_create(&w->thread, NULL, st_worker_main, w) != 0) {
@@ -562,8 +563,9 @@ st_shards_quorum_set(st_shards *shards, uint32_t worker, uint64_t lsn)
     ST_ASSERT(worker < shards->worker_count);
     st_worker *w = &shards->workers[worker];
     uint_fast64_t seen = atomic_load_explicit(&w->quorum_lsn, memory_order_relaxed);
-    while (seen < lsn && !atomic_compare_exchange_weak_explicit(
-                             &w->quorum_lsn, &seen, lsn, memory_order_release, memory_order_relaxed)) {
+    while (seen < lsn &&
+           !atomic_compare_exchange_weak_explicit(&w->quorum_lsn, &seen, lsn, memory_order_release,
+                                                  memory_order_relaxed)) {
     }
     if (seen < lsn)
         st_worker_wake(w); // it may be parked waiting for this (worker_park_quorum)

@@ -251,5 +251,6 @@ void st_outbox_flush(st_worker *w);
 void st_outbox_splice(st_msg_list *to, st_msg_list *from);
 void st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg);
 void st_outbox_free_heap(st_outbox_msg *msg);
+uint32_t st_outbox_resend(struct st_shards *shards);
 
 #endif

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "shards/shards.h"
+#include "shards/wal_reader.h"
 
 typedef struct done {
     pthread_mutex_t lock;
@@ -128,7 +129,10 @@ static st_shards *
 open_workers(const char *dir, uint32_t workers, bool follower)
 {
     char why[1024] = "";
-    st_shards_config c = {.workers = workers, .data_dir = dir, .follower = follower, .error = why,
+    st_shards_config c = {.workers = workers,
+                          .data_dir = dir,
+                          .follower = follower,
+                          .error = why,
                           .error_len = sizeof why};
     st_shards *s = NULL;
     cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
@@ -163,7 +167,8 @@ whole_digest(st_shards *s)
 }
 
 static uint64_t seq = 1;
-#define EV(k, w) ((st_event){.kind = (k), .source = "t", .seq = seq++, .event_time_ms = 1, .warehouse = (w)})
+#define EV(k, w)                                                                                   \
+    ((st_event){.kind = (k), .source = "t", .seq = seq++, .event_time_ms = 1, .warehouse = (w)})
 
 static void
 poll_until(st_shards *s, const char *wh, int64_t inbound, int64_t in_transit)
@@ -187,12 +192,12 @@ Test(durable, restart_keeps_state_and_delivers_the_outbox)
     for (int i = 1; st_shards_route(s, a) == st_shards_route(s, b); i++)
         snprintf(b, sizeof b, "wh-d%d", i);
     st_event setup[7] = {EV(ST_EV_PRODUCT_UPSERT, NULL), EV(ST_EV_WAREHOUSE_UPSERT, a),
-                         EV(ST_EV_WAREHOUSE_UPSERT, b), EV(ST_EV_ZONE_UPSERT, a),
-                         EV(ST_EV_ZONE_UPSERT, b), EV(ST_EV_MOVEMENT, a)};
+                         EV(ST_EV_WAREHOUSE_UPSERT, b),  EV(ST_EV_ZONE_UPSERT, a),
+                         EV(ST_EV_ZONE_UPSERT, b),       EV(ST_EV_MOVEMENT, a)};
     setup[0].u.product_upsert.sku = "SKU-D";
     setup[3].u.zone_upsert.zone_id = setup[4].u.zone_upsert.zone_id = "z";
-    setup[5].u.movement = (__typeof__(setup[5].u.movement)){.kind = ST_MOVE_RECEIVE, .sku = "SKU-D",
-                                                             .qty = 50, .to_location = "z"};
+    setup[5].u.movement = (__typeof__(setup[5].u.movement)){
+        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 50, .to_location = "z"};
     uint64_t lsn = submit(s, setup, 6);
     cr_assert_gt(lsn, 0, "replies carry the LSN they cover");
     st_event dispatch = EV(ST_EV_TRANSFER_DISPATCH, a);
@@ -250,8 +255,8 @@ Test(durable, restart_keeps_state_and_delivers_the_outbox)
     st_shards_destroy(s);
     // A follower must run its leader's count: no reshard there.
     char why[1024] = "";
-    st_shards_config f = {.workers = 2, .data_dir = dir, .follower = true, .error = why,
-                          .error_len = sizeof why};
+    st_shards_config f = {
+        .workers = 2, .data_dir = dir, .follower = true, .error = why, .error_len = sizeof why};
     cr_assert_eq(st_shards_create(&f, &s), ST_INVALID_ARGUMENT);
     cr_assert(strstr(why, "--workers 1") != NULL, "%s", why);
     char cmd[128];
@@ -274,6 +279,101 @@ count_snapshots(const char *dir, uint32_t workers)
             pclose(p);
     }
     return n;
+}
+
+// ship hands a follower worker w's frames of the log in `from_dir` up to
+// LSN upto, as a leader's replication door would.
+static void
+ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t upto)
+{
+    st_wal_reader *r = NULL;
+    cr_assert_eq(st_wal_reader_open(from_dir, w, &r), ST_OK);
+    static uint8_t buf[1 << 20];
+    size_t used = 0;
+    uint32_t count = 0;
+    char why[512] = "";
+    cr_assert_eq(st_wal_reader_read(r, 1, upto, buf, sizeof buf, &used, &count, why, sizeof why),
+                 ST_OK, "%s", why);
+    cr_assert_eq(count, upto);
+    st_wal_reader_close(r);
+    done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    st_shards_req *req = calloc(1, sizeof *req);
+    st_shards_replicate(f, req, w, buf, (uint32_t)used, done_cb, &d);
+    done_wait(&d);
+    cr_assert_eq(req->status, ST_OK, "%s", req->messages[0].text);
+    free(req);
+    cr_assert_eq(st_shards_durable_lsn(f, w), upto);
+}
+
+// A follower delivers no outbox messages, so its snapshots hold none in
+// flight. Promoted after its leader died between logging a dispatch and
+// delivering its inbound half (the follower's log of the destination
+// stops before it), and with its own snapshot past the dispatch, it must
+// still send the half: the destination learns of the transfer, which can
+// then be received, and no unit is made or lost.
+Test(durable, a_promoted_follower_sends_a_half_lost_in_flight, .timeout = 60)
+{
+    char ldir[] = "/tmp/stocktwin-lead-XXXXXX", fdir[] = "/tmp/stocktwin-follow-XXXXXX";
+    cr_assert(mkdtemp(ldir) != NULL && mkdtemp(fdir) != NULL);
+    st_shards *s = open_at(ldir);
+    char a[16] = "wh-p0", b[16] = "wh-p1";
+    for (int i = 1; st_shards_route(s, a) == st_shards_route(s, b); i++)
+        snprintf(b, sizeof b, "wh-p%d", i);
+    uint32_t wa = st_shards_route(s, a), wb = st_shards_route(s, b);
+    st_event setup[6] = {EV(ST_EV_PRODUCT_UPSERT, NULL), EV(ST_EV_WAREHOUSE_UPSERT, a),
+                         EV(ST_EV_WAREHOUSE_UPSERT, b),  EV(ST_EV_ZONE_UPSERT, a),
+                         EV(ST_EV_ZONE_UPSERT, b),       EV(ST_EV_MOVEMENT, a)};
+    setup[0].u.product_upsert.sku = "SKU-D";
+    setup[3].u.zone_upsert.zone_id = setup[4].u.zone_upsert.zone_id = "z";
+    setup[5].u.movement = (__typeof__(setup[5].u.movement)){
+        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 50, .to_location = "z"};
+    submit(s, setup, 6);
+    uint64_t b_before = st_shards_durable_lsn(s, wb);
+    st_event dispatch = EV(ST_EV_TRANSFER_DISPATCH, a);
+    dispatch.u.transfer_dispatch = (__typeof__(dispatch.u.transfer_dispatch)){
+        .transfer_id = "t-p", .to_warehouse = b, .sku = "SKU-D", .qty = 20};
+    submit(s, &dispatch, 1);
+    poll_until(s, b, 20, 0); // delivered and logged at b's worker
+    uint64_t a_last = st_shards_durable_lsn(s, wa), b_last = st_shards_durable_lsn(s, wb);
+    cr_assert_eq(b_last, b_before + 1, "b's worker logged the inbound half");
+    st_shards_destroy(s);
+
+    // The follower got all of a's log and b's up to before the inbound
+    // half, then snapshotted.
+    s = open_workers(fdir, 2, true);
+    ship(s, ldir, wa, a_last);
+    ship(s, ldir, wb, b_before);
+    cr_assert_eq(st_shards_snapshot_request(s), ST_OK);
+    for (int i = 0; i < 10000 && count_snapshots(fdir, 2) < 2; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    cr_assert_eq(count_snapshots(fdir, 2), 2, "both workers snapshotted");
+    probe pb = look(s, b, "SKU-D");
+    cr_assert(!pb.found || pb.v.inbound == 0, "b never heard of t-p here");
+    st_shards_destroy(s);
+
+    // Promoted: it starts as a leader from its snapshot and log.
+    s = open_at(fdir);
+    poll_until(s, a, 0, 20);
+    poll_until(s, b, 20, 0); // sent again from a's record
+    st_event receive = EV(ST_EV_TRANSFER_RECEIVE, b);
+    receive.u.transfer_receive.transfer_id = "t-p";
+    receive.u.transfer_receive.location = "z";
+    submit(s, &receive, 1);
+    poll_until(s, a, 0, 0);
+    probe pa = look(s, a, "SKU-D");
+    pb = look(s, b, "SKU-D");
+    cr_assert_eq(pa.v.on_hand + pb.v.on_hand, 50, "a transfer creates and destroys nothing");
+    uint64_t before = digest(s);
+    st_shards_destroy(s);
+    // Started again, nothing is sent twice.
+    s = open_at(fdir);
+    cr_assert_eq(digest(s), before);
+    poll_until(s, b, 0, 0);
+    cr_assert_eq(digest(s), before);
+    st_shards_destroy(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", ldir, fdir);
+    cr_assert_eq(system(cmd), 0);
 }
 
 // Snapshots are written one warehouse at a time between batches, so with
