@@ -252,10 +252,12 @@ st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg)
 
 // --- after a restart ---------------------------------------------------------
 
+#define RESEND_SAY_MAX 8u // lines naming a transfer; a count says the rest
+
 typedef struct resend {
     st_shards *shards;
     st_worker *from;
-    uint32_t staged;
+    uint32_t staged, said;
 } resend;
 
 static void
@@ -267,7 +269,7 @@ resend_half(void *arg, const st_event *half)
         return;
     const char *id = half->kind == ST_EV_TRANSFER_INBOUND ? half->u.transfer_inbound.transfer_id
                                                           : half->u.transfer_arrived.transfer_id;
-    if (half->seq == 0) { // a record from a snapshot older than format 4
+    if (half->seq == 0) { // a record from a snapshot older than format 4: always said
         fprintf(stderr,
                 "stocktwind: transfer %s: %s never got its %s half, and it cannot be sent again "
                 "(its record comes from a snapshot older than format 4): correct %s by hand\n",
@@ -277,6 +279,8 @@ resend_half(void *arg, const st_event *half)
     }
     st_outbox_stage(r->from, half);
     r->staged++;
+    if (r->said++ >= RESEND_SAY_MAX)
+        return;
     fprintf(stderr,
             "stocktwind: transfer %s: %s lacks its %s half: sent again (%s, seq %" PRIu64 ")\n", id,
             half->warehouse, half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival",
@@ -297,5 +301,7 @@ st_outbox_resend(st_shards *shards)
         r.from = &shards->workers[w];
         st_state_transfer_halves(r.from->state, resend_half, &r);
     }
+    if (r.staged > RESEND_SAY_MAX)
+        fprintf(stderr, "stocktwind: %" PRIu32 " transfer halves sent again in all\n", r.staged);
     return r.staged;
 }
