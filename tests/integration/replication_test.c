@@ -214,25 +214,41 @@ writer_main(void *arg)
     return NULL;
 }
 
-static void
-writers_run(writer *ws, pthread_t *ts, const it_daemon *d)
+// The writers live here, not on a test's stack: a failed assertion leaves
+// the test function at once, and the suite's fini stops them (they would
+// go on writing into a frame that is gone).
+static writer writers[WRITERS];
+static pthread_t writer_threads[WRITERS];
+static bool writers_running;
+
+static writer *
+writers_run(const it_daemon *d)
 {
+    cr_assert(!writers_running);
+    memset(writers, 0, sizeof writers);
     for (int i = 0; i < WRITERS; i++) {
-        ws[i].id = i;
-        ws[i].d = d;
-        atomic_store(&ws[i].stop, false);
-        cr_assert_eq(pthread_create(&ts[i], NULL, writer_main, &ws[i]), 0);
+        writers[i].id = i;
+        writers[i].d = d;
+        atomic_store(&writers[i].stop, false);
+        cr_assert_eq(pthread_create(&writer_threads[i], NULL, writer_main, &writers[i]), 0);
     }
+    writers_running = true;
+    return writers;
 }
 
 static void
-writers_stop(writer *ws, pthread_t *ts)
+writers_stop(void)
 {
+    if (!writers_running)
+        return;
     for (int i = 0; i < WRITERS; i++)
-        atomic_store(&ws[i].stop, true);
+        atomic_store(&writers[i].stop, true);
     for (int i = 0; i < WRITERS; i++)
-        pthread_join(ts[i], NULL);
+        pthread_join(writer_threads[i], NULL);
+    writers_running = false;
 }
+
+TestSuite(replication, .fini = writers_stop);
 
 static void
 setup(const it_daemon *d)
@@ -255,9 +271,7 @@ Test(replication, followers_match_the_leader_under_load, .timeout = 120)
     setup(&l.d);
     start_node(&f1, l.repl, NULL, NULL, NULL, NULL);
     start_node(&f2, l.repl, NULL, NULL, NULL, NULL);
-    writer ws[WRITERS] = {0};
-    pthread_t ts[WRITERS];
-    writers_run(ws, ts, &l.d);
+    writer *ws = writers_run(&l.d);
     sleep_ms(2500);
 
     // A follower answers a query while the load runs, saying its lag and
@@ -278,7 +292,7 @@ Test(replication, followers_match_the_leader_under_load, .timeout = 120)
     st_client_response_free(r);
     st_client_close(c);
 
-    writers_stop(ws, ts);
+    writers_stop();
     uint64_t acked = 0;
     for (int i = 0; i < WRITERS; i++)
         acked += ws[i].acked;
@@ -312,9 +326,7 @@ Test(replication, a_killed_follower_catches_up, .timeout = 120)
     start_node(&l, NULL, NULL, NULL, NULL, NULL);
     setup(&l.d);
     start_node(&f, l.repl, NULL, NULL, NULL, NULL);
-    writer ws[WRITERS] = {0};
-    pthread_t ts[WRITERS];
-    writers_run(ws, ts, &l.d);
+    writers_run(&l.d);
     for (int cycle = 0; cycle < 3; cycle++) {
         sleep_ms(700);
         it_daemon_kill9(&f.d);
@@ -322,7 +334,7 @@ Test(replication, a_killed_follower_catches_up, .timeout = 120)
         start_node(&f, l.repl, NULL, NULL, NULL, NULL);
     }
     sleep_ms(700);
-    writers_stop(ws, ts);
+    writers_stop();
     cr_assert(wait_same(&l.d, &f.d, 20000), "the restarted follower reaches the leader's digest");
     it_daemon_stop(&f.d);
     it_daemon_stop(&l.d);
@@ -343,11 +355,9 @@ Test(replication, a_cut_off_follower_recovers_through_a_snapshot, .timeout = 180
     start_node(&f, l.repl, NULL, NULL, NULL, NULL);
     cr_assert(wait_same(&l.d, &f.d, 20000));
     cr_assert_eq(kill(f.d.pid, SIGSTOP), 0);
-    writer ws[WRITERS] = {0};
-    pthread_t ts[WRITERS];
-    writers_run(ws, ts, &l.d);
+    writers_run(&l.d);
     sleep_ms(3000);
-    writers_stop(ws, ts);
+    writers_stop();
     sleep_ms(500); // a last snapshot covers the end of the load
     cr_assert_eq(kill(f.d.pid, SIGCONT), 0);
     bool same = wait_same(&l.d, &f.d, 30000);
@@ -384,12 +394,10 @@ Test(replication, quorum_failover_loses_nothing_and_fences_the_old_leader, .time
     start_node(&l, NULL, "--ack", "quorum=1", NULL, NULL);
     start_node(&f, l.repl, NULL, NULL, NULL, NULL);
     setup(&l.d);
-    writer ws[WRITERS] = {0};
-    pthread_t ts[WRITERS];
-    writers_run(ws, ts, &l.d);
+    writer *ws = writers_run(&l.d);
     sleep_ms(2000);
     it_daemon_kill9(&l.d); // mid-load: some requests are never answered
-    writers_stop(ws, ts);
+    writers_stop();
     uint64_t acked = 0, sent = 0;
     for (int i = 0; i < WRITERS; i++) {
         acked += ws[i].acked;
