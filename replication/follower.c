@@ -19,7 +19,9 @@
 //      had nothing new; each fetch tells the leader the durable LSN here
 //      (quorum acks), so an ack leaves as soon as a job is durable. A job
 //      that failed, or frames whose last epoch cannot be read, make it wait
-//      for every job and fetch again from the durable LSN;
+//      for every job and fetch again from the durable LSN. A leader of an
+//      older build refuses version 2 (BAD_VERSION): the fetcher then speaks
+//      version 1, one job at a time, for the rest of the process;
 //   4. snapshot_needed: stream the leader's newest snapshot of w in chunks
 //      (each checked against its XXH3, offsets and sizes checked against the
 //      first answer) into <data>/snap-<w>/<lsn>.recv, fsync it, and have the
@@ -62,7 +64,7 @@
 #define FOLLOW_SAY_MS 5000u             // at most one line per worker this often
 #define FOLLOW_FETCH_BYTES (4u << 20)   // frames asked for at once
 #define FOLLOW_CHUNK_BYTES (1u << 20)   // snapshot bytes asked for at once
-#define FOLLOW_VERSION 2u               // FetchRequest.durable_lsn
+#define FOLLOW_VERSION 2u               // FetchRequest.durable_lsn; a leader of 1 gets 1
 #define FOLLOW_JOBS 2u                  // replicate jobs in flight per worker
 #define FOLLOW_PROGRESS_ENTRIES 100000u // this far behind: say how the catch-up goes
 
@@ -80,7 +82,8 @@ typedef struct fetcher {
     pthread_t thread;
     bool started;
     nng_socket sock;
-    nng_aio *aio;                 // the fetcher's one operation at a time
+    nng_aio *aio;     // the fetcher's one operation at a time
+    uint32_t version; // FOLLOW_VERSION, or 1 for a leader that speaks only 1 (no pipelining)
     follow_job jobs[FOLLOW_JOBS]; // a ring: jobs[job_head] is the oldest
     uint32_t job_head, job_count;
     st_err job_failed; // the first failure since the last start from the durable LSN
@@ -170,7 +173,7 @@ static Stocktwin__ReplResponse *
 call(fetcher *ft, Stocktwin__ReplRequest *q)
 {
     st_repl_follower *f = ft->f;
-    q->version = FOLLOW_VERSION;
+    q->version = ft->version;
     q->follower = f->name;
     q->epoch = follower_epoch(f);
     q->workers = f->workers;
@@ -486,8 +489,10 @@ fetcher_main(void *arg)
     note_lag(ft, 0, durable);
     while (!atomic_load(&f->stop)) {
         jobs_reap(ft);
-        if (ft->job_count == FOLLOW_JOBS)
+        if (ft->job_count == FOLLOW_JOBS) {
             job_wait_oldest(ft);
+            jobs_reap(ft); // a later one that failed with it
+        }
         if (ft->job_failed != ST_OK) { // start again from what is durable here
             jobs_drain(ft);
             st_err failed = ft->job_failed;
@@ -517,6 +522,18 @@ fetcher_main(void *arg)
             stocktwin__repl_response__free_unpacked(r, NULL);
             jobs_drain(ft);
             pause_ms(FOLLOW_PAUSE_MS);
+            continue;
+        }
+        if (r->status == STOCKTWIN__STATUS__STATUS_BAD_VERSION && ft->version > 1) {
+            // A leader of an older build: it takes from_lsn - 1 as durable
+            // here, so fetch the way it expects, one job at a time.
+            say(ft,
+                "the leader speaks replication protocol 1 only (%s): fetching without "
+                "pipelining until this follower restarts",
+                r->message ? r->message : "");
+            stocktwin__repl_response__free_unpacked(r, NULL);
+            jobs_drain(ft);
+            ft->version = 1;
             continue;
         }
         if (r->status != STOCKTWIN__STATUS__STATUS_OK) {
@@ -571,7 +588,7 @@ fetcher_main(void *arg)
                      st_codec_entry_epoch(last.payload, last.payload_len, &epoch) &&
                      epoch >= received_epoch;
         job_start(ft, r);
-        if (known) {
+        if (known && ft->version >= 2) {
             received = last.lsn;
             received_epoch = epoch;
         } else {
@@ -612,6 +629,7 @@ st_repl_follower_start(const st_repl_follower_config *cfg, st_repl_follower **ou
         fetcher *ft = &f->fetchers[w];
         ft->f = f;
         ft->w = w;
+        ft->version = FOLLOW_VERSION;
         ft->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
         sem_init(&ft->reset_done, 0, 0);
         for (uint32_t i = 0; i < FOLLOW_JOBS; i++)

@@ -877,6 +877,9 @@ worker_replicate_one(st_worker *w, st_shards_req *req, const st_worker_pending *
     ST_ASSERT(logged == ST_OK && lsn == f->lsn); // reserved above; last_lsn + 1
     w->last_lsn = lsn;
     w->last_epoch = p->meta.epoch;
+    // The fetcher names it in its next fetch once this job is done (the
+    // leader's divergence check): published with the job's release.
+    atomic_store_explicit(&w->pub_epoch, w->last_epoch, memory_order_relaxed);
     w->snap_log_bytes += f->payload_len;
     if (!covered)
         worker_absorb(w, &p->ev, err);

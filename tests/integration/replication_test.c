@@ -724,6 +724,78 @@ fake_main(void *arg)
     return NULL;
 }
 
+// A leader of an older build speaks protocol 1 only: it refuses a version 2
+// request, and the follower fetches the way it expects (version 1: no
+// pipelining, from_lsn - 1 durable) instead of retrying for ever.
+typedef struct old_leader {
+    nng_socket sock;
+    atomic_bool stop;
+    atomic_int v1_fetches, v2_requests;
+} old_leader;
+
+static void *
+old_leader_main(void *arg)
+{
+    old_leader *ol = arg;
+    while (!atomic_load(&ol->stop)) {
+        nng_msg *m = NULL;
+        if (nng_recvmsg(ol->sock, &m, 0) != 0)
+            continue;
+        Stocktwin__ReplRequest *q =
+            stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+        nng_msg_free(m);
+        Stocktwin__ReplResponse r = STOCKTWIN__REPL_RESPONSE__INIT;
+        r.workers = 2;
+        r.epoch = 1;
+        uint64_t starts[2] = {1, 1};
+        r.epoch_start = starts;
+        r.n_epoch_start = 2;
+        if (q != NULL && q->version != 1) {
+            atomic_fetch_add(&ol->v2_requests, 1);
+            r.status = STOCKTWIN__STATUS__STATUS_BAD_VERSION;
+            r.message = "replication protocol version 2 is not spoken here (1)";
+        } else if (q != NULL && q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH) {
+            atomic_fetch_add(&ol->v1_fetches, 1);
+            r.worker = q->fetch->worker;
+            r.first_lsn = q->fetch->from_lsn; // nothing new
+        }
+        stocktwin__repl_request__free_unpacked(q, NULL);
+        uint8_t buf[512];
+        size_t n = stocktwin__repl_response__pack(&r, buf);
+        nng_send(ol->sock, buf, n, 0);
+    }
+    return NULL;
+}
+
+Test(replication, a_follower_speaks_version_1_to_an_older_leader, .timeout = 120)
+{
+    old_leader ol = {0};
+    char url[64];
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%u", it_free_port());
+    cr_assert_eq(nng_rep0_open(&ol.sock), 0);
+    nng_socket_set_ms(ol.sock, NNG_OPT_RECVTIMEO, 100);
+    cr_assert_eq(nng_listen(ol.sock, url, NULL, 0), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, old_leader_main, &ol), 0);
+    node f;
+    node_init(&f, "f");
+    f.repl[0] = '\0';
+    start_node(&f, url, NULL, NULL, NULL, NULL);
+    uint64_t until = now_ms() + 20000;
+    while (atomic_load(&ol.v1_fetches) < 6 && now_ms() < until)
+        sleep_ms(50);
+    cr_assert_geq(atomic_load(&ol.v1_fetches), 6, "the follower fetched with version 1");
+    cr_assert_leq(atomic_load(&ol.v2_requests), 2, "once refused, each worker stays at 1");
+    char log[65536];
+    it_daemon_log(&f.d, log, sizeof log);
+    cr_assert_not_null(strstr(log, "speaks replication protocol 1 only"), "%s", log);
+    it_daemon_stop(&f.d);
+    atomic_store(&ol.stop, true);
+    pthread_join(t, NULL);
+    nng_close(ol.sock);
+    node_remove(&f);
+}
+
 Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
 {
     fake_leader fl = {0};
