@@ -33,6 +33,7 @@
 // st_outbox_resend (before the workers start).
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -257,49 +258,107 @@ st_outbox_consumed(struct st_shards *shards, st_outbox_msg *msg)
 typedef struct resend {
     st_shards *shards;
     st_worker *from;
-    uint32_t staged, said;
+    uint32_t staged, said, from_staged;
 } resend;
+
+static const char *
+half_transfer(const st_event *half)
+{
+    return half->kind == ST_EV_TRANSFER_INBOUND ? half->u.transfer_inbound.transfer_id
+                                                : half->u.transfer_arrived.transfer_id;
+}
+
+// staged_anywhere: a worker's send list holds this half already (the
+// snapshot's events in flight or replay staged it; after a change of the
+// worker count, on another worker than the sender's).
+static bool
+staged_anywhere(const st_shards *shards, const st_event *half)
+{
+    const char *id = half_transfer(half);
+    for (uint32_t w = 0; w < shards->worker_count; w++)
+        for (const st_outbox_msg *m = shards->workers[w].outbox.send.head; m != NULL; m = m->next)
+            if (m->event.kind == half->kind && strcmp(m->transfer_id, id) == 0 &&
+                strcmp(m->warehouse, half->warehouse) == 0 && strcmp(m->source, half->source) == 0)
+                return true;
+    return false;
+}
 
 static void
 resend_half(void *arg, const st_event *half)
 {
     resend *r = arg;
     st_worker *to = &r->shards->workers[st_shards_route(r->shards, half->warehouse)];
-    if (!st_state_transfer_half_needed(to->state, half))
+    if (!st_state_transfer_half_needed(to->state, half) || staged_anywhere(r->shards, half))
         return;
-    const char *id = half->kind == ST_EV_TRANSFER_INBOUND ? half->u.transfer_inbound.transfer_id
-                                                          : half->u.transfer_arrived.transfer_id;
+    const char *id = half_transfer(half);
+    const char *which = half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival";
     if (half->seq == 0) { // a record from a snapshot older than format 4: always said
         fprintf(stderr,
                 "stocktwind: transfer %s: %s never got its %s half, and it cannot be sent again "
                 "(its record comes from a snapshot older than format 4): correct %s by hand\n",
-                id, half->warehouse, half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival",
-                half->warehouse);
+                id, half->warehouse, which, half->warehouse);
         return;
     }
     st_outbox_stage(r->from, half);
     r->staged++;
+    r->from_staged++;
     if (r->said++ >= RESEND_SAY_MAX)
         return;
     fprintf(stderr,
             "stocktwind: transfer %s: %s lacks its %s half: sent again (%s, seq %" PRIu64 ")\n", id,
-            half->warehouse, half->kind == ST_EV_TRANSFER_INBOUND ? "inbound" : "arrival",
-            half->source, half->seq);
+            half->warehouse, which, half->source, half->seq);
+}
+
+static int
+msg_order(const void *a, const void *b)
+{
+    const st_outbox_msg *x = *(const st_outbox_msg *const *)a;
+    const st_outbox_msg *y = *(const st_outbox_msg *const *)b;
+    int c = strcmp(x->source, y->source);
+    if (c != 0)
+        return c;
+    return x->event.seq < y->event.seq ? -1 : x->event.seq > y->event.seq;
+}
+
+// sort_send puts a worker's send list in (source, seq) order. A destination
+// takes a source's seqs up to 64 below the highest it has seen (core's
+// duplicate window): halves sent again are older than what replay staged
+// after them, and must arrive first.
+static void
+sort_send(st_outbox *ob)
+{
+    size_t n = 0;
+    for (st_outbox_msg *m = ob->send.head; m != NULL; m = m->next)
+        n++;
+    if (n < 2)
+        return;
+    st_outbox_msg **all = st_malloc(n * sizeof *all);
+    size_t i = 0;
+    for (st_outbox_msg *m = ob->send.head; m != NULL; m = m->next)
+        all[i++] = m;
+    qsort(all, n, sizeof *all, msg_order);
+    ob->send.head = ob->send.tail = NULL;
+    for (i = 0; i < n; i++)
+        list_append(&ob->send, all[i]);
+    st_free(all);
 }
 
 // st_outbox_resend stages again, on the worker that owns the sender, every
-// transfer half whose destination lacks it (st_state_transfer_halves,
-// st_state_transfer_half_needed), under its first (source, seq): a half
-// that replay staged too is then delivered twice, and the second copy is a
-// DUPLICATE. Reads every worker's state: only before the workers start.
-// Returns how many halves were staged.
+// transfer half whose destination lacks it and that nothing staged yet
+// (st_state_transfer_halves, st_state_transfer_half_needed), under its
+// first (source, seq), and orders that worker's send list by (source, seq).
+// Reads every worker's state: only before the workers start. Returns how
+// many halves were staged.
 uint32_t
 st_outbox_resend(st_shards *shards)
 {
     resend r = {.shards = shards};
     for (uint32_t w = 0; w < shards->worker_count; w++) {
         r.from = &shards->workers[w];
+        r.from_staged = 0;
         st_state_transfer_halves(r.from->state, resend_half, &r);
+        if (r.from_staged != 0)
+            sort_send(&r.from->outbox);
     }
     if (r.staged > RESEND_SAY_MAX)
         fprintf(stderr, "stocktwind: %" PRIu32 " transfer halves sent again in all\n", r.staged);

@@ -281,10 +281,10 @@ count_snapshots(const char *dir, uint32_t workers)
     return n;
 }
 
-// ship hands a follower worker w's frames of the log in `from_dir` up to
-// LSN upto, as a leader's replication door would.
+// ship hands a follower worker w's frames from..upto of the log in
+// `from_dir`, as a leader's replication door would.
 static void
-ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t upto)
+ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t from, uint64_t upto)
 {
     st_wal_reader *r = NULL;
     cr_assert_eq(st_wal_reader_open(from_dir, w, &r), ST_OK);
@@ -292,9 +292,9 @@ ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t upto)
     size_t used = 0;
     uint32_t count = 0;
     char why[512] = "";
-    cr_assert_eq(st_wal_reader_read(r, 1, upto, buf, sizeof buf, &used, &count, why, sizeof why),
+    cr_assert_eq(st_wal_reader_read(r, from, upto, buf, sizeof buf, &used, &count, why, sizeof why),
                  ST_OK, "%s", why);
-    cr_assert_eq(count, upto);
+    cr_assert_eq(count, upto - from + 1);
     st_wal_reader_close(r);
     done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     st_shards_req *req = calloc(1, sizeof *req);
@@ -305,12 +305,16 @@ ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t upto)
     cr_assert_eq(st_shards_durable_lsn(f, w), upto);
 }
 
+#define LATER 70 // transfers after the lost one: more than the 64-seq duplicate window
+
 // A follower delivers no outbox messages, so its snapshots hold none in
 // flight. Promoted after its leader died between logging a dispatch and
 // delivering its inbound half (the follower's log of the destination
 // stops before it), and with its own snapshot past the dispatch, it must
 // still send the half: the destination learns of the transfer, which can
-// then be received, and no unit is made or lost.
+// then be received, and no unit is made or lost. LATER transfers logged
+// after the snapshot are staged again by replay; the lost half, older by
+// more than the destination's duplicate window, must arrive before them.
 Test(durable, a_promoted_follower_sends_a_half_lost_in_flight, .timeout = 60)
 {
     char ldir[] = "/tmp/stocktwin-lead-XXXXXX", fdir[] = "/tmp/stocktwin-follow-XXXXXX";
@@ -326,49 +330,60 @@ Test(durable, a_promoted_follower_sends_a_half_lost_in_flight, .timeout = 60)
     setup[0].u.product_upsert.sku = "SKU-D";
     setup[3].u.zone_upsert.zone_id = setup[4].u.zone_upsert.zone_id = "z";
     setup[5].u.movement = (__typeof__(setup[5].u.movement)){
-        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 50, .to_location = "z"};
+        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 200, .to_location = "z"};
     submit(s, setup, 6);
     uint64_t b_before = st_shards_durable_lsn(s, wb);
     st_event dispatch = EV(ST_EV_TRANSFER_DISPATCH, a);
     dispatch.u.transfer_dispatch = (__typeof__(dispatch.u.transfer_dispatch)){
         .transfer_id = "t-p", .to_warehouse = b, .sku = "SKU-D", .qty = 20};
     submit(s, &dispatch, 1);
-    poll_until(s, b, 20, 0); // delivered and logged at b's worker
+    uint64_t a_lost = st_shards_durable_lsn(s, wa);
+    static char ids[LATER][16];
+    for (int i = 0; i < LATER; i++) {
+        snprintf(ids[i], sizeof ids[i], "t-q%d", i);
+        st_event d = EV(ST_EV_TRANSFER_DISPATCH, a);
+        d.u.transfer_dispatch = (__typeof__(d.u.transfer_dispatch)){
+            .transfer_id = ids[i], .to_warehouse = b, .sku = "SKU-D", .qty = 1};
+        submit(s, &d, 1);
+    }
+    poll_until(s, b, 20 + LATER, 0); // delivered and logged at b's worker
     uint64_t a_last = st_shards_durable_lsn(s, wa), b_last = st_shards_durable_lsn(s, wb);
-    cr_assert_eq(b_last, b_before + 1, "b's worker logged the inbound half");
+    cr_assert_eq(b_last, b_before + 1 + LATER, "b's worker logged every inbound half");
     st_shards_destroy(s);
 
-    // The follower got all of a's log and b's up to before the inbound
-    // half, then snapshotted.
+    // The follower got a's log up to the lost dispatch and b's up to before
+    // its inbound half, snapshotted, then got the rest of a's log.
     s = open_workers(fdir, 2, true);
-    ship(s, ldir, wa, a_last);
-    ship(s, ldir, wb, b_before);
+    ship(s, ldir, wa, 1, a_lost);
+    ship(s, ldir, wb, 1, b_before);
     cr_assert_eq(st_shards_snapshot_request(s), ST_OK);
     for (int i = 0; i < 10000 && count_snapshots(fdir, 2) < 2; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     cr_assert_eq(count_snapshots(fdir, 2), 2, "both workers snapshotted");
+    ship(s, ldir, wa, a_lost + 1, a_last);
     probe pb = look(s, b, "SKU-D");
-    cr_assert(!pb.found || pb.v.inbound == 0, "b never heard of t-p here");
+    cr_assert(!pb.found || pb.v.inbound == 0, "b never heard of the transfers here");
     st_shards_destroy(s);
 
     // Promoted: it starts as a leader from its snapshot and log.
     s = open_at(fdir);
-    poll_until(s, a, 0, 20);
-    poll_until(s, b, 20, 0); // sent again from a's record
+    poll_until(s, a, 0, 20 + LATER);
+    poll_until(s, b, 20 + LATER, 0); // t-p sent again from a's record, the rest by replay
     st_event receive = EV(ST_EV_TRANSFER_RECEIVE, b);
     receive.u.transfer_receive.transfer_id = "t-p";
     receive.u.transfer_receive.location = "z";
     submit(s, &receive, 1);
-    poll_until(s, a, 0, 0);
+    poll_until(s, a, 0, LATER);
     probe pa = look(s, a, "SKU-D");
     pb = look(s, b, "SKU-D");
-    cr_assert_eq(pa.v.on_hand + pb.v.on_hand, 50, "a transfer creates and destroys nothing");
+    cr_assert_eq(pa.v.on_hand + pb.v.on_hand + LATER, 200,
+                 "a transfer creates and destroys nothing");
     uint64_t before = digest(s);
     st_shards_destroy(s);
     // Started again, nothing is sent twice.
     s = open_at(fdir);
     cr_assert_eq(digest(s), before);
-    poll_until(s, b, 0, 0);
+    poll_until(s, b, LATER, 0);
     cr_assert_eq(digest(s), before);
     st_shards_destroy(s);
     char cmd[128];
