@@ -13,7 +13,9 @@
 #   bench/replication.sh build/release /tmp/repl 47700 10 "--warehouses 4 --skus 10000"
 #
 # PORT..PORT+9 are used on 127.0.0.1. Load: stocktwin-load, 4 connections x 8
-# requests in flight x 1000 events (moves). Stops everything it started.
+# requests in flight x 1000 events (moves). Stops everything it started and
+# removes the daemons' data directories after each setup (over 2 GiB a run;
+# KEEP=1 keeps them); logs and figures stay in OUT.
 set -eu
 build=$1 out=$2 port=$3 duration=${4:-10} scale=${5:-"--warehouses 4 --skus 10000"}
 mkdir -p "$out"
@@ -110,6 +112,7 @@ run() { # run NAME ACK FOLLOWERS
         "$(pct "$out/$name.lag" 2 50)" "$(pct "$out/$name.lag" 2 99)" \
         "$(pct "$out/$name.lag" 1 99)" "$lus" "$fus" "$same" >>"$out/table.txt"
     stop_all
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$out/$name-leader.data" "$out/$name-follower.data"
 }
 
 : >"$out/table.txt"
