@@ -372,7 +372,11 @@ st_state_transfer_halves(const st_state *s, st_half_fn fn, void *arg)
             const st_xfer *x = &wh->xfers[i];
             if (x->inbound ? !x->done : x->done) // not received, or arrived
                 continue;
-            // As st_outbox_event and the apply staged it.
+            // As st_outbox_event and the apply staged it, but for an
+            // arrival's event time: the receipt's is not kept, so it
+            // carries the inbound record's (only the source's
+            // last_event_ms sees the difference, should this copy be
+            // the one applied).
             st_event o = {.source = st_str(s, wh->outbox_source),
                           .seq = x->msg_seq,
                           .event_time_ms = x->created_ms,
