@@ -66,9 +66,9 @@ daemon_exec(const it_daemon *d, unsigned workers, const char *data_dir, const ch
         dup2(fd, STDERR_FILENO);
         close(fd);
     }
-    char *argv[13 + IT_EXTRA_FLAGS_MAX] = {"stocktwind", "--rpc", (char *)d->rpc, "--ingest",
-                                           (char *)d->ingest, "--feed", (char *)d->feed,
-                                           "--workers", workers_s, "--quiet"};
+    char *argv[13 + IT_EXTRA_FLAGS_MAX] = {
+        "stocktwind", "--rpc",         (char *)d->rpc, "--ingest", (char *)d->ingest,
+        "--feed",     (char *)d->feed, "--workers",    workers_s,  "--quiet"};
     int n = 10;
     if (data_dir != NULL) {
         argv[n++] = "--data";
@@ -127,17 +127,10 @@ doors_listen(const it_daemon *d)
     return door_accepts(d->ingest) && door_accepts(d->feed);
 }
 
-static void *
-sub_close_main(void *arg)
-{
-    st_sub_close(arg);
-    return NULL;
-}
-
-// exit_now ends a test process whose SUB close is stuck: nng 1.5.2's own
-// exit handler (atexit(nng_fini), registered at its first use, so run after
-// this one) would wait for that close forever, and the test would time out
-// after its result had been reported.
+// exit_now ends a test process that left a SUB socket open: nng 1.5.2's
+// own exit handler (atexit(nng_fini), registered at its first use, so run
+// after this one) closes every socket, which is where the close deadlock
+// would strike.
 static void
 exit_now(void)
 {
@@ -147,21 +140,17 @@ exit_now(void)
 void
 it_sub_close(st_sub *s)
 {
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, sub_close_main, s), 0);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 5;
-    if (pthread_timedjoin_np(t, NULL, &until) != 0) {
-        cr_log_warn("st_sub_close did not return within 5 s (nng 1.5.2's close deadlock, "
-                    "nanomsg/nng#1543); leaving it behind, and this process skips nng's "
-                    "exit handler, which would wait for it");
-        pthread_detach(t);
-        static bool registered;
-        if (!registered) {
-            registered = true;
-            atexit(exit_now);
-        }
+    // Not closed: nng 1.5.2 can deadlock closing a SUB socket
+    // (nanomsg/nng#1543, #1813), and once one close is stuck, later closes
+    // in the process (the suite's client, at its fini) wait behind it, so
+    // the test timed out after its result was reported. Giving up on the
+    // close after a while was not enough; never starting it is. Each test
+    // runs in a process of its own, which ends soon after.
+    (void)s;
+    static bool registered;
+    if (!registered) {
+        registered = true;
+        atexit(exit_now);
     }
 }
 
@@ -372,11 +361,14 @@ void
 it_setup_network(st_client *c)
 {
     static const char *const setup[] = {
-        "{\"source\":\"setup\",\"seq\":1,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-1\","
+        "{\"source\":\"setup\",\"seq\":1,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-"
+        "1\","
         "\"name\":\"Widget\",\"unit_weight_mg\":250000,\"reorder_point\":10}}",
-        "{\"source\":\"setup\",\"seq\":2,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-2\","
+        "{\"source\":\"setup\",\"seq\":2,\"event_time_ms\":1000,\"product_upsert\":{\"sku\":\"SKU-"
+        "2\","
         "\"name\":\"Gadget\",\"unit_weight_mg\":1000}}",
-        "{\"source\":\"setup\",\"seq\":3,\"event_time_ms\":1000,\"supplier_upsert\":{\"supplier_id\":"
+        "{\"source\":\"setup\",\"seq\":3,\"event_time_ms\":1000,\"supplier_upsert\":{\"supplier_"
+        "id\":"
         "\"sup-1\",\"name\":\"Acme\"}}",
         "{\"source\":\"setup\",\"seq\":4,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
         "\"warehouse_upsert\":{\"name\":\"A\"}}",
@@ -394,7 +386,8 @@ it_setup_network(st_client *c)
         "\"shelf_upsert\":{\"shelf_id\":\"s1\",\"zone_id\":\"stor\",\"sku\":\"SKU-1\","
         "\"max_weight_mg\":100000000}}",
         "{\"source\":\"setup\",\"seq\":11,\"event_time_ms\":1000,\"warehouse\":\"wh-a\","
-        "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-1\",\"qty\":100,\"to_location\":\"stor\"}}",
+        "\"movement\":{\"kind\":\"RECEIVE\",\"sku\":\"SKU-1\",\"qty\":100,\"to_location\":\"stor\"}"
+        "}",
     };
     size_t n = sizeof setup / sizeof setup[0];
     Stocktwin__Response *r = it_send_json(c, setup, n);

@@ -61,9 +61,11 @@ st_client *it_client(const it_daemon *d);
 // it_free_port returns a loopback TCP port that was free a moment ago.
 unsigned it_free_port(void);
 
-// it_sub_close closes a feed subscription, giving up after 5 s: nng 1.5.2
-// can deadlock closing a SUB socket (nanomsg/nng#1543, #1813), and a test
-// must not hang on a library bug it does not test. A stuck close is logged.
+// it_sub_close ends a test's use of a feed subscription without closing its
+// socket: nng 1.5.2 can deadlock closing a SUB socket (nanomsg/nng#1543,
+// #1813), after which every later close in the process hangs too, and a
+// test must not hang on a library bug it does not test. The socket stays
+// open until the test's process ends, which then skips nng's exit handler.
 void it_sub_close(st_sub *s);
 
 // it_path returns "$ST_BUILD_DIR/<rel>" in a static buffer.
