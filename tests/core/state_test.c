@@ -755,7 +755,10 @@ deliver(st_state *to, st_event *copy)
     return st_state_apply(to, copy, &OUT);
 }
 
-Test(transfer, across_two_states)
+// destination makes another worker's state: SKU1 and warehouse wh2 with a
+// receiving zone IN; and puts 10 of SKU1 into wh1's RCV.
+static st_state *
+destination(void)
 {
     st_state *dst;
     cr_assert_eq(st_state_create(NULL, &dst), ST_OK);
@@ -765,6 +768,12 @@ Test(transfer, across_two_states)
     zin.warehouse = "wh2";
     OK(ap_in(dst, zin));
     OK(ap(RECEIVE("SKU1", 10, "RCV")));
+    return dst;
+}
+
+Test(transfer, across_two_states)
+{
+    st_state *dst = destination();
     int64_t units = st_state_network_units(S) + st_state_network_units(dst);
     IS(ap(dispatch("T1", "wh1", "SKU1", 1)), ST_INVALID_ARGUMENT);
     IS(ap(dispatch("T1", "wh2", "SKU1", 11)), ST_INSUFFICIENT_STOCK);
@@ -843,14 +852,7 @@ same_event(const st_event *a, const st_event *b)
 // and loaded state rebuilds the same halves.
 Test(transfer, lost_halves_are_rebuilt_as_first_sent)
 {
-    st_state *dst;
-    cr_assert_eq(st_state_create(NULL, &dst), ST_OK);
-    OK(ap_in(dst, PRODUCT("SKU1", 1000, 5)));
-    OK(ap_in(dst, WAREHOUSE("wh2")));
-    st_event zin = ZONE("IN", ST_ZONE_RECEIVING);
-    zin.warehouse = "wh2";
-    OK(ap_in(dst, zin));
-    OK(ap(RECEIVE("SKU1", 10, "RCV")));
+    st_state *dst = destination();
     OK(ap(dispatch("T0", "wh2", "SKU1", 1))); // delivered at once
     st_event first;
     OK(deliver(dst, &first));

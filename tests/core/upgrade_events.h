@@ -5,7 +5,7 @@
 // format 2 moved out of the stock record: reservations, a purchase order,
 // an outbound transfer, a stock policy, counts and a weight reading (bin set
 // times). Uses fixture.h; keep it buildable against that older tree (see
-// data/make_state_v1.sh).
+// data/make_state.sh).
 #ifndef ST_TESTS_CORE_UPGRADE_EVENTS_H
 #define ST_TESTS_CORE_UPGRADE_EVENTS_H
 

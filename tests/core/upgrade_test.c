@@ -2,7 +2,7 @@
 // 32-byte bins; before 2026-12-03) or format 3 (64-byte transfer records,
 // until dc739d1) loads into this build as the state this build makes of
 // the same events. data/state-v1.snap is upgrade_events.h's
-// history saved by the last format-1 build (data/make_state_v1.sh), so the
+// history saved by the last format-1 build (data/make_state.sh), so the
 // comparison needs no recorded result: the digest hashes the logical state,
 // whatever the layout.
 #include <stdlib.h>

@@ -624,9 +624,61 @@ Test(replication, a_fetch_acknowledges_what_the_follower_made_durable, .timeout 
 
 typedef struct fake_leader {
     nng_socket sock;
+    pthread_t thread;
     atomic_bool stop;
-    atomic_int step; // fetches answered so far
+    atomic_int step;                    // fetches answered so far (fake_main)
+    atomic_int v1_fetches, v2_requests; // old_leader_main
 } fake_leader;
+
+// fake_start runs fn (a fake leader's loop) on a replication door at a free
+// loopback port, whose URL it writes into url (64 bytes).
+static void
+fake_start(fake_leader *fl, void *(*fn)(void *), char *url)
+{
+    snprintf(url, 64, "tcp://127.0.0.1:%u", it_free_port());
+    cr_assert_eq(nng_rep0_open(&fl->sock), 0);
+    nng_socket_set_ms(fl->sock, NNG_OPT_RECVTIMEO, 100);
+    cr_assert_eq(nng_listen(fl->sock, url, NULL, 0), 0);
+    cr_assert_eq(pthread_create(&fl->thread, NULL, fn, fl), 0);
+}
+
+static void
+fake_stop(fake_leader *fl)
+{
+    atomic_store(&fl->stop, true);
+    pthread_join(fl->thread, NULL);
+    nng_close(fl->sock);
+}
+
+// fake_recv waits for the next request: true with *q its ReplRequest (NULL
+// if it is not one; free it), false at the receive timeout (look at stop).
+static bool
+fake_recv(fake_leader *fl, Stocktwin__ReplRequest **q)
+{
+    nng_msg *m = NULL;
+    if (nng_recvmsg(fl->sock, &m, 0) != 0)
+        return false;
+    *q = stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+    nng_msg_free(m);
+    return true;
+}
+
+// fake_reply answers with r, from a leader of epoch `epoch` with 2 workers
+// that began at LSN 1.
+static void
+fake_reply(fake_leader *fl, Stocktwin__ReplResponse *r, uint64_t epoch)
+{
+    uint64_t starts[2] = {1, 1};
+    r->workers = r->workers ? r->workers : 2;
+    r->epoch = r->epoch ? r->epoch : epoch;
+    r->epoch_start = starts;
+    r->n_epoch_start = 2;
+    size_t n = stocktwin__repl_response__get_packed_size(r);
+    uint8_t *buf = malloc(n ? n : 1);
+    stocktwin__repl_response__pack(r, buf);
+    nng_send(fl->sock, buf, n, 0);
+    free(buf);
+}
 
 // frame writes one WAL frame (shards/wal.c layout) of `payload` at lsn into
 // out; returns its size. bad_sum: a wrong checksum.
@@ -655,26 +707,18 @@ fake_main(void *arg)
 {
     fake_leader *fl = arg;
     while (!atomic_load(&fl->stop)) {
-        nng_msg *m = NULL;
-        if (nng_recvmsg(fl->sock, &m, 0) != 0)
-            continue; // the receive timeout: look at stop
-        Stocktwin__ReplRequest *q =
-            stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
-        nng_msg_free(m);
+        Stocktwin__ReplRequest *q = NULL;
+        if (!fake_recv(fl, &q))
+            continue;
         uint64_t from =
             q && q->body_case == STOCKTWIN__REPL_REQUEST__BODY_FETCH ? q->fetch->from_lsn : 1;
         uint32_t worker = q && q->fetch ? q->fetch->worker : 0;
         stocktwin__repl_request__free_unpacked(q, NULL);
         int step = atomic_fetch_add(&fl->step, 1);
         Stocktwin__ReplResponse r = STOCKTWIN__REPL_RESPONSE__INIT;
-        r.workers = 2;
-        r.epoch = 2;
         r.worker = worker;
         r.first_lsn = from;
         r.durable_lsn = from + 10;
-        uint64_t starts[2] = {1, 1};
-        r.epoch_start = starts;
-        r.n_epoch_start = 2;
         uint8_t frames[256];
         static const uint8_t junk[] = "not a LogEntry at all";
         switch (step) {
@@ -715,11 +759,7 @@ fake_main(void *arg)
         default: // nothing new
             break;
         }
-        size_t n = stocktwin__repl_response__get_packed_size(&r);
-        uint8_t *buf = malloc(n ? n : 1);
-        stocktwin__repl_response__pack(&r, buf);
-        nng_send(fl->sock, buf, n, 0);
-        free(buf);
+        fake_reply(fl, &r, 2);
     }
     return NULL;
 }
@@ -727,29 +767,15 @@ fake_main(void *arg)
 // A leader of an older build speaks protocol 1 only: it refuses a version 2
 // request, and the follower fetches the way it expects (version 1: no
 // pipelining, from_lsn - 1 durable) instead of retrying for ever.
-typedef struct old_leader {
-    nng_socket sock;
-    atomic_bool stop;
-    atomic_int v1_fetches, v2_requests;
-} old_leader;
-
 static void *
 old_leader_main(void *arg)
 {
-    old_leader *ol = arg;
+    fake_leader *ol = arg;
     while (!atomic_load(&ol->stop)) {
-        nng_msg *m = NULL;
-        if (nng_recvmsg(ol->sock, &m, 0) != 0)
+        Stocktwin__ReplRequest *q = NULL;
+        if (!fake_recv(ol, &q))
             continue;
-        Stocktwin__ReplRequest *q =
-            stocktwin__repl_request__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
-        nng_msg_free(m);
         Stocktwin__ReplResponse r = STOCKTWIN__REPL_RESPONSE__INIT;
-        r.workers = 2;
-        r.epoch = 1;
-        uint64_t starts[2] = {1, 1};
-        r.epoch_start = starts;
-        r.n_epoch_start = 2;
         if (q != NULL && q->version != 1) {
             atomic_fetch_add(&ol->v2_requests, 1);
             r.status = STOCKTWIN__STATUS__STATUS_BAD_VERSION;
@@ -760,23 +786,16 @@ old_leader_main(void *arg)
             r.first_lsn = q->fetch->from_lsn; // nothing new
         }
         stocktwin__repl_request__free_unpacked(q, NULL);
-        uint8_t buf[512];
-        size_t n = stocktwin__repl_response__pack(&r, buf);
-        nng_send(ol->sock, buf, n, 0);
+        fake_reply(ol, &r, 1);
     }
     return NULL;
 }
 
 Test(replication, a_follower_speaks_version_1_to_an_older_leader, .timeout = 120)
 {
-    old_leader ol = {0};
+    fake_leader ol = {0};
     char url[64];
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%u", it_free_port());
-    cr_assert_eq(nng_rep0_open(&ol.sock), 0);
-    nng_socket_set_ms(ol.sock, NNG_OPT_RECVTIMEO, 100);
-    cr_assert_eq(nng_listen(ol.sock, url, NULL, 0), 0);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, old_leader_main, &ol), 0);
+    fake_start(&ol, old_leader_main, url);
     node f;
     node_init(&f, "f");
     f.repl[0] = '\0';
@@ -790,9 +809,7 @@ Test(replication, a_follower_speaks_version_1_to_an_older_leader, .timeout = 120
     it_daemon_log(&f.d, log, sizeof log);
     cr_assert_not_null(strstr(log, "speaks replication protocol 1 only"), "%s", log);
     it_daemon_stop(&f.d);
-    atomic_store(&ol.stop, true);
-    pthread_join(t, NULL);
-    nng_close(ol.sock);
+    fake_stop(&ol);
     node_remove(&f);
 }
 
@@ -800,12 +817,7 @@ Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
 {
     fake_leader fl = {0};
     char url[64];
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%u", it_free_port());
-    cr_assert_eq(nng_rep0_open(&fl.sock), 0);
-    nng_socket_set_ms(fl.sock, NNG_OPT_RECVTIMEO, 100);
-    cr_assert_eq(nng_listen(fl.sock, url, NULL, 0), 0);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, fake_main, &fl), 0);
+    fake_start(&fl, fake_main, url);
     node f;
     node_init(&f, "f");
     f.repl[0] = '\0';
@@ -829,8 +841,6 @@ Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
     for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
         cr_assert_not_null(strstr(log, said[i]), "'%s' in %s", said[i], log);
     it_daemon_stop(&f.d);
-    atomic_store(&fl.stop, true);
-    pthread_join(t, NULL);
-    nng_close(fl.sock);
+    fake_stop(&fl);
     node_remove(&f);
 }

@@ -183,22 +183,32 @@ poll_until(st_shards *s, const char *wh, int64_t inbound, int64_t in_transit)
                    (long long)in_transit);
 }
 
-Test(durable, restart_keeps_state_and_delivers_the_outbox)
+// setup_pair names two warehouses <prefix>0 and <prefix>N on different
+// workers into a and b (16 bytes each), creates SKU-D, both warehouses with
+// a zone z, and receives qty units into a's z; the setup's LSN.
+static uint64_t
+setup_pair(st_shards *s, const char *prefix, char *a, char *b, int64_t qty)
 {
-    char dir[] = "/tmp/stocktwin-durable-XXXXXX";
-    cr_assert(mkdtemp(dir) != NULL);
-    st_shards *s = open_at(dir);
-    char a[16] = "wh-d0", b[16] = "wh-d1";
-    for (int i = 1; st_shards_route(s, a) == st_shards_route(s, b); i++)
-        snprintf(b, sizeof b, "wh-d%d", i);
-    st_event setup[7] = {EV(ST_EV_PRODUCT_UPSERT, NULL), EV(ST_EV_WAREHOUSE_UPSERT, a),
+    snprintf(a, 16, "%s0", prefix);
+    for (int i = 1; i == 1 || st_shards_route(s, a) == st_shards_route(s, b); i++)
+        snprintf(b, 16, "%s%d", prefix, i);
+    st_event setup[6] = {EV(ST_EV_PRODUCT_UPSERT, NULL), EV(ST_EV_WAREHOUSE_UPSERT, a),
                          EV(ST_EV_WAREHOUSE_UPSERT, b),  EV(ST_EV_ZONE_UPSERT, a),
                          EV(ST_EV_ZONE_UPSERT, b),       EV(ST_EV_MOVEMENT, a)};
     setup[0].u.product_upsert.sku = "SKU-D";
     setup[3].u.zone_upsert.zone_id = setup[4].u.zone_upsert.zone_id = "z";
     setup[5].u.movement = (__typeof__(setup[5].u.movement)){
-        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 50, .to_location = "z"};
-    uint64_t lsn = submit(s, setup, 6);
+        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = qty, .to_location = "z"};
+    return submit(s, setup, 6);
+}
+
+Test(durable, restart_keeps_state_and_delivers_the_outbox)
+{
+    char dir[] = "/tmp/stocktwin-durable-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    st_shards *s = open_at(dir);
+    char a[16], b[16];
+    uint64_t lsn = setup_pair(s, "wh-d", a, b, 50);
     cr_assert_gt(lsn, 0, "replies carry the LSN they cover");
     st_event dispatch = EV(ST_EV_TRANSFER_DISPATCH, a);
     dispatch.u.transfer_dispatch = (__typeof__(dispatch.u.transfer_dispatch)){
@@ -320,18 +330,9 @@ Test(durable, a_promoted_follower_sends_a_half_lost_in_flight, .timeout = 60)
     char ldir[] = "/tmp/stocktwin-lead-XXXXXX", fdir[] = "/tmp/stocktwin-follow-XXXXXX";
     cr_assert(mkdtemp(ldir) != NULL && mkdtemp(fdir) != NULL);
     st_shards *s = open_at(ldir);
-    char a[16] = "wh-p0", b[16] = "wh-p1";
-    for (int i = 1; st_shards_route(s, a) == st_shards_route(s, b); i++)
-        snprintf(b, sizeof b, "wh-p%d", i);
+    char a[16], b[16];
+    setup_pair(s, "wh-p", a, b, 200);
     uint32_t wa = st_shards_route(s, a), wb = st_shards_route(s, b);
-    st_event setup[6] = {EV(ST_EV_PRODUCT_UPSERT, NULL), EV(ST_EV_WAREHOUSE_UPSERT, a),
-                         EV(ST_EV_WAREHOUSE_UPSERT, b),  EV(ST_EV_ZONE_UPSERT, a),
-                         EV(ST_EV_ZONE_UPSERT, b),       EV(ST_EV_MOVEMENT, a)};
-    setup[0].u.product_upsert.sku = "SKU-D";
-    setup[3].u.zone_upsert.zone_id = setup[4].u.zone_upsert.zone_id = "z";
-    setup[5].u.movement = (__typeof__(setup[5].u.movement)){
-        .kind = ST_MOVE_RECEIVE, .sku = "SKU-D", .qty = 200, .to_location = "z"};
-    submit(s, setup, 6);
     uint64_t b_before = st_shards_durable_lsn(s, wb);
     st_event dispatch = EV(ST_EV_TRANSFER_DISPATCH, a);
     dispatch.u.transfer_dispatch = (__typeof__(dispatch.u.transfer_dispatch)){

@@ -1,7 +1,6 @@
-// make_state_v1.c - writes data/state-v1.snap: upgrade_events.h's history
-// applied by a build with snapshot format 1, saved with st_state_save. Built
-// and run by make_state_v1.sh against that older tree; not part of the
-// build.
+// make_state.c - writes a snapshot fixture ($ST_STATE_OUT): upgrade_events.h's
+// history applied by an older build, saved with its st_state_save. Built and
+// run by make_state.sh against that older tree; not part of the build.
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,11 +13,11 @@ write_file(void *arg, const void *buf, size_t len)
     return fwrite(buf, 1, len, arg) == len;
 }
 
-Test(make, state_v1)
+Test(make, state)
 {
     upgrade_history();
-    const char *path = getenv("ST_V1_OUT");
-    cr_assert_not_null(path, "set ST_V1_OUT");
+    const char *path = getenv("ST_STATE_OUT");
+    cr_assert_not_null(path, "set ST_STATE_OUT");
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f);
     cr_assert(st_state_save(S, write_file, f));
