@@ -642,6 +642,15 @@ fake_start(fake_leader *fl, void *(*fn)(void *), char *url)
     cr_assert_eq(pthread_create(&fl->thread, NULL, fn, fl), 0);
 }
 
+// follow_fake starts node f (named "f") as a follower of a fake leader.
+static void
+follow_fake(node *f, const char *url)
+{
+    node_init(f, "f");
+    f->repl[0] = '\0';
+    start_node(f, url, NULL, NULL, NULL, NULL);
+}
+
 static void
 fake_stop(fake_leader *fl)
 {
@@ -797,9 +806,7 @@ Test(replication, a_follower_speaks_version_1_to_an_older_leader, .timeout = 120
     char url[64];
     fake_start(&ol, old_leader_main, url);
     node f;
-    node_init(&f, "f");
-    f.repl[0] = '\0';
-    start_node(&f, url, NULL, NULL, NULL, NULL);
+    follow_fake(&f, url);
     uint64_t until = now_ms() + 20000;
     while (atomic_load(&ol.v1_fetches) < 6 && now_ms() < until)
         sleep_ms(50);
@@ -819,9 +826,7 @@ Test(replication, a_follower_refuses_bad_frames_from_its_leader, .timeout = 120)
     char url[64];
     fake_start(&fl, fake_main, url);
     node f;
-    node_init(&f, "f");
-    f.repl[0] = '\0';
-    start_node(&f, url, NULL, NULL, NULL, NULL);
+    follow_fake(&f, url);
     uint64_t applied[2] = {0};
     uint64_t before = digest_of(&f.d, applied);
     uint64_t until = now_ms() + 20000;

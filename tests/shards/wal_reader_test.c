@@ -417,12 +417,7 @@ Test(wal_reader, frame_check_refuses_what_recovery_refuses)
 Test(wal_reader, frames_last_finds_the_last_frame_of_a_fetch)
 {
     st_wal *wal = open_log(0);
-    uint64_t lsn = 0;
-    for (uint64_t i = 1; i <= 40; i++) {
-        uint8_t p[WT_PAYLOAD_MAX];
-        uint32_t n = wt_payload(9, i, p);
-        cr_assert_eq(st_wal_append(wal, p, n, &lsn), ST_OK);
-    }
+    cr_assert_eq(wt_append_n(wal, 9, 40), 40);
     cr_assert_eq(st_wal_wait(wal), ST_OK);
     st_wal_reader *r = NULL;
     cr_assert_eq(st_wal_reader_open(dir, 0, &r), ST_OK);
