@@ -403,12 +403,13 @@ bool
 st_state_transfer_half_needed(const st_state *s, const st_event *half)
 {
     ST_ASSERT(s != NULL && half != NULL);
-    const st_wh *wh = st_find_wh(s, half->warehouse);
-    if (wh == NULL)
-        return false; // not here
-    if (half->kind == ST_EV_TRANSFER_INBOUND)
-        return st_find_xfer(s, wh, half->u.transfer_inbound.transfer_id, true) == ST_NONE;
-    ST_ASSERT(half->kind == ST_EV_TRANSFER_ARRIVED);
-    uint32_t i = st_find_xfer(s, wh, half->u.transfer_arrived.transfer_id, false);
-    return i != ST_NONE && !wh->xfers[i].done;
+    ST_ASSERT(st_event_is_transfer_half(half->kind));
+    bool inbound = half->kind == ST_EV_TRANSFER_INBOUND;
+    const char *id =
+        inbound ? half->u.transfer_inbound.transfer_id : half->u.transfer_arrived.transfer_id;
+    const st_wh *wh = half->warehouse != NULL ? st_find_wh(s, half->warehouse) : NULL;
+    if (wh == NULL || id == NULL)
+        return false;                              // not here, or not a half (the apply says why)
+    uint32_t i = st_find_xfer(s, wh, id, inbound); // the record this half makes or closes
+    return inbound ? i == ST_NONE : i != ST_NONE && !wh->xfers[i].done;
 }

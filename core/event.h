@@ -182,6 +182,14 @@ st_event_is_catalog(st_event_kind kind)
     return kind == ST_EV_PRODUCT_UPSERT || kind == ST_EV_SUPPLIER_UPSERT;
 }
 
+// st_event_is_transfer_half tells whether `kind` is one of the internal
+// events the outbox carries between warehouses.
+static inline int
+st_event_is_transfer_half(st_event_kind kind)
+{
+    return kind == ST_EV_TRANSFER_INBOUND || kind == ST_EV_TRANSFER_ARRIVED;
+}
+
 // An alert raised while applying. Numbers by kind: LOW_STOCK (expected =
 // reorder point, actual = available), DISCREPANCY (expected = ledger or asked,
 // actual = measured or possible), WEIGHT_ANOMALY (expected = window min mg,

@@ -136,7 +136,7 @@ st_handler_of(st_event_kind kind)
 static st_err
 st_state_common(st_state *s, const st_event *ev)
 {
-    bool internal = ev->kind == ST_EV_TRANSFER_INBOUND || ev->kind == ST_EV_TRANSFER_ARRIVED;
+    bool internal = st_event_is_transfer_half(ev->kind);
     size_t max = internal ? ST_SOURCE_LEN_MAX : ST_ID_LEN_MAX;
     size_t len = ev->source ? strnlen(ev->source, max + 1) : 0;
     if (len == 0)
@@ -215,8 +215,18 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
         dedup = s->wh ? &s->wh->dedup : NULL;
     }
     uint32_t slot = ST_NONE;
+    bool seen = false; // a transfer half whose seq the window has, for a half not applied
     if (dedup) {
         err = st_dedup_check(s, dedup, ev->source, ev->seq, &slot);
+        // A transfer half is a duplicate when its transfer says so: a half
+        // sent again after a promotion may be older than the window, and a
+        // promoted source may number new halves with seqs the destination
+        // saw from the old leader (docs/REPLICATION.md).
+        if (err == ST_DUPLICATE && st_event_is_transfer_half(ev->kind) &&
+            st_state_transfer_half_needed(s, ev)) {
+            err = ST_OK;
+            seen = true;
+        }
         if (err == ST_DUPLICATE)
             return st_fail(s, err, "seq %llu of source %s was already applied",
                            (unsigned long long)ev->seq, ev->source);
@@ -228,7 +238,8 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
         ST_ASSERT(out->alert_count == 0 && out->outbox_count == 0 && s->touched_n == 0);
         return err;
     }
-    st_dedup_mark(s, dedup ? dedup : &s->wh->dedup, ev->source, ev->seq, slot);
+    if (!seen) // the window counts it already
+        st_dedup_mark(s, dedup ? dedup : &s->wh->dedup, ev->source, ev->seq, slot);
     if (s->touched_n)
         st_state_finish(s);
     if (err == ST_STALE && !out->message[0])

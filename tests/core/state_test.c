@@ -906,6 +906,58 @@ Test(transfer, lost_halves_are_rebuilt_as_first_sent)
     st_state_destroy(dst);
 }
 
+// A transfer half is a duplicate when its transfer says so, not only its
+// seq: a promoted source may number new halves with seqs the destination
+// saw from the old leader, and a half sent again may be older than the
+// 64-seq window. Such a half is applied once, then answered DUPLICATE.
+Test(transfer, a_seen_seq_for_an_unseen_transfer_is_applied)
+{
+    st_state *dst = destination();
+    OK(ap(dispatch("T1", "wh2", "SKU1", 1)));
+    st_event first;
+    OK(deliver(dst, &first)); // outbox/wh1 seq 1 seen at wh2
+    // The same seq, another transfer (a promoted wh1 that never logged T1).
+    st_event again = first;
+    again.u.transfer_inbound.transfer_id = "T2";
+    again.u.transfer_inbound.qty = 3;
+    IS(st_state_apply(dst, &again, &OUT), ST_OK);
+    cr_assert_eq(stock_in(dst, "wh2", "SKU1", NULL).view.inbound, 4);
+    IS(st_state_apply(dst, &again, &OUT), ST_DUPLICATE);
+    IS(st_state_apply(dst, &first, &OUT), ST_DUPLICATE);
+    // Far below the window: 100 later halves from wh1 first.
+    char id[16];
+    st_event later = first;
+    for (uint64_t i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "L%llu", (unsigned long long)i);
+        later.u.transfer_inbound.transfer_id = id;
+        later.seq = 10 + i;
+        IS(st_state_apply(dst, &later, &OUT), ST_OK);
+    }
+    st_event old = first;
+    old.u.transfer_inbound.transfer_id = "OLD";
+    old.seq = 5;
+    IS(st_state_apply(dst, &old, &OUT), ST_OK);
+    IS(st_state_apply(dst, &old, &OUT), ST_DUPLICATE);
+    cr_assert_eq(stock_in(dst, "wh2", "SKU1", NULL).view.inbound, 4 + 100 + 1);
+    // The arrival half alike, at the source: T3 is open, its arrival comes
+    // with a seq wh1 has seen from wh2 (for T1's).
+    st_event arrived = {.kind = ST_EV_TRANSFER_ARRIVED,
+                        .source = "outbox/wh2",
+                        .seq = 7,
+                        .event_time_ms = NOW,
+                        .warehouse = "wh1",
+                        .u.transfer_arrived.transfer_id = "T1"};
+    IS(st_state_apply(S, &arrived, &OUT), ST_OK);
+    OK(ap(dispatch("T3", "wh2", "SKU1", 2)));
+    cr_assert_eq(stock("SKU1").view.in_transit_out, 2);
+    arrived.u.transfer_arrived.transfer_id = "T3";
+    IS(st_state_apply(S, &arrived, &OUT), ST_OK);
+    cr_assert_eq(stock("SKU1").view.in_transit_out, 0);
+    IS(st_state_apply(S, &arrived, &OUT), ST_DUPLICATE);
+    st_state_verify(dst);
+    st_state_destroy(dst);
+}
+
 Test(transfer, within_one_state_and_position)
 {
     OK(ap(WAREHOUSE("wh2")));
