@@ -320,10 +320,10 @@ msg_order(const void *a, const void *b)
     return x->event.seq < y->event.seq ? -1 : x->event.seq > y->event.seq;
 }
 
-// sort_send puts a worker's send list in (source, seq) order. A destination
-// takes a source's seqs up to 64 below the highest it has seen (core's
-// duplicate window): halves sent again are older than what replay staged
-// after them, and must arrive first.
+// sort_send puts a worker's send list in (source, seq) order: halves sent
+// again are older than what replay staged after them, and arrive first, as
+// they were sent the first time (the destination would apply them later
+// too: for a transfer half, the transfer decides what is a duplicate).
 static void
 sort_send(st_outbox *ob)
 {

@@ -323,8 +323,8 @@ ship(st_shards *f, const char *from_dir, uint32_t w, uint64_t from, uint64_t upt
 // stops before it), and with its own snapshot past the dispatch, it must
 // still send the half: the destination learns of the transfer, which can
 // then be received, and no unit is made or lost. LATER transfers logged
-// after the snapshot are staged again by replay; the lost half, older by
-// more than the destination's duplicate window, must arrive before them.
+// after the snapshot are staged again by replay; the lost half is older
+// than the destination's duplicate window below them, and still arrives.
 Test(durable, a_promoted_follower_sends_a_half_lost_in_flight, .timeout = 60)
 {
     char ldir[] = "/tmp/stocktwin-lead-XXXXXX", fdir[] = "/tmp/stocktwin-follow-XXXXXX";
