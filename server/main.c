@@ -297,9 +297,13 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
 //   growing per-warehouse table leaves its old copy behind (2-4 MiB at seed
 //   scale), and right after a bulk load the copies of the last second were
 //   still resident: 94-97 bytes a record, 89-93 with the threshold, the
-//   same at rest and under traffic, no slower.
-// docs/PERFORMANCE.md, "32-byte stock records" and the fifth session's
-// "Memory", has the measurements.
+//   same at rest and under traffic, no slower. Messages stay under it
+//   (replication/follower.c, FOLLOW_FETCH_BYTES).
+// With thp:never, jemalloc's calloc zeroes a reused extent by giving its
+// pages back and faulting them in again; the daemon's own calloc
+// (server/calloc.c) writes zeros instead.
+// docs/PERFORMANCE.md, "32-byte stock records", the fifth session's
+// "Memory" and the seventh session's page faults, has the measurements.
 const char *malloc_conf =
     "thp:never,background_thread:true,dirty_decay_ms:1000,oversize_threshold:1048576";
 
