@@ -68,8 +68,10 @@ typedef struct st_codec_scratch {
     Stocktwin__TransferArrived transfer_arrived;
     Stocktwin__LogEntry entry;
     // st_codec_entry_size's sizes of a movement's entry, written by hand
-    // (movement_len 0: not a movement, protobuf-c packs it).
+    // (movement_len 0: not a movement, protobuf-c packs it), and the
+    // lengths of its strings, measured once for both passes.
     size_t movement_len, event_len;
+    size_t str_len[7]; // principal, source, warehouse, sku, from, to, reason
 } st_codec_scratch;
 
 // st_codec_event_to_pb fills scratch->event from `ev` (a valid event of any
