@@ -34,10 +34,17 @@ st_fail(st_state *s, st_err err, const char *fmt, ...)
 st_err
 st_check_id(st_state *s, const char *field, const char *value, bool required)
 {
-    size_t len = value ? strnlen(value, ST_ID_LEN_MAX + 1) : 0;
-    if (len == 0 && required)
+    size_t len;
+    return st_check_id_len(s, field, value, required, &len);
+}
+
+st_err
+st_check_id_len(st_state *s, const char *field, const char *value, bool required, size_t *len)
+{
+    *len = value ? strnlen(value, ST_ID_LEN_MAX + 1) : 0;
+    if (*len == 0 && required)
         return st_fail(s, ST_INVALID_ARGUMENT, "%s is required", field);
-    if (len > ST_ID_LEN_MAX)
+    if (*len > ST_ID_LEN_MAX)
         return st_fail(s, ST_INVALID_ARGUMENT, "%s is longer than %u bytes", field, ST_ID_LEN_MAX);
     return ST_OK;
 }
@@ -86,7 +93,16 @@ st_str(const st_state *s, uint32_t id)
 uint32_t
 st_find_in(const st_state *s, const st_map *index, const char *str)
 {
-    uint32_t id = st_find_str(s, str);
+    if (!str || !*str)
+        return ST_NONE;
+    return st_find_in_len(s, index, str, strlen(str));
+}
+
+uint32_t
+st_find_in_len(const st_state *s, const st_map *index, const char *str, size_t len)
+{
+    ST_ASSERT(len > 0);
+    uint32_t id = st_intern_find(&s->intern, str, len);
     uint32_t v;
     if (id == 0 || !st_map_get(index, id, &v))
         return ST_NONE;
@@ -229,10 +245,11 @@ st_orders_count(const st_wh *wh)
 st_err
 st_check_product(st_state *s, const char *sku, uint32_t *product_out)
 {
-    st_err err = st_check_id(s, "sku", sku, true);
+    size_t len;
+    st_err err = st_check_id_len(s, "sku", sku, true, &len);
     if (err)
         return err;
-    *product_out = st_find_product(s, sku);
+    *product_out = st_find_in_len(s, &s->product_index, sku, len);
     if (*product_out == ST_NONE)
         return st_fail(s, ST_UNKNOWN_PRODUCT, "sku %s is not in the catalog", sku);
     return ST_OK;
@@ -243,10 +260,11 @@ st_check_loc(st_state *s, const char *field, const char *id, bool required, uint
 {
     ST_ASSERT(s->wh != NULL);
     *loc_out = ST_NONE;
-    st_err err = st_check_id(s, field, id, required);
-    if (err || !id || !*id)
+    size_t len;
+    st_err err = st_check_id_len(s, field, id, required, &len);
+    if (err || len == 0)
         return err;
-    *loc_out = st_find_loc(s, s->wh, id);
+    *loc_out = st_find_in_len(s, &s->wh->loc_index, id, len);
     if (*loc_out == ST_NONE)
         return st_fail(s, ST_UNKNOWN_LOCATION, "location %s is not in warehouse %s", id,
                        st_str(s, s->wh->id));
@@ -528,12 +546,12 @@ st_wh_destroy(st_wh *wh)
 // --- duplicate windows ---------------------------------------------------------
 
 st_err
-st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq,
-               uint32_t *slot)
+st_dedup_check(const st_state *s, const st_dedup *d, const char *source, size_t source_len,
+               uint64_t seq, uint32_t *slot)
 {
-    ST_ASSERT(seq >= 1 && slot != NULL);
+    ST_ASSERT(seq >= 1 && slot != NULL && source_len >= 1);
     *slot = ST_NONE;
-    uint32_t id = st_find_str(s, source);
+    uint32_t id = st_intern_find(&s->intern, source, source_len);
     uint32_t i;
     if (id == 0 || !st_map_get(&d->index, id, &i))
         return d->count >= s->cfg.sources_max ? ST_CAPACITY : ST_OK;

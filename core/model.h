@@ -220,8 +220,11 @@ st_str0(const char *s)
 {
     return s ? s : "";
 }
-// st_check_id: `field` of length 1..64 (or 0 if !required).
+// st_check_id: `field` of length 1..64 (or 0 if !required). st_check_id_len
+// also gives the length it measured, for a lookup that follows.
 st_err st_check_id(st_state *s, const char *field, const char *value, bool required);
+st_err st_check_id_len(st_state *s, const char *field, const char *value, bool required,
+                       size_t *len);
 st_err st_check_text(st_state *s, const char *field, const char *value, size_t max);
 // st_check_qty: lo <= value <= ST_QTY_MAX.
 st_err st_check_qty(st_state *s, const char *field, int64_t value, int64_t lo);
@@ -233,6 +236,8 @@ uint32_t st_find_str(const st_state *s, const char *str); // interned id or 0
 // st_find_in is the value `index` holds for the interned id of `str`, ST_NONE
 // if none.
 uint32_t st_find_in(const st_state *s, const st_map *index, const char *str);
+// st_find_in_len is st_find_in of the `len` bytes at str (len > 0).
+uint32_t st_find_in_len(const st_state *s, const st_map *index, const char *str, size_t len);
 const char *st_str(const st_state *s, uint32_t id);
 uint32_t st_find_product(const st_state *s, const char *sku);
 uint32_t st_find_supplier(const st_state *s, const char *id);
@@ -313,9 +318,10 @@ void st_wh_destroy(st_wh *wh);
 
 // st_dedup_check answers ST_OK (new), ST_DUPLICATE or ST_CAPACITY (a new
 // source and the table is full). Changes nothing. *slot gets the source's
-// entry in d->items, ST_NONE for a source d has not seen.
-st_err st_dedup_check(const st_state *s, const st_dedup *d, const char *source, uint64_t seq,
-                      uint32_t *slot);
+// entry in d->items, ST_NONE for a source d has not seen. source_len is
+// strlen(source), at least 1.
+st_err st_dedup_check(const st_state *s, const st_dedup *d, const char *source, size_t source_len,
+                      uint64_t seq, uint32_t *slot);
 // st_dedup_mark records seq of source as applied. slot: what st_dedup_check
 // said of the same d and source with nothing marked in between (saves the
 // lookup), or ST_NONE.

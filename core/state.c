@@ -132,13 +132,16 @@ st_handler_of(st_event_kind kind)
 
 // st_state_common checks what every event carries. Outbox sources are
 // "outbox/<warehouse>", longer than a wire id may be, so internal kinds get
-// the longer limit.
+// the longer limit. The lengths it measured of source and warehouse (0 for a
+// catalog event's) go to the lookups that follow.
 static st_err
-st_state_common(st_state *s, const st_event *ev)
+st_state_common(st_state *s, const st_event *ev, size_t *source_len, size_t *wh_len)
 {
     bool internal = st_event_is_transfer_half(ev->kind);
     size_t max = internal ? ST_SOURCE_LEN_MAX : ST_ID_LEN_MAX;
     size_t len = ev->source ? strnlen(ev->source, max + 1) : 0;
+    *source_len = len;
+    *wh_len = 0;
     if (len == 0)
         return st_fail(s, ST_INVALID_ARGUMENT, "source is required");
     if (len > max)
@@ -149,7 +152,7 @@ st_state_common(st_state *s, const st_event *ev)
         return st_fail(s, ST_INVALID_ARGUMENT, "event_time_ms must be >= 0");
     if (st_event_is_catalog(ev->kind))
         return ST_OK;
-    return st_check_id(s, "warehouse", ev->warehouse, true);
+    return st_check_id_len(s, "warehouse", ev->warehouse, true, wh_len);
 }
 
 // st_state_finish runs after an accepted event changed stock records: every
@@ -203,12 +206,14 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
     st_handler handler = st_handler_of(ev->kind);
     if (!handler)
         return st_fail(s, ST_INVALID_ARGUMENT, "unknown event kind %d", (int)ev->kind);
-    st_err err = st_state_common(s, ev);
+    size_t source_len, wh_len;
+    st_err err = st_state_common(s, ev, &source_len, &wh_len);
     if (err)
         return err;
     st_dedup *dedup = &s->catalog_dedup;
     if (!st_event_is_catalog(ev->kind)) {
-        s->wh = st_find_wh(s, ev->warehouse);
+        uint32_t i = st_find_in_len(s, &s->wh_index, ev->warehouse, wh_len);
+        s->wh = i == ST_NONE ? NULL : s->whs[i];
         if (!s->wh && ev->kind != ST_EV_WAREHOUSE_UPSERT)
             return st_fail(s, ST_UNKNOWN_WAREHOUSE, "warehouse %s is not known here",
                            ev->warehouse);
@@ -217,7 +222,7 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
     uint32_t slot = ST_NONE;
     bool seen = false; // a transfer half whose seq the window has, for a half not applied
     if (dedup) {
-        err = st_dedup_check(s, dedup, ev->source, ev->seq, &slot);
+        err = st_dedup_check(s, dedup, ev->source, source_len, ev->seq, &slot);
         // A transfer half is a duplicate when its transfer says so: a half
         // sent again after a promotion may be older than the window, and a
         // promoted source may number new halves with seqs the destination
