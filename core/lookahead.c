@@ -15,7 +15,7 @@ st_lookahead_reset(st_lookahead *la)
 enum {
     LA_SLOT,     // hash the sku, prefetch its intern slot
     LA_ID,       // guess the id from the slot; prefetch its index entry
-    LA_PRODUCT,  // the product from the index; prefetch stock_of[product]
+    LA_PRODUCT,  // the product from the index; prefetch stock_of[product] and the product
     LA_STOCK,    // the record's number; prefetch the record
     LA_BIN,      // the record's first bin; prefetch it
     LA_NEXT_BIN, // the second bin (a move touches two); prefetch it
@@ -56,6 +56,8 @@ walk_step(const st_state *s, st_lookahead_walk *w)
         }
         w->product = p;
         __builtin_prefetch(&wh->stock_of[p]);
+        if (p < s->products_n) // the change names the product's sku
+            __builtin_prefetch(&s->products[p]);
         break;
     }
     case LA_STOCK:
