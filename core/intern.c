@@ -150,7 +150,10 @@ st_intern_grow_slots(st_intern *in)
     ST_ASSERT(cap > in->slots_cap);
     st_intern_slot *old = in->slots;
     uint32_t old_cap = in->slots_cap;
-    in->slots = st_calloc(cap, sizeof *in->slots);
+    // malloc and memset, not calloc: the daemon's calloc keeps blocks of 1 MiB
+    // and more for its messages (server/calloc.c), and this table is state.
+    in->slots = st_malloc((size_t)cap * sizeof *in->slots);
+    memset(in->slots, 0, (size_t)cap * sizeof *in->slots);
     in->slots_cap = cap;
     for (uint32_t k = 0; k < old_cap; k++) {
         if (old[k].id == 0)

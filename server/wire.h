@@ -69,8 +69,8 @@ void st_wire_line_to_pb(const st_stock_view *view, st_arena *arena, Stocktwin__I
 // message (fields in number order, proto3 defaults left out): wire_test
 // compares the two.
 
-// st_wire_buf: hand-encoded bytes, grown with st_realloc; the owner frees
-// `bytes` with st_free.
+// st_wire_buf: hand-encoded bytes, grown with st_calloc (server/calloc.c says
+// why); the owner frees `bytes` with st_free.
 typedef struct st_wire_buf {
     uint8_t *bytes;
     size_t len, cap;
