@@ -150,8 +150,8 @@ st_intern_grow_slots(st_intern *in)
     ST_ASSERT(cap > in->slots_cap);
     st_intern_slot *old = in->slots;
     uint32_t old_cap = in->slots_cap;
-    // malloc and memset, not calloc: the daemon's calloc keeps blocks of 1 MiB
-    // and more for its messages (server/calloc.c), and this table is state.
+    // malloc and memset, not calloc: the daemon's calloc keeps blocks of 16
+    // KiB and more for its messages (server/calloc.c), and this table is state.
     in->slots = st_malloc((size_t)cap * sizeof *in->slots);
     memset(in->slots, 0, (size_t)cap * sizeof *in->slots);
     in->slots_cap = cap;

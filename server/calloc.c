@@ -16,15 +16,17 @@
 //   returns freed pages at once (oversize_threshold, server/main.c: it
 //   keeps the state's outgrown tables from lingering). A page of 25,000
 //   inventory lines is such a block, so each one was faulted in afresh:
-//   the inventory of 100,000 SKUs took 50 ms of CPU instead of 10. (Any
-//   arena gives back at once a freed extent that, merged with its free
-//   neighbours, reaches the threshold, unless one of its decay times is
-//   -1.) Blocks from 1 MiB to 64 MiB now come from an arena of their own
-//   whose muzzy decay is -1: freed pages stay dirty for dirty_decay_ms,
-//   then are handed to the kernel lazily (MADV_FREE), to take back under
-//   memory pressure. The state's tables do not come through here (core
-//   allocates them with malloc and realloc), so they still leave nothing
-//   behind when they grow.
+//   the inventory of 100,000 SKUs took 50 ms of CPU instead of 10. And
+//   any arena gives back at once a freed extent that, merged with its free
+//   neighbours, reaches the threshold, unless one of its decay times is -1:
+//   a leader's 768 KiB replication replies were refaulted that way.
+// So blocks from 16 KiB (jemalloc's large sizes) to 64 MiB come from an
+// arena of their own whose muzzy decay is -1: freed pages stay dirty for
+// dirty_decay_ms, then are handed to the kernel lazily (MADV_FREE), to take
+// back under memory pressure; until then they count in the RSS (2-3 bytes
+// a stock record at seed scale, bench/memory.sh). The state's tables do
+// not come through here (core grows them with malloc and realloc), so they
+// still leave nothing behind when they grow.
 // From 64 MiB on, jemalloc's own zeroed allocation keeps fresh pages
 // untouched until they are used. docs/PERFORMANCE.md, "seventh session".
 #include <errno.h>
@@ -35,7 +37,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#define CALLOC_ARENA_MIN ((size_t)1 << 20)   // the oversize threshold (server/main.c)
+#define CALLOC_ARENA_MIN ((size_t)16 << 10)  // jemalloc's large sizes
 #define CALLOC_MEMSET_MAX ((size_t)64 << 20) // jemalloc zeroes from here on
 
 // The big blocks' arena: 0 until made, then its index + 1; -1 if it could
