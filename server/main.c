@@ -300,8 +300,9 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
 //   same at rest and under traffic, no slower. Messages stay under it
 //   (replication/follower.c, FOLLOW_FETCH_BYTES).
 // With thp:never, jemalloc's calloc zeroes a reused extent by giving its
-// pages back and faulting them in again; the daemon's own calloc
-// (server/calloc.c) writes zeros instead.
+// pages back and faulting them in again, and the threshold above gives back
+// any freed extent that merges into 1 MiB: the daemon's own calloc
+// (server/calloc.c) writes zeros instead, in an arena of its own.
 // docs/PERFORMANCE.md, "32-byte stock records", the fifth session's
 // "Memory" and the seventh session's page faults, has the measurements.
 const char *malloc_conf =
