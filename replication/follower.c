@@ -58,14 +58,13 @@
 #include "shards/snapshot.h"
 #include "shards/wal.h"
 
-#define FOLLOW_WAIT_MS 250u    // long-poll asked of the leader
-#define FOLLOW_TIMEOUT_MS 3000 // no answer by then: ask again (bounds a promotion)
-#define FOLLOW_PAUSE_MS 200u   // after a failure
-#define FOLLOW_SAY_MS 5000u    // at most one line per worker this often
-// Frames asked for at once. Under 1 MiB so that the reply, its copy in
-// nng and the unpacked frames come from jemalloc's arenas that keep freed
-// pages, not from the one for 1 MiB and more that gives them back at once
-// (server/main.c): 4 MiB replies were faulted in afresh on both sides.
+#define FOLLOW_WAIT_MS 250u             // long-poll asked of the leader
+#define FOLLOW_TIMEOUT_MS 3000          // no answer by then: ask again (bounds a promotion)
+#define FOLLOW_PAUSE_MS 200u            // after a failure
+#define FOLLOW_SAY_MS 5000u             // at most one line per worker this often
+// Frames asked for at once: under 1 MiB, so that protobuf-c's copy of the
+// frames stays out of jemalloc's oversize arena, which gives freed pages
+// back at once (server/main.c); 4 MiB replies were faulted in afresh.
 #define FOLLOW_FETCH_BYTES (768u << 10)
 #define FOLLOW_CHUNK_BYTES (1u << 20)   // snapshot bytes asked for at once
 #define FOLLOW_VERSION 2u               // FetchRequest.durable_lsn; a leader of 1 gets 1

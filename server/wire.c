@@ -31,20 +31,13 @@ const char *
 st_wire_alert_kind_name(st_alert_kind kind)
 {
     switch (kind) {
-    case ST_ALERT_LOW_STOCK:
-        return "LOW_STOCK";
-    case ST_ALERT_DISCREPANCY:
-        return "DISCREPANCY";
-    case ST_ALERT_WEIGHT_ANOMALY:
-        return "WEIGHT_ANOMALY";
-    case ST_ALERT_DEVICE_SILENT:
-        return "DEVICE_SILENT";
-    case ST_ALERT_SHIPMENT_DELAYED:
-        return "SHIPMENT_DELAYED";
-    case ST_ALERT_OVER_CAPACITY:
-        return "OVER_CAPACITY";
-    default:
-        return "UNSPECIFIED";
+    case ST_ALERT_LOW_STOCK: return "LOW_STOCK";
+    case ST_ALERT_DISCREPANCY: return "DISCREPANCY";
+    case ST_ALERT_WEIGHT_ANOMALY: return "WEIGHT_ANOMALY";
+    case ST_ALERT_DEVICE_SILENT: return "DEVICE_SILENT";
+    case ST_ALERT_SHIPMENT_DELAYED: return "SHIPMENT_DELAYED";
+    case ST_ALERT_OVER_CAPACITY: return "OVER_CAPACITY";
+    default: return "UNSPECIFIED";
     }
 }
 
@@ -61,8 +54,8 @@ st_wire_alert_text(const st_alert *a, char *buf, size_t len)
     case ST_ALERT_DISCREPANCY:
         return snprintf(buf, len, "expected %lld, actual %lld (difference %+lld)", e, x, x - e);
     case ST_ALERT_WEIGHT_ANOMALY:
-        return snprintf(buf, len, "weight swung from %.1f g to %.1f g within the window",
-                        e / 1000.0, x / 1000.0);
+        return snprintf(buf, len, "weight swung from %.1f g to %.1f g within the window", e / 1000.0,
+                        x / 1000.0);
     case ST_ALERT_OVER_CAPACITY:
         return snprintf(buf, len, "weight %.3f kg above max %.3f kg", x / 1e6, e / 1e6);
     case ST_ALERT_DEVICE_SILENT:
@@ -204,7 +197,7 @@ st_wire_line_encode(const st_stock_view *v, st_wire_buf *out)
         while (cap - out->len < need)
             cap *= 2;
         // Through calloc, not realloc: the daemon's calloc takes blocks of
-        // 1 MiB and more from an arena that keeps its pages (calloc.c).
+        // 16 KiB and more from an arena that keeps its pages (calloc.c).
         uint8_t *grown = st_calloc(cap, 1);
         if (out->len)
             memcpy(grown, out->bytes, out->len);

@@ -717,6 +717,11 @@ pb_size_len(uint32_t field, size_t len)
     return st_pb_varint_len((uint64_t)field << 3 | 2) + st_pb_varint_len(len) + len;
 }
 
+// The strings of a movement's entry, in st_codec_scratch.str_len.
+enum { MV_PRINCIPAL, MV_SOURCE, MV_WAREHOUSE, MV_SKU, MV_FROM, MV_TO, MV_REASON, MV_STRS };
+_Static_assert(MV_STRS == sizeof((st_codec_scratch *)0)->str_len / sizeof(size_t),
+               "one length a string");
+
 // pb_size_bytes is the size of a string field of n bytes (none when empty).
 static size_t
 pb_size_bytes(uint32_t field, size_t n)
@@ -772,20 +777,24 @@ st_codec_entry_size(const st_event *ev, const st_codec_entry *meta, st_codec_scr
         return stocktwin__log_entry__get_packed_size(e);
     const Stocktwin__StockMovement *m = e->event->movement;
     const Stocktwin__Event *pe = e->event;
-    const char *strs[7] = {e->principal,     pe->source,     pe->warehouse, m->sku,
-                           m->from_location, m->to_location, m->reason};
     size_t *n = x->str_len;
-    for (int i = 0; i < 7; i++)
-        n[i] = strlen(strs[i]);
-    x->movement_len = pb_size_varint(1, pb_enum(m->kind)) + pb_size_bytes(2, n[3]) +
-                      pb_size_varint(3, (uint64_t)m->qty) + pb_size_bytes(4, n[4]) +
-                      pb_size_bytes(5, n[5]) + pb_size_varint(6, (uint64_t)m->delta) +
-                      pb_size_bytes(7, n[6]);
-    x->event_len = pb_size_bytes(1, n[1]) + pb_size_varint(2, pe->seq) +
-                   pb_size_varint(3, (uint64_t)pe->event_time_ms) + pb_size_bytes(4, n[2]) +
+    n[MV_PRINCIPAL] = strlen(e->principal);
+    n[MV_SOURCE] = strlen(pe->source);
+    n[MV_WAREHOUSE] = strlen(pe->warehouse);
+    n[MV_SKU] = strlen(m->sku);
+    n[MV_FROM] = strlen(m->from_location);
+    n[MV_TO] = strlen(m->to_location);
+    n[MV_REASON] = strlen(m->reason);
+    x->movement_len = pb_size_varint(1, pb_enum(m->kind)) + pb_size_bytes(2, n[MV_SKU]) +
+                      pb_size_varint(3, (uint64_t)m->qty) + pb_size_bytes(4, n[MV_FROM]) +
+                      pb_size_bytes(5, n[MV_TO]) + pb_size_varint(6, (uint64_t)m->delta) +
+                      pb_size_bytes(7, n[MV_REASON]);
+    x->event_len = pb_size_bytes(1, n[MV_SOURCE]) + pb_size_varint(2, pe->seq) +
+                   pb_size_varint(3, (uint64_t)pe->event_time_ms) +
+                   pb_size_bytes(4, n[MV_WAREHOUSE]) +
                    pb_size_len(STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
     return pb_size_varint(1, e->lsn) + pb_size_varint(2, e->epoch) +
-           pb_size_varint(3, (uint64_t)e->ingest_time_ms) + pb_size_bytes(4, n[0]) +
+           pb_size_varint(3, (uint64_t)e->ingest_time_ms) + pb_size_bytes(4, n[MV_PRINCIPAL]) +
            pb_size_len(5, x->event_len);
 }
 
@@ -803,20 +812,20 @@ st_codec_entry_pack(st_codec_scratch *x, uint8_t *buf)
     p = pb_put_varint_field(p, 2, e->epoch);
     p = pb_put_varint_field(p, 3, (uint64_t)e->ingest_time_ms);
     const size_t *n = x->str_len;
-    p = pb_put_bytes(p, 4, e->principal, n[0]);
+    p = pb_put_bytes(p, 4, e->principal, n[MV_PRINCIPAL]);
     p = pb_put_len(p, 5, x->event_len);
-    p = pb_put_bytes(p, 1, pe->source, n[1]);
+    p = pb_put_bytes(p, 1, pe->source, n[MV_SOURCE]);
     p = pb_put_varint_field(p, 2, pe->seq);
     p = pb_put_varint_field(p, 3, (uint64_t)pe->event_time_ms);
-    p = pb_put_bytes(p, 4, pe->warehouse, n[2]);
+    p = pb_put_bytes(p, 4, pe->warehouse, n[MV_WAREHOUSE]);
     p = pb_put_len(p, STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
     p = pb_put_varint_field(p, 1, pb_enum(m->kind));
-    p = pb_put_bytes(p, 2, m->sku, n[3]);
+    p = pb_put_bytes(p, 2, m->sku, n[MV_SKU]);
     p = pb_put_varint_field(p, 3, (uint64_t)m->qty);
-    p = pb_put_bytes(p, 4, m->from_location, n[4]);
-    p = pb_put_bytes(p, 5, m->to_location, n[5]);
+    p = pb_put_bytes(p, 4, m->from_location, n[MV_FROM]);
+    p = pb_put_bytes(p, 5, m->to_location, n[MV_TO]);
     p = pb_put_varint_field(p, 6, (uint64_t)m->delta);
-    p = pb_put_bytes(p, 7, m->reason, n[6]);
+    p = pb_put_bytes(p, 7, m->reason, n[MV_REASON]);
     return (size_t)(p - buf);
 }
 
