@@ -128,6 +128,13 @@ st_find_wh(const st_state *s, const char *id)
     return i == ST_NONE ? NULL : s->whs[i];
 }
 
+st_wh *
+st_find_wh_len(const st_state *s, const char *id, size_t len)
+{
+    uint32_t i = st_find_in_len(s, &s->wh_index, id, len);
+    return i == ST_NONE ? NULL : s->whs[i];
+}
+
 uint32_t
 st_find_loc(const st_state *s, const st_wh *wh, const char *id)
 {

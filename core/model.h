@@ -242,6 +242,8 @@ const char *st_str(const st_state *s, uint32_t id);
 uint32_t st_find_product(const st_state *s, const char *sku);
 uint32_t st_find_supplier(const st_state *s, const char *id);
 st_wh *st_find_wh(const st_state *s, const char *id);
+// st_find_wh_len is st_find_wh of the `len` bytes at id (len > 0).
+st_wh *st_find_wh_len(const st_state *s, const char *id, size_t len);
 uint32_t st_find_loc(const st_state *s, const st_wh *wh, const char *id);
 uint32_t st_find_dev(const st_state *s, const st_wh *wh, const char *id);
 uint32_t st_find_stock(const st_wh *wh, uint32_t product);

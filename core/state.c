@@ -212,8 +212,7 @@ st_state_apply(st_state *s, const st_event *ev, st_apply_out *out)
         return err;
     st_dedup *dedup = &s->catalog_dedup;
     if (!st_event_is_catalog(ev->kind)) {
-        uint32_t i = st_find_in_len(s, &s->wh_index, ev->warehouse, wh_len);
-        s->wh = i == ST_NONE ? NULL : s->whs[i];
+        s->wh = st_find_wh_len(s, ev->warehouse, wh_len);
         if (!s->wh && ev->kind != ST_EV_WAREHOUSE_UPSERT)
             return st_fail(s, ST_UNKNOWN_WAREHOUSE, "warehouse %s is not known here",
                            ev->warehouse);
