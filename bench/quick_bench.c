@@ -6,6 +6,7 @@
 //   stocktwin-quickbench core [EVENTS]
 //   stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]
 //   stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]
+//   stocktwin-quickbench encode [BATCHES]
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "core/lookahead.h"
 #include "core/state.h"
+#include "encode.h" // libstocktwin's own request encoder (client/encode.h)
 #include "stocktwin.h"
 
 #define WAREHOUSES 45
@@ -296,6 +298,69 @@ bench_rpc(const char *url, int seconds, int batch, unsigned in_flight)
     return atomic_load(&failed) != 0;
 }
 
+// encode: the client's cost of a request of 1,000 movements like
+// stocktwin-load's (RECEIVE and PICK, a source, seq, time, warehouse, sku and
+// location each), packed by protobuf-c and by libstocktwin's encoder, each
+// `batches` times into a fresh nng message; ns per event, median of 5 passes.
+static int
+bench_encode(long batches)
+{
+    enum { BATCH = 1000, PASSES = 5 };
+    static Stocktwin__Event ev[BATCH];
+    static Stocktwin__Event *ptr[BATCH];
+    static Stocktwin__StockMovement mv[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        stocktwin__stock_movement__init(&mv[i]);
+        mv[i].kind = i % 2 ? STOCKTWIN__MOVEMENT_KIND__PICK : STOCKTWIN__MOVEMENT_KIND__RECEIVE;
+        mv[i].sku = sku_ids[(i * 7919) % SKUS], mv[i].qty = 1 + i % 5;
+        if (i % 2)
+            mv[i].from_location = "shelf-1";
+        else
+            mv[i].to_location = "shelf-1";
+        stocktwin__event__init(&ev[i]);
+        ev[i].source = "load-31517-1796557884-c0-s3", ev[i].seq = 1000000 + (uint64_t)i;
+        ev[i].event_time_ms = 1796557884123, ev[i].warehouse = wh_ids[i % WAREHOUSES];
+        ev[i].kind_case = STOCKTWIN__EVENT__KIND_MOVEMENT, ev[i].movement = &mv[i];
+        ptr[i] = &ev[i];
+    }
+    Stocktwin__EventBatch b = STOCKTWIN__EVENT_BATCH__INIT;
+    b.n_events = BATCH, b.events = ptr;
+    Stocktwin__Request req = STOCKTWIN__REQUEST__INIT;
+    req.version = 1, req.request_id = 1, req.body_case = STOCKTWIN__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    double ns[2][PASSES];
+    for (int pass = 0; pass < PASSES; pass++) {
+        for (int way = 0; way < 2; way++) {
+            double t0 = now_s();
+            for (long n = 0; n < batches; n++) {
+                nng_msg *msg = NULL;
+                if (way == 0) {
+                    size_t size = stocktwin__request__get_packed_size(&req);
+                    if (nng_msg_alloc(&msg, size) != 0 ||
+                        stocktwin__request__pack(&req, nng_msg_body(msg)) != size)
+                        return 1;
+                } else if (st_request_msg(&req, "bench", &msg) != 0) {
+                    return 1;
+                }
+                nng_msg_free(msg);
+                req.request_id++;
+            }
+            ns[way][pass] = (now_s() - t0) * 1e9 / ((double)batches * BATCH);
+        }
+    }
+    for (int way = 0; way < 2; way++)
+        for (int i = 1; i < PASSES; i++)
+            for (int j = i; j > 0 && ns[way][j] < ns[way][j - 1]; j--) {
+                double t = ns[way][j];
+                ns[way][j] = ns[way][j - 1], ns[way][j - 1] = t;
+            }
+    printf("encode: a request of %d movements, %ld per pass, median of %d passes: protobuf-c "
+           "%.1f ns/event, libstocktwin %.1f ns/event (%.2fx)\n",
+           BATCH, batches, PASSES, ns[0][PASSES / 2], ns[1][PASSES / 2],
+           ns[0][PASSES / 2] / ns[1][PASSES / 2]);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -308,8 +373,11 @@ main(int argc, char **argv)
     if (argc >= 3 && strcmp(argv[1], "rpc") == 0)
         return bench_rpc(argv[2], argc > 3 ? atoi(argv[3]) : 5, argc > 4 ? atoi(argv[4]) : 1000,
                          argc > 5 ? (unsigned)atoi(argv[5]) : 8);
+    if (argc >= 2 && strcmp(argv[1], "encode") == 0)
+        return bench_encode(argc > 2 ? atol(argv[2]) : 2000);
     fprintf(stderr, "usage: stocktwin-quickbench core [EVENTS]\n"
                     "       stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]\n"
-                    "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n");
+                    "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n"
+                    "       stocktwin-quickbench encode [BATCHES]\n");
     return 2;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dial.h"
+#include "encode.h"
 #include "error.h"
 #include "inventory.h"
 #include "reply.h"
@@ -284,19 +285,7 @@ st_request_encode(st_client *c, Stocktwin__Request *req, nng_msg **out)
     req->version = ST_CLIENT_PROTOCOL_VERSION;
     req->credential = c->credential;
     req->request_id = atomic_fetch_add(&c->next_request_id, 1);
-    size_t size = stocktwin__request__get_packed_size(req);
-    if (size > ST_CLIENT_REQUEST_BYTES_MAX) {
-        return st_error_set(STOCKTWIN__STATUS__STATUS_TOO_LARGE,
-                            "the request is %zu bytes, over the %u byte limit", size,
-                            ST_CLIENT_REQUEST_BYTES_MAX);
-    }
-    int rv = nng_msg_alloc(out, size);
-    if (rv != 0) {
-        return st_error_nng(rv, "cannot allocate a request for", c->url);
-    }
-    size_t packed = stocktwin__request__pack(req, nng_msg_body(*out));
-    ST_CLIENT_ASSERT(packed == size);
-    return 0;
+    return st_request_msg(req, c->url, out);
 }
 
 // Starts one request; on 0 the slot owns everything and will finish exactly

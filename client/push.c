@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "dial.h"
+#include "encode.h"
 #include "error.h"
 #include "stocktwin.h"
 
@@ -83,20 +84,13 @@ st_push_send(st_push *p, Stocktwin__Event **events, size_t n)
     req.request_id = atomic_fetch_add(&p->next_request_id, 1);
     req.body_case = STOCKTWIN__REQUEST__BODY_BATCH;
     req.batch = &batch;
-    size_t size = stocktwin__request__get_packed_size(&req);
-    if (size > ST_CLIENT_REQUEST_BYTES_MAX) {
-        return st_error_set(STOCKTWIN__STATUS__STATUS_TOO_LARGE,
-                            "the request is %zu bytes, over the %u byte limit", size,
-                            ST_CLIENT_REQUEST_BYTES_MAX);
-    }
     nng_msg *msg = NULL;
-    int rv = nng_msg_alloc(&msg, size);
-    if (rv != 0) {
-        return st_error_nng(rv, "cannot allocate a message for", p->url);
+    int status = st_request_msg(&req, p->url, &msg);
+    if (status != 0) {
+        return status;
     }
-    size_t packed = stocktwin__request__pack(&req, nng_msg_body(msg));
-    ST_CLIENT_ASSERT(packed == size);
-    if ((rv = nng_sendmsg(p->sock, msg, 0)) != 0) {
+    int rv = nng_sendmsg(p->sock, msg, 0);
+    if (rv != 0) {
         nng_msg_free(msg);
         return st_error_nng(rv, "cannot push to", p->url);
     }
