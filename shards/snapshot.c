@@ -592,7 +592,8 @@ st_snapshot_free(st_snapshot *snap)
 }
 
 st_err
-st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, char *why, size_t why_len)
+st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, st_wal_janitor *janitor,
+                    char *why, size_t why_len)
 {
     char tmp[512], path[512], dir[512];
     if (!st_snapshot_path(data_dir, worker, lsn, "tmp", tmp, sizeof tmp) ||
@@ -613,20 +614,25 @@ st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, char *w
         snprintf(why, why_len, "snapshot: cannot sync %s: %s", dir, strerror(errno));
         return ST_IO;
     }
-    st_snapshot_prune(data_dir, worker, lsn);
+    st_snapshot_prune(data_dir, worker, lsn, janitor);
     return ST_OK;
 }
 
 void
-st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn)
+st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn, st_wal_janitor *janitor)
 {
     uint64_t *lsns;
     uint32_t n;
-    char path[512];
     if (snap_list(data_dir, worker, "snap", &lsns, &n) != ST_OK)
         return;
-    for (uint32_t i = 0; i < n; i++)
-        if (lsns[i] < lsn && st_snapshot_path(data_dir, worker, lsns[i], "snap", path, sizeof path))
+    for (uint32_t i = 0; i < n; i++) {
+        char path[512];
+        if (lsns[i] >= lsn ||
+            !st_snapshot_path(data_dir, worker, lsns[i], "snap", path, sizeof path))
+            continue;
+        const char *name = path;
+        if (janitor == NULL || !st_wal_janitor_remove(janitor, &name, NULL, 1, NULL))
             (void)unlink(path);
+    }
     st_free(lsns);
 }

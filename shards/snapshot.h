@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/state.h"
+#include "shards/wal_janitor.h"
 
 #define ST_SNAPSHOT_HEADER_BYTES 64u
 #define ST_SNAPSHOT_BUF_BYTES (1u << 20) // the writer's buffer
@@ -108,13 +109,16 @@ st_err st_snapshot_read_newest(const char *data_dir, uint32_t worker, st_snapsho
 void st_snapshot_free(st_snapshot *snap);
 
 // st_snapshot_publish renames <lsn>.tmp to <lsn>.snap, syncs the directory
-// and removes older snapshots of the worker. ST_IO on failure (why says).
-st_err st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn, char *why,
-                           size_t why_len);
+// and removes older snapshots of the worker (on `janitor`'s thread when not
+// NULL). ST_IO on failure (why says).
+st_err st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn,
+                           struct st_wal_janitor *janitor, char *why, size_t why_len);
 
 // st_snapshot_prune removes the worker's snapshots older than `lsn`: after a
 // publish, and after a start loaded the snapshot at `lsn` (a kill between a
-// publish's rename and its removals leaves the older one behind).
-void st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn);
+// publish's rename and its removals leaves the older one behind). With a
+// janitor (not NULL) the removals are queued to its thread.
+void st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn,
+                       struct st_wal_janitor *janitor);
 
 #endif

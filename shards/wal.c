@@ -87,6 +87,7 @@
 
 #include "core/alloc.h"
 #include "core/assert.h"
+#include "shards/wal_janitor.h"
 
 #define WAL_MAGIC "STWAL001"
 #define WAL_VERSION 1u
@@ -155,6 +156,7 @@ struct st_wal {
     uint32_t sync_interval_ms;
     st_wal_io *io;
     bool io_owned;
+    st_wal_janitor *janitor; // borrowed; NULL: removals in st_wal_truncate_before
     int dir_fd;
 
     wal_segment *segs; // in LSN order; the last is the one appended to
@@ -1057,32 +1059,57 @@ st_wal_retry(st_wal *wal)
     return wal->failed ? ST_IO : ST_OK;
 }
 
+// truncate_by_janitor hands segments [0, k) to the janitor, oldest first;
+// false when it could not take them (the caller removes them itself).
+static bool
+truncate_by_janitor(st_wal *wal, uint32_t k)
+{
+    enum { AT_ONCE = 64 };
+    if (wal->janitor == NULL || k > AT_ONCE)
+        return false;
+    char paths[AT_ONCE][ST_WAL_PATH_MAX];
+    const char *names[AT_ONCE];
+    int fds[AT_ONCE];
+    for (uint32_t i = 0; i < k; i++) {
+        seg_path(wal, wal->segs[i].first_lsn, paths[i], sizeof(paths[i]));
+        names[i] = paths[i];
+        fds[i] = wal->segs[i].fd;
+    }
+    return st_wal_janitor_remove(wal->janitor, names, fds, k, wal->dir);
+}
+
 st_err
 st_wal_truncate_before(st_wal *wal, uint64_t lsn)
 {
     ST_ASSERT(wal != NULL);
     ST_ASSERT(lsn <= wal->durable_lsn + 1); // a snapshot covers durable records only
     uint32_t k = 0;
-    st_err err = ST_OK;
-    // Oldest first, so that a crash in between leaves a log without a hole.
-    while (k + 1 < wal->seg_count && wal->segs[k + 1].first_lsn <= lsn && wal->segs[k].refs == 0) {
-        char path[ST_WAL_PATH_MAX];
-        seg_path(wal, wal->segs[k].first_lsn, path, sizeof(path));
-        int rc = wal->io->vt->unlink(wal->io, path);
-        if (rc < 0) {
-            set_error(wal, -rc, "wal: cannot remove %s: %s", path, strerror(-rc));
-            err = ST_IO;
-            break;
-        }
-        if (wal->segs[k].fd >= 0)
-            wal->io->vt->close(wal->io, wal->segs[k].fd);
+    while (k + 1 < wal->seg_count && wal->segs[k + 1].first_lsn <= lsn && wal->segs[k].refs == 0)
         k++;
+    if (k == 0)
+        return ST_OK;
+    st_err err = ST_OK;
+    if (!truncate_by_janitor(wal, k)) {
+        // Oldest first, so that a crash in between leaves a log without a hole.
+        uint32_t done = 0;
+        for (; done < k; done++) {
+            char path[ST_WAL_PATH_MAX];
+            seg_path(wal, wal->segs[done].first_lsn, path, sizeof(path));
+            int rc = wal->io->vt->unlink(wal->io, path);
+            if (rc < 0) {
+                set_error(wal, -rc, "wal: cannot remove %s: %s", path, strerror(-rc));
+                err = ST_IO;
+                break;
+            }
+            if (wal->segs[done].fd >= 0)
+                wal->io->vt->close(wal->io, wal->segs[done].fd);
+        }
+        k = done;
+        if (k > 0)
+            wal->io->vt->sync_dir(wal->io, wal->dir);
     }
-    if (k > 0) {
-        memmove(wal->segs, wal->segs + k, (wal->seg_count - k) * sizeof(wal->segs[0]));
-        wal->seg_count -= k;
-        wal->io->vt->sync_dir(wal->io, wal->dir);
-    }
+    memmove(wal->segs, wal->segs + k, (wal->seg_count - k) * sizeof(wal->segs[0]));
+    wal->seg_count -= k;
     ST_ASSERT(wal->seg_count > 0 || wal->mode == ST_WAL_SYNC_NONE);
     return err;
 }
@@ -1503,6 +1530,7 @@ open_config(st_wal *wal, const st_wal_config *cfg, st_wal_recovery *rec)
         snprintf(rec->message, sizeof(rec->message), "wal: bad config: %s", why);
         return ST_INVALID_ARGUMENT;
     }
+    wal->janitor = cfg->janitor;
     uint64_t room = wal->batch_bytes < wal->segment_bytes ? wal->batch_bytes : wal->segment_bytes;
     room = (room - WAL_HEADER_BYTES - WAL_RECORD_HEADER_BYTES) & ~(uint64_t)(WAL_ALIGN - 1);
     wal->payload_max = room < ST_WAL_PAYLOAD_BYTES_MAX ? (uint32_t)room : ST_WAL_PAYLOAD_BYTES_MAX;
@@ -1650,6 +1678,8 @@ st_wal_close(st_wal *wal)
     wal->failed = true;
     while (wal->inflight && reap(wal, true) == 0) {
     }
+    if (wal->janitor != NULL) // removals of this log's segments finish first
+        st_wal_janitor_drain(wal->janitor);
     for (uint32_t i = 0; i < wal->seg_count; i++) {
         if (wal->segs[i].fd >= 0)
             wal->io->vt->close(wal->io, wal->segs[i].fd);

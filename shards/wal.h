@@ -67,6 +67,10 @@ typedef struct st_wal_config {
     uint32_t batches;          // 0: ST_WAL_BATCHES_DEFAULT; buffers (>= 2)
     uint32_t sync_interval_ms; // batch mode; 0: ST_WAL_SYNC_INTERVAL_MS_DEFAULT
     st_wal_io *io;             // borrowed; NULL: an io_uring io owned by the log
+    // Borrowed; NULL: st_wal_truncate_before removes segments itself. With
+    // one, it hands them to the janitor's thread (wal_janitor.h), and
+    // st_wal_close waits for the janitor to be idle.
+    struct st_wal_janitor *janitor;
     // For tests only: with io NULL, the log owns a fault-injecting io (the
     // real POSIX calls) whose faults follow this control file instead of
     // io_uring (st_wal_io_fault_control; the path is copied). NULL: none.
@@ -188,7 +192,9 @@ const char *st_wal_last_error(const st_wal *wal, int *errno_out);
 
 // st_wal_truncate_before deletes every segment whose records all have
 // LSN < lsn (after a snapshot covering them). The segment being written is
-// never deleted. Blocks on unlink (cheap); call it off the hot path.
+// never deleted. With a janitor the files go on its thread (the log forgets
+// them at once); without one, or when it cannot take them, here: ext4 takes
+// tens of ms to delete a 64 MiB segment.
 st_err st_wal_truncate_before(st_wal *wal, uint64_t lsn);
 
 void st_wal_stats_get(const st_wal *wal, st_wal_stats *out);

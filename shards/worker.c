@@ -270,7 +270,7 @@ worker_snapshot_load(st_worker *w, uint64_t *lsn_out)
         for (uint32_t i = 0; st_state_warehouse_id(w->state, i) != NULL; i++)
             st_directory_add(w->shards->directory, st_state_warehouse_id(w->state, i));
         *lsn_out = snap.lsn;
-        st_snapshot_prune(w->shards->data_dir, w->id, snap.lsn);
+        st_snapshot_prune(w->shards->data_dir, w->id, snap.lsn, NULL);
         fprintf(stderr,
                 "stocktwind: worker %u: loaded its snapshot at LSN %" PRIu64
                 " (%.1f MiB, %u outbox events) in %.2f s\n",
@@ -306,6 +306,7 @@ worker_log_open(st_worker *w)
         .sync_interval_ms = shards->sync_interval_ms,
         .truncate_corrupt = shards->truncate_corrupt,
         .fault_control = shards->fault_control,
+        .janitor = shards->janitor,
         // A follower's emptied log continues after the leader's snapshot; a
         // leader's empty log beside a snapshot lost entries: refused below.
         .first_lsn = shards->follower ? snap_lsn + 1 : 0,
@@ -1486,7 +1487,8 @@ worker_snapshot_finish(st_worker *w)
     if (w->durable_lsn < w->snap_last_lsn)
         return; // soon: the log is a batch or two behind
     char why[ST_WAL_PATH_MAX + 128];
-    st_err err = st_snapshot_publish(w->shards->data_dir, w->id, w->snap_lsn, why, sizeof why);
+    st_err err = st_snapshot_publish(w->shards->data_dir, w->id, w->snap_lsn, w->shards->janitor,
+                                     why, sizeof why);
     w->snap_written = false;
     if (err != ST_OK) {
         fprintf(stderr, "stocktwind: worker %u: %s\n", w->id, why);

@@ -222,6 +222,9 @@ struct st_shards {
     uint32_t quorum;
     uint64_t epoch;
     st_directory *directory;
+    // Removes the files a snapshot makes obsolete off the workers' threads
+    // (wal_janitor.h); NULL without a data directory.
+    st_wal_janitor *janitor;
     st_worker *workers;
     _Alignas(64) atomic_bool stop;
 };

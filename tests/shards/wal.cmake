@@ -10,6 +10,9 @@ if(NOT ST_SANITIZE MATCHES "thread")
   st_add_test(NAME wal_reader_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_reader_test.c
     ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
     LIBS st_wal Threads::Threads LABELS unit)
+  st_add_test(NAME wal_janitor_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_janitor_test.c
+    ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
+    LIBS st_wal Threads::Threads LABELS unit)
   st_add_test(NAME wal_fault_test SOURCES ${PROJECT_SOURCE_DIR}/tests/shards/wal_fault_test.c
     ${PROJECT_SOURCE_DIR}/tests/shards/wal_test_util.c
     LIBS st_wal LABELS unit fault)
