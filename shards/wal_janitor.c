@@ -56,6 +56,7 @@ static void *
 janitor_main(void *arg)
 {
     st_wal_janitor *j = arg;
+    pthread_setname_np(pthread_self(), "st-janitor");
     pthread_mutex_lock(&j->mu);
     for (;;) {
         while (j->head == NULL && !j->stop)
