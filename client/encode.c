@@ -14,8 +14,6 @@
 #include "error.h"
 #include "pb_wire.h"
 
-enum { WT_VARINT = 0, WT_LEN = 2 };
-
 // Field numbers, from proto/stocktwin.proto.
 enum { REQ_VERSION = 1, REQ_CREDENTIAL = 2, REQ_ID = 3, REQ_BATCH = 10 };
 enum { BATCH_EVENTS = 1 };
@@ -26,63 +24,17 @@ enum { MV_KIND = 1, MV_SKU = 2, MV_QTY = 3, MV_FROM = 4, MV_TO = 5, MV_DELTA = 6
 _Static_assert((int)STOCKTWIN__EVENT__KIND_MOVEMENT == (int)EV_MOVEMENT, "movement is field 12");
 _Static_assert((int)STOCKTWIN__REQUEST__BODY_BATCH == (int)REQ_BATCH, "batch is field 10");
 
-static size_t
-key_len(uint32_t field)
-{
-    return st_pb_varint_len((uint64_t)field << 3);
-}
-
-static size_t
-varint_size(uint32_t field, uint64_t v)
-{
-    return v == 0 ? 0 : key_len(field) + st_pb_varint_len(v);
-}
-
-static size_t
-len_size(uint32_t field, size_t n)
-{
-    return key_len(field) + st_pb_varint_len(n) + n;
-}
-
+// A string field of protobuf-c's: NULL is empty.
 static size_t
 string_size(uint32_t field, const char *s)
 {
-    return s == NULL || s[0] == '\0' ? 0 : len_size(field, strlen(s));
-}
-
-static uint8_t *
-put_varint(uint8_t *p, uint32_t field, uint64_t v)
-{
-    if (v == 0)
-        return p;
-    p = st_pb_put_varint(p, (uint64_t)field << 3 | WT_VARINT);
-    return st_pb_put_varint(p, v);
-}
-
-static uint8_t *
-put_len(uint8_t *p, uint32_t field, size_t n)
-{
-    p = st_pb_put_varint(p, (uint64_t)field << 3 | WT_LEN);
-    return st_pb_put_varint(p, n);
+    return s == NULL ? 0 : st_pb_size_bytes(field, strlen(s));
 }
 
 static uint8_t *
 put_string(uint8_t *p, uint32_t field, const char *s)
 {
-    if (s == NULL || s[0] == '\0')
-        return p;
-    size_t n = strlen(s);
-    p = put_len(p, field, n);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-// An enum is an int32 on the wire, whatever type the compiler gave it (an
-// unsigned one, when no constant is negative).
-static uint64_t
-enum_value(int32_t v)
-{
-    return (uint64_t)(int64_t)v;
+    return s == NULL ? p : st_pb_put_bytes(p, field, s, strlen(s));
 }
 
 // --- an event ------------------------------------------------------------------
@@ -99,9 +51,9 @@ event_by_hand(const Stocktwin__Event *e)
 static size_t
 movement_size(const Stocktwin__StockMovement *m)
 {
-    return varint_size(MV_KIND, enum_value(m->kind)) + string_size(MV_SKU, m->sku) +
-           varint_size(MV_QTY, (uint64_t)m->qty) + string_size(MV_FROM, m->from_location) +
-           string_size(MV_TO, m->to_location) + varint_size(MV_DELTA, (uint64_t)m->delta) +
+    return st_pb_size_varint(MV_KIND, st_pb_enum((int32_t)m->kind)) + string_size(MV_SKU, m->sku) +
+           st_pb_size_varint(MV_QTY, (uint64_t)m->qty) + string_size(MV_FROM, m->from_location) +
+           string_size(MV_TO, m->to_location) + st_pb_size_varint(MV_DELTA, (uint64_t)m->delta) +
            string_size(MV_REASON, m->reason);
 }
 
@@ -110,10 +62,10 @@ event_size(const Stocktwin__Event *e)
 {
     if (!event_by_hand(e))
         return protobuf_c_message_get_packed_size(&e->base);
-    return string_size(EV_SOURCE, e->source) + varint_size(EV_SEQ, e->seq) +
-           varint_size(EV_TIME, (uint64_t)e->event_time_ms) +
+    return string_size(EV_SOURCE, e->source) + st_pb_size_varint(EV_SEQ, e->seq) +
+           st_pb_size_varint(EV_TIME, (uint64_t)e->event_time_ms) +
            string_size(EV_WAREHOUSE, e->warehouse) +
-           len_size(EV_MOVEMENT, movement_size(e->movement));
+           st_pb_size_len(EV_MOVEMENT, movement_size(e->movement));
 }
 
 // event_pack writes `e`, of `size` bytes (event_size), at p; returns the end.
@@ -126,16 +78,16 @@ event_pack(const Stocktwin__Event *e, size_t size, uint8_t *p)
     } else {
         const Stocktwin__StockMovement *m = e->movement;
         p = put_string(p, EV_SOURCE, e->source);
-        p = put_varint(p, EV_SEQ, e->seq);
-        p = put_varint(p, EV_TIME, (uint64_t)e->event_time_ms);
+        p = st_pb_put_varint_field(p, EV_SEQ, e->seq);
+        p = st_pb_put_varint_field(p, EV_TIME, (uint64_t)e->event_time_ms);
         p = put_string(p, EV_WAREHOUSE, e->warehouse);
-        p = put_len(p, EV_MOVEMENT, movement_size(m));
-        p = put_varint(p, MV_KIND, enum_value(m->kind));
+        p = st_pb_put_len(p, EV_MOVEMENT, movement_size(m));
+        p = st_pb_put_varint_field(p, MV_KIND, st_pb_enum((int32_t)m->kind));
         p = put_string(p, MV_SKU, m->sku);
-        p = put_varint(p, MV_QTY, (uint64_t)m->qty);
+        p = st_pb_put_varint_field(p, MV_QTY, (uint64_t)m->qty);
         p = put_string(p, MV_FROM, m->from_location);
         p = put_string(p, MV_TO, m->to_location);
-        p = put_varint(p, MV_DELTA, (uint64_t)m->delta);
+        p = st_pb_put_varint_field(p, MV_DELTA, (uint64_t)m->delta);
         p = put_string(p, MV_REASON, m->reason);
     }
     ST_CLIENT_ASSERT((size_t)(p - start) == size);
@@ -159,7 +111,7 @@ batch_size(const Stocktwin__EventBatch *b)
     size_t n = 0;
     for (size_t i = 0; i < b->n_events; i++) {
         ST_CLIENT_ASSERT(b->events[i] != NULL);
-        n += len_size(BATCH_EVENTS, event_size(b->events[i]));
+        n += st_pb_size_len(BATCH_EVENTS, event_size(b->events[i]));
     }
     return n;
 }
@@ -167,22 +119,22 @@ batch_size(const Stocktwin__EventBatch *b)
 static size_t
 request_head_size(const Stocktwin__Request *r)
 {
-    return varint_size(REQ_VERSION, r->version) + string_size(REQ_CREDENTIAL, r->credential) +
-           varint_size(REQ_ID, r->request_id);
+    return st_pb_size_varint(REQ_VERSION, r->version) + string_size(REQ_CREDENTIAL, r->credential) +
+           st_pb_size_varint(REQ_ID, r->request_id);
 }
 
 static void
 request_pack(const Stocktwin__Request *r, size_t batch_bytes, uint8_t *out, size_t size)
 {
     uint8_t *p = out;
-    p = put_varint(p, REQ_VERSION, r->version);
+    p = st_pb_put_varint_field(p, REQ_VERSION, r->version);
     p = put_string(p, REQ_CREDENTIAL, r->credential);
-    p = put_varint(p, REQ_ID, r->request_id);
-    p = put_len(p, REQ_BATCH, batch_bytes);
+    p = st_pb_put_varint_field(p, REQ_ID, r->request_id);
+    p = st_pb_put_len(p, REQ_BATCH, batch_bytes);
     const Stocktwin__EventBatch *b = r->batch;
     for (size_t i = 0; i < b->n_events; i++) {
         size_t n = event_size(b->events[i]);
-        p = put_len(p, BATCH_EVENTS, n);
+        p = st_pb_put_len(p, BATCH_EVENTS, n);
         p = event_pack(b->events[i], n, p);
     }
     ST_CLIENT_ASSERT((size_t)(p - out) == size);
@@ -195,7 +147,7 @@ st_request_msg(const Stocktwin__Request *req, const char *url, nng_msg **out)
     *out = NULL;
     bool by_hand = request_by_hand(req);
     size_t batch_bytes = by_hand ? batch_size(req->batch) : 0;
-    size_t size = by_hand ? request_head_size(req) + len_size(REQ_BATCH, batch_bytes)
+    size_t size = by_hand ? request_head_size(req) + st_pb_size_len(REQ_BATCH, batch_bytes)
                           : stocktwin__request__get_packed_size(req);
     if (size > ST_CLIENT_REQUEST_BYTES_MAX) {
         return st_error_set(STOCKTWIN__STATUS__STATUS_TOO_LARGE,

@@ -705,61 +705,10 @@ st_codec_event_to_pb(const st_event *ev, st_codec_scratch *x)
 // when it is not zero or empty, a message field whenever it is set, int64
 // and enum values as the varint of their 64-bit two's complement.
 
-static size_t
-pb_size_varint(uint32_t field, uint64_t v)
-{
-    return v == 0 ? 0 : st_pb_varint_len((uint64_t)field << 3) + st_pb_varint_len(v);
-}
-
-static size_t
-pb_size_len(uint32_t field, size_t len)
-{
-    return st_pb_varint_len((uint64_t)field << 3 | 2) + st_pb_varint_len(len) + len;
-}
-
 // The strings of a movement's entry, in st_codec_scratch.str_len.
 enum { MV_PRINCIPAL, MV_SOURCE, MV_WAREHOUSE, MV_SKU, MV_FROM, MV_TO, MV_REASON, MV_STRS };
 _Static_assert(MV_STRS == sizeof((st_codec_scratch *)0)->str_len / sizeof(size_t),
                "one length a string");
-
-// pb_size_bytes is the size of a string field of n bytes (none when empty).
-static size_t
-pb_size_bytes(uint32_t field, size_t n)
-{
-    return n == 0 ? 0 : pb_size_len(field, n);
-}
-
-static uint8_t *
-pb_put_varint_field(uint8_t *p, uint32_t field, uint64_t v)
-{
-    if (v == 0)
-        return p;
-    p = st_pb_put_varint(p, (uint64_t)field << 3);
-    return st_pb_put_varint(p, v);
-}
-
-static uint8_t *
-pb_put_len(uint8_t *p, uint32_t field, size_t len)
-{
-    p = st_pb_put_varint(p, (uint64_t)field << 3 | 2);
-    return st_pb_put_varint(p, len);
-}
-
-static uint8_t *
-pb_put_bytes(uint8_t *p, uint32_t field, const char *s, size_t n)
-{
-    if (n == 0)
-        return p;
-    p = pb_put_len(p, field, n);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static uint64_t
-pb_enum(int v)
-{
-    return (uint64_t)(int64_t)v;
-}
 
 size_t
 st_codec_entry_size(const st_event *ev, const st_codec_entry *meta, st_codec_scratch *x)
@@ -785,17 +734,17 @@ st_codec_entry_size(const st_event *ev, const st_codec_entry *meta, st_codec_scr
     n[MV_FROM] = strlen(m->from_location);
     n[MV_TO] = strlen(m->to_location);
     n[MV_REASON] = strlen(m->reason);
-    x->movement_len = pb_size_varint(1, pb_enum(m->kind)) + pb_size_bytes(2, n[MV_SKU]) +
-                      pb_size_varint(3, (uint64_t)m->qty) + pb_size_bytes(4, n[MV_FROM]) +
-                      pb_size_bytes(5, n[MV_TO]) + pb_size_varint(6, (uint64_t)m->delta) +
-                      pb_size_bytes(7, n[MV_REASON]);
-    x->event_len = pb_size_bytes(1, n[MV_SOURCE]) + pb_size_varint(2, pe->seq) +
-                   pb_size_varint(3, (uint64_t)pe->event_time_ms) +
-                   pb_size_bytes(4, n[MV_WAREHOUSE]) +
-                   pb_size_len(STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
-    return pb_size_varint(1, e->lsn) + pb_size_varint(2, e->epoch) +
-           pb_size_varint(3, (uint64_t)e->ingest_time_ms) + pb_size_bytes(4, n[MV_PRINCIPAL]) +
-           pb_size_len(5, x->event_len);
+    x->movement_len = st_pb_size_varint(1, st_pb_enum(m->kind)) + st_pb_size_bytes(2, n[MV_SKU]) +
+                      st_pb_size_varint(3, (uint64_t)m->qty) + st_pb_size_bytes(4, n[MV_FROM]) +
+                      st_pb_size_bytes(5, n[MV_TO]) + st_pb_size_varint(6, (uint64_t)m->delta) +
+                      st_pb_size_bytes(7, n[MV_REASON]);
+    x->event_len = st_pb_size_bytes(1, n[MV_SOURCE]) + st_pb_size_varint(2, pe->seq) +
+                   st_pb_size_varint(3, (uint64_t)pe->event_time_ms) +
+                   st_pb_size_bytes(4, n[MV_WAREHOUSE]) +
+                   st_pb_size_len(STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
+    return st_pb_size_varint(1, e->lsn) + st_pb_size_varint(2, e->epoch) +
+           st_pb_size_varint(3, (uint64_t)e->ingest_time_ms) +
+           st_pb_size_bytes(4, n[MV_PRINCIPAL]) + st_pb_size_len(5, x->event_len);
 }
 
 size_t
@@ -808,24 +757,24 @@ st_codec_entry_pack(st_codec_scratch *x, uint8_t *buf)
     const Stocktwin__Event *pe = e->event;
     const Stocktwin__StockMovement *m = pe->movement;
     uint8_t *p = buf;
-    p = pb_put_varint_field(p, 1, e->lsn);
-    p = pb_put_varint_field(p, 2, e->epoch);
-    p = pb_put_varint_field(p, 3, (uint64_t)e->ingest_time_ms);
+    p = st_pb_put_varint_field(p, 1, e->lsn);
+    p = st_pb_put_varint_field(p, 2, e->epoch);
+    p = st_pb_put_varint_field(p, 3, (uint64_t)e->ingest_time_ms);
     const size_t *n = x->str_len;
-    p = pb_put_bytes(p, 4, e->principal, n[MV_PRINCIPAL]);
-    p = pb_put_len(p, 5, x->event_len);
-    p = pb_put_bytes(p, 1, pe->source, n[MV_SOURCE]);
-    p = pb_put_varint_field(p, 2, pe->seq);
-    p = pb_put_varint_field(p, 3, (uint64_t)pe->event_time_ms);
-    p = pb_put_bytes(p, 4, pe->warehouse, n[MV_WAREHOUSE]);
-    p = pb_put_len(p, STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
-    p = pb_put_varint_field(p, 1, pb_enum(m->kind));
-    p = pb_put_bytes(p, 2, m->sku, n[MV_SKU]);
-    p = pb_put_varint_field(p, 3, (uint64_t)m->qty);
-    p = pb_put_bytes(p, 4, m->from_location, n[MV_FROM]);
-    p = pb_put_bytes(p, 5, m->to_location, n[MV_TO]);
-    p = pb_put_varint_field(p, 6, (uint64_t)m->delta);
-    p = pb_put_bytes(p, 7, m->reason, n[MV_REASON]);
+    p = st_pb_put_bytes(p, 4, e->principal, n[MV_PRINCIPAL]);
+    p = st_pb_put_len(p, 5, x->event_len);
+    p = st_pb_put_bytes(p, 1, pe->source, n[MV_SOURCE]);
+    p = st_pb_put_varint_field(p, 2, pe->seq);
+    p = st_pb_put_varint_field(p, 3, (uint64_t)pe->event_time_ms);
+    p = st_pb_put_bytes(p, 4, pe->warehouse, n[MV_WAREHOUSE]);
+    p = st_pb_put_len(p, STOCKTWIN__EVENT__KIND_MOVEMENT, x->movement_len);
+    p = st_pb_put_varint_field(p, 1, st_pb_enum(m->kind));
+    p = st_pb_put_bytes(p, 2, m->sku, n[MV_SKU]);
+    p = st_pb_put_varint_field(p, 3, (uint64_t)m->qty);
+    p = st_pb_put_bytes(p, 4, m->from_location, n[MV_FROM]);
+    p = st_pb_put_bytes(p, 5, m->to_location, n[MV_TO]);
+    p = st_pb_put_varint_field(p, 6, (uint64_t)m->delta);
+    p = st_pb_put_bytes(p, 7, m->reason, n[MV_REASON]);
     return (size_t)(p - buf);
 }
 
