@@ -219,7 +219,7 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
     if (config->data_dir != NULL) {
         err = st_shards_data_check(shards, config);
         if (err == ST_OK)
-            err = st_wal_janitor_start(&shards->janitor);
+            err = st_wal_janitor_create(&shards->janitor);
         if (err != ST_OK)
             goto fail;
     }
@@ -279,7 +279,7 @@ st_shards_destroy(st_shards *shards)
     }
     for (uint32_t i = 0; i < shards->worker_count; i++)
         st_worker_deinit(&shards->workers[i]);
-    st_wal_janitor_stop(shards->janitor); // after the logs: it owns their old descriptors
+    st_wal_janitor_destroy(shards->janitor); // after the logs: it owns their old descriptors
     st_free(shards->workers);
     st_directory_destroy(shards->directory);
     st_free(shards);

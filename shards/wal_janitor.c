@@ -82,7 +82,7 @@ janitor_main(void *arg)
 }
 
 st_err
-st_wal_janitor_start(st_wal_janitor **out)
+st_wal_janitor_create(st_wal_janitor **out)
 {
     ST_ASSERT(out != NULL);
     st_wal_janitor *j = st_calloc(1, sizeof *j);
@@ -153,7 +153,7 @@ st_wal_janitor_drain(st_wal_janitor *j)
 }
 
 void
-st_wal_janitor_stop(st_wal_janitor *j)
+st_wal_janitor_destroy(st_wal_janitor *j)
 {
     if (j == NULL)
         return;

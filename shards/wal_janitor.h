@@ -16,7 +16,7 @@
 // any, synced. A crash before a queued removal leaves files that recovery
 // already knows to skip (segments behind the newest snapshot, older
 // snapshots), exactly as a crash between publishing and deleting always did.
-// Thread: any; st_wal_janitor_stop by the owner once nothing queues any more.
+// Thread: any; st_wal_janitor_destroy by the owner once nothing queues any more.
 #ifndef ST_SHARDS_WAL_JANITOR_H
 #define ST_SHARDS_WAL_JANITOR_H
 
@@ -31,8 +31,9 @@
 
 typedef struct st_wal_janitor st_wal_janitor;
 
-// st_wal_janitor_start starts the thread: ST_OK or ST_INTERNAL.
-st_err st_wal_janitor_start(st_wal_janitor **out);
+// st_wal_janitor_create makes a janitor and starts its thread: ST_OK with
+// *out (the caller owns it), or ST_INTERNAL (no thread; *out is NULL).
+st_err st_wal_janitor_create(st_wal_janitor **out);
 
 // st_wal_janitor_remove queues the removal of paths[0..n) in that order,
 // closing fds[i] (when >= 0; fds may be NULL) after paths[i] is removed or
@@ -44,7 +45,8 @@ bool st_wal_janitor_remove(st_wal_janitor *j, const char *const *paths, const in
 // st_wal_janitor_drain waits until every job queued so far is done.
 void st_wal_janitor_drain(st_wal_janitor *j);
 
-// st_wal_janitor_stop drains, stops the thread and frees it. NULL is fine.
-void st_wal_janitor_stop(st_wal_janitor *j);
+// st_wal_janitor_destroy drains, stops the thread and frees the janitor
+// (with the descriptors it was handed). NULL is a no-op.
+void st_wal_janitor_destroy(st_wal_janitor *j);
 
 #endif

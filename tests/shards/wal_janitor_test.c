@@ -58,7 +58,7 @@ fd_open(int fd)
 Test(janitor, removes_in_order_closes_and_drains)
 {
     st_wal_janitor *j = NULL;
-    cr_assert_eq(st_wal_janitor_start(&j), ST_OK);
+    cr_assert_eq(st_wal_janitor_create(&j), ST_OK);
     char a[512], b[512], c[512];
     int fds[3];
     make_file("a", a, sizeof a, &fds[0]);
@@ -75,14 +75,14 @@ Test(janitor, removes_in_order_closes_and_drains)
     const char *one = a;
     cr_assert(st_wal_janitor_remove(j, &one, NULL, 1, NULL));
     cr_assert(st_wal_janitor_remove(j, NULL, NULL, 0, dir));
-    st_wal_janitor_stop(j); // drains too
+    st_wal_janitor_destroy(j); // drains too
     cr_assert(!exists(a));
 }
 
 Test(janitor, a_failed_removal_keeps_the_files_after_it)
 {
     st_wal_janitor *j = NULL;
-    cr_assert_eq(st_wal_janitor_start(&j), ST_OK);
+    cr_assert_eq(st_wal_janitor_create(&j), ST_OK);
     char a[512], blocker[512], c[512];
     int fds[3] = {-1, -1, -1};
     make_file("a", a, sizeof a, NULL);
@@ -96,14 +96,14 @@ Test(janitor, a_failed_removal_keeps_the_files_after_it)
     cr_assert(!exists(a), "the file before the failure is removed");
     cr_assert(exists(blocker) && exists(c), "the failure and what follows it stay");
     cr_assert(!fd_open(fds[2]), "descriptors are closed all the same");
-    st_wal_janitor_stop(j);
+    st_wal_janitor_destroy(j);
     rmdir(blocker);
 }
 
 Test(janitor, a_log_hands_truncated_segments_to_it)
 {
     st_wal_janitor *j = NULL;
-    cr_assert_eq(st_wal_janitor_start(&j), ST_OK);
+    cr_assert_eq(st_wal_janitor_create(&j), ST_OK);
     wt_replay r = {.seed = 4};
     st_wal_config cfg;
     wt_config(&cfg, dir, NULL, &r);
@@ -128,5 +128,5 @@ Test(janitor, a_log_hands_truncated_segments_to_it)
     cr_assert_leq(r.first_lsn, 500, "a segment holding LSN 500 stays");
     cr_assert_eq(r.last_lsn, 1000);
     st_wal_close(wal);
-    st_wal_janitor_stop(j);
+    st_wal_janitor_destroy(j);
 }
