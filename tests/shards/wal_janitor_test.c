@@ -13,21 +13,7 @@
 #include "shards/wal_janitor.h"
 #include "wal_test_util.h"
 
-static char dir[256];
-
-static void
-setup(void)
-{
-    wt_tmpdir(dir, sizeof(dir));
-}
-
-static void
-teardown(void)
-{
-    wt_rmrf(dir);
-}
-
-TestSuite(janitor, .init = setup, .fini = teardown);
+WT_SUITE(janitor);
 
 static void
 make_file(const char *name, char *path, size_t size, int *fd)

@@ -19,21 +19,7 @@
 #include "shards/wal_reader.h"
 #include "wal_test_util.h"
 
-static char dir[256];
-
-static void
-setup(void)
-{
-    wt_tmpdir(dir, sizeof(dir));
-}
-
-static void
-teardown(void)
-{
-    wt_rmrf(dir);
-}
-
-TestSuite(wal_reader, .init = setup, .fini = teardown);
+WT_SUITE(wal_reader);
 
 static st_wal *
 open_log(uint64_t first_lsn)

@@ -14,21 +14,7 @@
 #include "stocktwin.pb-c.h"
 #include "wal_test_util.h"
 
-static char dir[256];
-
-static void
-setup(void)
-{
-    wt_tmpdir(dir, sizeof(dir));
-}
-
-static void
-teardown(void)
-{
-    wt_rmrf(dir);
-}
-
-TestSuite(wal, .init = setup, .fini = teardown);
+WT_SUITE(wal);
 
 // reopen opens the log in `dir` with replay into *r (seed), asserting ST_OK.
 static st_wal *

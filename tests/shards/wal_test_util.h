@@ -16,6 +16,21 @@ void wt_tmpdir(char *buf, uint32_t size);
 // wt_rmrf removes a directory tree; a no-op if it is gone.
 void wt_rmrf(const char *path);
 
+// WT_SUITE(name) declares the Criterion suite `name` whose every test gets a
+// fresh temporary directory in `dir`, removed after it. Include
+// <criterion/criterion.h> first.
+#define WT_SUITE(name)                                                                             \
+    static char dir[256];                                                                          \
+    static void wt_suite_setup(void)                                                               \
+    {                                                                                              \
+        wt_tmpdir(dir, sizeof(dir));                                                               \
+    }                                                                                              \
+    static void wt_suite_teardown(void)                                                            \
+    {                                                                                              \
+        wt_rmrf(dir);                                                                              \
+    }                                                                                              \
+    TestSuite(name, .init = wt_suite_setup, .fini = wt_suite_teardown)
+
 // wt_payload fills buf with the payload of record `lsn` for a given seed (its
 // length varies with lsn, 1..WT_PAYLOAD_MAX) and returns the length.
 uint32_t wt_payload(uint64_t seed, uint64_t lsn, uint8_t *buf);
