@@ -57,20 +57,24 @@ movement_size(const Stocktwin__StockMovement *m)
            string_size(MV_REASON, m->reason);
 }
 
+// event_size: the bytes of `e`; *movement_out gets its movement's, which
+// event_pack writes as the movement's length (0 when protobuf-c packs it).
 static size_t
-event_size(const Stocktwin__Event *e)
+event_size(const Stocktwin__Event *e, size_t *movement_out)
 {
+    *movement_out = 0;
     if (!event_by_hand(e))
         return protobuf_c_message_get_packed_size(&e->base);
+    *movement_out = movement_size(e->movement);
     return string_size(EV_SOURCE, e->source) + st_pb_size_varint(EV_SEQ, e->seq) +
            st_pb_size_varint(EV_TIME, (uint64_t)e->event_time_ms) +
-           string_size(EV_WAREHOUSE, e->warehouse) +
-           st_pb_size_len(EV_MOVEMENT, movement_size(e->movement));
+           string_size(EV_WAREHOUSE, e->warehouse) + st_pb_size_len(EV_MOVEMENT, *movement_out);
 }
 
-// event_pack writes `e`, of `size` bytes (event_size), at p; returns the end.
+// event_pack writes `e`, of `size` bytes with a movement of `movement`
+// bytes (event_size), at p; returns the end.
 static uint8_t *
-event_pack(const Stocktwin__Event *e, size_t size, uint8_t *p)
+event_pack(const Stocktwin__Event *e, size_t size, size_t movement, uint8_t *p)
 {
     uint8_t *start = p;
     if (!event_by_hand(e)) {
@@ -81,7 +85,7 @@ event_pack(const Stocktwin__Event *e, size_t size, uint8_t *p)
         p = st_pb_put_varint_field(p, EV_SEQ, e->seq);
         p = st_pb_put_varint_field(p, EV_TIME, (uint64_t)e->event_time_ms);
         p = put_string(p, EV_WAREHOUSE, e->warehouse);
-        p = st_pb_put_len(p, EV_MOVEMENT, movement_size(m));
+        p = st_pb_put_len(p, EV_MOVEMENT, movement);
         p = st_pb_put_varint_field(p, MV_KIND, st_pb_enum((int32_t)m->kind));
         p = put_string(p, MV_SKU, m->sku);
         p = st_pb_put_varint_field(p, MV_QTY, (uint64_t)m->qty);
@@ -111,7 +115,8 @@ batch_size(const Stocktwin__EventBatch *b)
     size_t n = 0;
     for (size_t i = 0; i < b->n_events; i++) {
         ST_CLIENT_ASSERT(b->events[i] != NULL);
-        n += st_pb_size_len(BATCH_EVENTS, event_size(b->events[i]));
+        size_t movement;
+        n += st_pb_size_len(BATCH_EVENTS, event_size(b->events[i], &movement));
     }
     return n;
 }
@@ -133,9 +138,10 @@ request_pack(const Stocktwin__Request *r, size_t batch_bytes, uint8_t *out, size
     p = st_pb_put_len(p, REQ_BATCH, batch_bytes);
     const Stocktwin__EventBatch *b = r->batch;
     for (size_t i = 0; i < b->n_events; i++) {
-        size_t n = event_size(b->events[i]);
+        size_t movement;
+        size_t n = event_size(b->events[i], &movement);
         p = st_pb_put_len(p, BATCH_EVENTS, n);
-        p = event_pack(b->events[i], n, p);
+        p = event_pack(b->events[i], n, movement, p);
     }
     ST_CLIENT_ASSERT((size_t)(p - out) == size);
 }
