@@ -177,6 +177,12 @@ struct st_wal {
     int32_t op_err_res;
     bool op_short;
 
+    // Group commit: a commit while a submission is in flight leaves the
+    // filling batch open, so that every commit made meanwhile shares the next
+    // write and fdatasync; reap seals it when the one in flight completes.
+    bool commit_pending;
+    bool reserved; // st_wal_reserve made room that no append has used yet
+
     bool sync_due; // batch mode: the next submission fdatasyncs
     uint64_t last_sync_ms;
     uint64_t commits;
@@ -629,6 +635,17 @@ fail(st_wal *wal, bool retryable)
     wal->retryable = retryable;
 }
 
+// seal_open ends the filling batch, if any, for submission: the commits
+// deferred while a submission was in flight go out together.
+static void
+seal_open(st_wal *wal)
+{
+    wal_batch *b = batch_filling(wal);
+    if (b != NULL)
+        b->sealed = true;
+    wal->commit_pending = false;
+}
+
 // submit_head sends the oldest batch when it is ended and nothing is in
 // flight: one submission at a time keeps every acknowledged byte before every
 // byte that a crash may tear (see the top of the file).
@@ -762,8 +779,13 @@ reap(st_wal *wal, bool wait)
         wal->synced_lsn < wal->written_lsn)
         batch_sync_only(wal);
     // Batches ended by a full buffer or a roll go out without waiting for
-    // the next commit.
+    // the next commit; then the commits deferred while one was in flight
+    // (never between a reserve and its append: that room must stay).
     submit_head(wal);
+    if (wal->commit_pending && !wal->inflight && !wal->failed && !wal->reserved) {
+        seal_open(wal);
+        submit_head(wal);
+    }
     ST_ASSERT(wal->inflight || wal->failed || wal->used == 0 || !batch_at(wal, 0)->sealed);
     return 0;
 }
@@ -890,6 +912,7 @@ append_one(st_wal *wal, const void *payload, uint32_t len, const uint8_t *frame,
     }
     b->used += rec;
     wal->tail_off += rec;
+    wal->reserved = false;
     if (b->first_lsn == 0)
         b->first_lsn = lsn;
     b->last_lsn = lsn;
@@ -927,6 +950,7 @@ st_wal_reserve(st_wal *wal, uint32_t len)
     wal_batch *b = NULL;
     err = append_make_room(wal, record_bytes(len), &b);
     ST_ASSERT(err != ST_OK || b == batch_filling(wal));
+    wal->reserved = err == ST_OK;
     return err;
 }
 
@@ -938,6 +962,7 @@ st_wal_commit(st_wal *wal)
         return ST_IO;
     if (wal->mode == ST_WAL_SYNC_NONE)
         return ST_OK;
+    wal->reserved = false;
     wal_batch *b = batch_filling(wal);
     if (b != NULL && b->last_lsn == 0 && !b->new_segment) {
         // st_wal_reserve took it for a record that was never appended (the
@@ -945,8 +970,10 @@ st_wal_commit(st_wal *wal)
         ST_ASSERT(b->used == 0 && b == batch_at(wal, wal->used - 1));
         seg_release(wal, seg_current(wal));
         wal->used--;
+    } else if (b != NULL && wal->inflight) {
+        wal->commit_pending = true; // goes out with the next submission (reap)
     } else if (b != NULL) {
-        b->sealed = true;
+        seal_open(wal);
     }
     submit_head(wal);
     return wal->failed ? ST_IO : ST_OK;
@@ -1006,6 +1033,8 @@ wait_step(st_wal *wal)
     if (wal->inflight)
         return true;
     if (wal->used > 0) {
+        if (!batch_at(wal, 0)->sealed)
+            seal_open(wal); // the head is the batch a deferred commit left open
         submit_head(wal);
         return true;
     }

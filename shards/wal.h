@@ -157,9 +157,11 @@ st_err st_wal_append(st_wal *wal, const void *payload, uint32_t len, uint64_t *l
 st_err st_wal_reserve(st_wal *wal, uint32_t len);
 
 // st_wal_commit ends the batch being filled and submits it (a write and, in
-// fsync mode, a linked fdatasync) if no other submission is in flight; else it
-// goes out as soon as the one in flight completes (st_wal_poll). Returns
-// immediately. ST_IO when the log has failed.
+// fsync mode, a linked fdatasync) if no other submission is in flight; else
+// the batch stays open, so that every commit made while that submission runs
+// shares the next write and fdatasync (group commit), and goes out as soon as
+// the one in flight completes (st_wal_poll). Returns immediately. ST_IO when
+// the log has failed.
 st_err st_wal_commit(st_wal *wal);
 
 // st_wal_poll reaps completions without blocking, advances the durable LSN

@@ -132,14 +132,17 @@ Test(wal_fault, enospc_with_batches_queued_behind)
     wt_replay r;
     st_wal *wal = open_log(&r, 12, ST_WAL_SYNC_FSYNC);
     st_wal_io_fault_set_space(io, 5000);
-    uint64_t last = 0;
-    for (int i = 0; i < 3; i++) {
-        // Not polled: the first submission's completion is not reaped yet,
-        // so the later batches wait behind it.
-        last = wt_append_n(wal, 12, 15);
-        cr_assert_eq(st_wal_commit(wal), ST_OK);
-    }
+    uint64_t last = wt_append_n(wal, 12, 15);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
+    // Not polled: the first submission's completion is not reaped yet, so
+    // the later appends wait behind it, filling one batch and opening the
+    // next (the commit leaves that one open: group commit).
     st_wal_stats queued;
+    do {
+        last = wt_append_n(wal, 12, 1);
+        st_wal_stats_get(wal, &queued);
+    } while (queued.batches_used < 3);
+    cr_assert_eq(st_wal_commit(wal), ST_OK);
     st_wal_stats_get(wal, &queued);
     cr_assert_eq(queued.batches_used, 3);
     poll_all(wal);
@@ -153,6 +156,43 @@ Test(wal_fault, enospc_with_batches_queued_behind)
     cr_assert_eq(durable(wal), last);
     st_wal_close(wal);
     reopen_expect(12, last);
+}
+
+// Group commit: the commits made while a submission is in flight share the
+// next write and fdatasync, and none is durable before it completes.
+Test(wal_fault, commits_behind_a_submission_share_the_next_one)
+{
+    wt_replay r;
+    st_wal *wal = open_log(&r, 16, ST_WAL_SYNC_FSYNC);
+    wt_append_n(wal, 16, 3);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_stats before;
+    st_wal_stats_get(wal, &before);
+
+    st_wal_io_fault_stick(io, true);
+    wt_append_n(wal, 16, 2);
+    cr_assert_eq(st_wal_commit(wal), ST_OK); // goes out, and sticks
+    uint64_t last = 0;
+    for (int i = 0; i < 5; i++) {
+        last = wt_append_n(wal, 16, 2);
+        cr_assert_eq(st_wal_commit(wal), ST_OK);
+        cr_assert_eq(st_wal_poll(wal, NULL), ST_OK);
+    }
+    st_wal_stats during;
+    st_wal_stats_get(wal, &during);
+    cr_assert_eq(during.batches_used, 2, "the five commits behind it share one batch");
+    cr_assert_eq(during.durable_lsn, 3);
+
+    st_wal_io_fault_stick(io, false);
+    cr_assert_eq(poll_all(wal), ST_OK);
+    st_wal_stats after;
+    st_wal_stats_get(wal, &after);
+    cr_assert_eq(after.durable_lsn, last);
+    cr_assert_eq(after.commits, before.commits + 2, "%lu submissions",
+                 (unsigned long)(after.commits - before.commits));
+    cr_assert_eq(after.batches_used, 0);
+    st_wal_close(wal);
+    reopen_expect(16, last);
 }
 
 Test(wal_fault, failing_fdatasync_is_never_durable)
