@@ -1,12 +1,16 @@
-// quick_bench.c - two first measurements until stocktwin-load exists
-// (issue 5): how fast core applies events in one thread, and how many
-// events a second a running stocktwind acknowledges through libstocktwin
-// with batches in flight. Prints one line of figures per run.
+// quick_bench.c - small measurements beside stocktwin-load (issue 5): how
+// fast core applies events in one thread, how many events a second a running
+// stocktwind acknowledges through libstocktwin with batches in flight, what
+// the client's request encoder costs, and the latency floor this disk puts
+// under an acknowledged write. Prints one line of figures per run.
 //
 //   stocktwin-quickbench core [EVENTS]
 //   stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]
 //   stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]
 //   stocktwin-quickbench encode [BATCHES]
+//   stocktwin-quickbench disk DIR [RATE] [SECONDS]
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "core/lookahead.h"
 #include "core/state.h"
 #include "encode.h" // libstocktwin's own request encoder (client/encode.h)
+#include "hist.h"
 #include "stocktwin.h"
 
 #define WAREHOUSES 45
@@ -361,6 +366,69 @@ bench_encode(long batches)
     return 0;
 }
 
+// disk: the floor under an acknowledged single-event write on this disk. One
+// thread appends a 128-byte record and fdatasyncs it, RATE times a second,
+// open loop (latency from each write's due time, so a slow sync delays the
+// ones behind it as it would a log's), into a 64 MiB preallocated file in DIR
+// (as the log's segments are), for SECONDS; prints the percentiles. No
+// io_uring, no RPC: whatever this shows, stocktwind --sync fsync cannot beat.
+static int
+bench_disk(const char *dir, long rate, long seconds)
+{
+    enum { RECORD = 128, FILE_BYTES = 64 << 20 };
+    if (rate < 1 || rate > 100000 || seconds < 1 || seconds > 3600) {
+        fprintf(stderr, "disk: RATE 1..100000, SECONDS 1..3600\n");
+        return 2;
+    }
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/quickbench-disk.%d", dir, (int)getpid()) >=
+        (int)sizeof path) {
+        fprintf(stderr, "disk: %s: path too long\n", dir);
+        return 2;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || fallocate(fd, 0, 0, FILE_BYTES) != 0) {
+        fprintf(stderr, "disk: %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            (void)unlink(path), close(fd);
+        return 1;
+    }
+    static st_hist h;
+    st_hist_init(&h);
+    uint8_t rec[RECORD];
+    memset(rec, 0xa5, sizeof rec);
+    long n = rate * seconds;
+    off_t off = 0;
+    int rc = 0;
+    double t0 = now_s();
+    for (long i = 0; i < n && rc == 0; i++) {
+        double due = t0 + (double)i / (double)rate;
+        double now;
+        while ((now = now_s()) < due) {
+            if (due - now > 200e-6)
+                usleep(100);
+        }
+        if (off + RECORD > FILE_BYTES)
+            off = 0;
+        if (pwrite(fd, rec, RECORD, off) != RECORD || fdatasync(fd) != 0) {
+            fprintf(stderr, "disk: %s: %s\n", path, strerror(errno));
+            rc = 1;
+        }
+        off += RECORD;
+        st_hist_record(&h, (uint64_t)((now_s() - due) * 1e6));
+    }
+    (void)unlink(path);
+    close(fd);
+    if (rc != 0)
+        return rc;
+    printf("disk: %s, %ld writes of %d bytes + fdatasync at %ld/s, latency from due time (ms): "
+           "p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+           dir, n, RECORD, rate, st_hist_percentile(&h, 50) / 1e3, st_hist_percentile(&h, 90) / 1e3,
+           st_hist_percentile(&h, 99) / 1e3, st_hist_percentile(&h, 99.9) / 1e3,
+           st_hist_max(&h) / 1e3);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -375,9 +443,12 @@ main(int argc, char **argv)
                          argc > 5 ? (unsigned)atoi(argv[5]) : 8);
     if (argc >= 2 && strcmp(argv[1], "encode") == 0)
         return bench_encode(argc > 2 ? atol(argv[2]) : 2000);
+    if (argc >= 3 && strcmp(argv[1], "disk") == 0)
+        return bench_disk(argv[2], argc > 3 ? atol(argv[3]) : 1000, argc > 4 ? atol(argv[4]) : 10);
     fprintf(stderr, "usage: stocktwin-quickbench core [EVENTS]\n"
                     "       stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]\n"
                     "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n"
-                    "       stocktwin-quickbench encode [BATCHES]\n");
+                    "       stocktwin-quickbench encode [BATCHES]\n"
+                    "       stocktwin-quickbench disk DIR [RATE] [SECONDS]\n");
     return 2;
 }
