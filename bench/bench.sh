@@ -17,7 +17,9 @@ url=tcp://127.0.0.1:$port
 "$build/server/stocktwind" --rpc "$url" --ingest "ipc:///tmp/stbench-$port-ingest.ipc" \
     --feed "ipc:///tmp/stbench-$port-feed.ipc" --workers 2 --quiet "$@" >"$out/daemon.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null || true' EXIT
+# Wait for it to stop too: it syncs its logs on the way out, and a run
+# started right after would find its doors still bound.
+trap 'kill $daemon 2>/dev/null && wait $daemon 2>/dev/null || true' EXIT
 sleep 0.5
 rss() { awk '/VmRSS/ {print $2}' "/proc/$daemon/status"; }
 rss_empty=$(rss)
