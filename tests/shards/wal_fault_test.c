@@ -69,6 +69,19 @@ poll_all(st_wal *wal)
     return err;
 }
 
+// open_stuck opens a log, makes `durable` entries durable, records its
+// stats in *before, then sticks the disk: nothing submitted completes.
+static st_wal *
+open_stuck(wt_replay *r, uint64_t seed, uint64_t durable, st_wal_stats *before)
+{
+    st_wal *wal = open_log(r, seed, ST_WAL_SYNC_FSYNC);
+    wt_append_n(wal, seed, durable);
+    cr_assert_eq(st_wal_wait(wal), ST_OK);
+    st_wal_stats_get(wal, before);
+    st_wal_io_fault_stick(io, true);
+    return wal;
+}
+
 static void
 reopen_expect(uint64_t seed, uint64_t count)
 {
@@ -163,13 +176,8 @@ Test(wal_fault, enospc_with_batches_queued_behind)
 Test(wal_fault, commits_behind_a_submission_share_the_next_one)
 {
     wt_replay r;
-    st_wal *wal = open_log(&r, 16, ST_WAL_SYNC_FSYNC);
-    wt_append_n(wal, 16, 3);
-    cr_assert_eq(st_wal_wait(wal), ST_OK);
     st_wal_stats before;
-    st_wal_stats_get(wal, &before);
-
-    st_wal_io_fault_stick(io, true);
+    st_wal *wal = open_stuck(&r, 16, 3, &before);
     wt_append_n(wal, 16, 2);
     cr_assert_eq(st_wal_commit(wal), ST_OK); // goes out, and sticks
     uint64_t last = 0;
@@ -223,13 +231,8 @@ Test(wal_fault, failing_fdatasync_is_never_durable)
 Test(wal_fault, stuck_disk_applies_backpressure_then_drains)
 {
     wt_replay r;
-    st_wal *wal = open_log(&r, 14, ST_WAL_SYNC_FSYNC);
-    wt_append_n(wal, 14, 5);
-    cr_assert_eq(st_wal_wait(wal), ST_OK);
     st_wal_stats before;
-    st_wal_stats_get(wal, &before);
-
-    st_wal_io_fault_stick(io, true);
+    st_wal *wal = open_stuck(&r, 14, 5, &before);
     uint8_t buf[WT_PAYLOAD_MAX];
     uint64_t lsn = 5, bytes = 0;
     st_err err;
