@@ -294,6 +294,9 @@ build_event(load_conn *c, load_slot *s, uint32_t i, int64_t time_ms)
     e->event_time_ms = time_ms;
     e->warehouse = r->wh_ids[op->key / r->o.skus];
     const char *sku = r->sku_ids[op->key % r->o.skus];
+    // The encoder reads it after the whole batch is built: fetched now, the
+    // batch's misses on the sku table overlap instead of each stalling it.
+    __builtin_prefetch(sku);
     if (op->kind <= OP_SETUP_RECV)
         build_movement(c, i, op, sku);
     else
