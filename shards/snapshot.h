@@ -112,13 +112,13 @@ void st_snapshot_free(st_snapshot *snap);
 // and removes older snapshots of the worker (on `janitor`'s thread when not
 // NULL). ST_IO on failure (why says).
 st_err st_snapshot_publish(const char *data_dir, uint32_t worker, uint64_t lsn,
-                           struct st_wal_janitor *janitor, char *why, size_t why_len);
+                           st_wal_janitor *janitor, char *why, size_t why_len);
 
 // st_snapshot_prune removes the worker's snapshots older than `lsn`: after a
 // publish, and after a start loaded the snapshot at `lsn` (a kill between a
 // publish's rename and its removals leaves the older one behind). With a
 // janitor (not NULL) the removals are queued to its thread.
 void st_snapshot_prune(const char *data_dir, uint32_t worker, uint64_t lsn,
-                       struct st_wal_janitor *janitor);
+                       st_wal_janitor *janitor);
 
 #endif

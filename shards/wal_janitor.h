@@ -38,7 +38,7 @@ st_err st_wal_janitor_create(st_wal_janitor **out);
 // st_wal_janitor_remove queues the removal of paths[0..n) in that order,
 // closing fds[i] (when >= 0; fds may be NULL) after paths[i] is removed or
 // given up, then an fsync of `dir` (NULL: none). Everything is copied. False:
-// the queue is full or memory ran out; nothing was queued or closed.
+// the queue is full or the janitor is stopping; nothing was queued or closed.
 bool st_wal_janitor_remove(st_wal_janitor *j, const char *const *paths, const int *fds, uint32_t n,
                            const char *dir);
 
