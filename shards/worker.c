@@ -478,11 +478,20 @@ st_worker_wake(st_worker *w)
     }
 }
 
+// worker_has_work: anything a producer may have left and woken the worker
+// for. The park re-checks it after saying it sleeps, so every flag a
+// producer sets before st_worker_wake belongs here: a snapshot request that
+// came as the worker went to park was once slept through (until the next
+// event), and a test waiting for that snapshot timed out. A request made
+// while a pass runs waits for the pass (worker_snapshot_tick), so it is
+// left out then, or the worker would spin instead of parking.
 static bool
 worker_has_work(st_worker *w)
 {
     return st_ring_depth(&w->jobs) != 0 || st_ring_depth(&w->inbox) != 0 ||
-           atomic_load(&w->shards->stop);
+           atomic_load(&w->shards->stop) ||
+           (w->wal != NULL && w->snap_pass == NULL && !w->snap_written &&
+            atomic_load(&w->snap_requested));
 }
 
 // worker_park_timed sleeps at most `interval` ms, so that batch mode's
