@@ -63,6 +63,9 @@ st_err st_apply_transfer_receive(st_state *s);
 st_err st_apply_transfer_inbound(st_state *s);
 st_err st_apply_transfer_arrived(st_state *s);
 
+// timers.c
+st_err st_apply_tick(st_state *s);
+
 // apply_topology.c
 st_err st_apply_warehouse(st_state *s);
 st_err st_apply_zone(st_state *s);

@@ -95,6 +95,8 @@ st_apply_po_eta(st_state *s)
     st_po *po = &s->wh->pos[i];
     if (ev->event_time_ms < po->eta_set_ms)
         return st_fail(s, ST_STALE, "purchase order %s has a newer eta", ev->u.po_eta.po_id);
+    if (po->eta_ms != ev->u.po_eta.eta_ms)
+        po->flags &= ~(uint32_t)ST_PO_DELAYED; // a new eta is a new promise
     po->eta_ms = ev->u.po_eta.eta_ms;
     po->eta_set_ms = ev->event_time_ms;
     return ST_OK;

@@ -115,8 +115,7 @@ st_apply_weight(st_state *s)
                        ev->u.weight.shelf);
     // Accepted from here on.
     st_device *d = &wh->devs[dev];
-    if (ev->event_time_ms > d->last_seen_ms)
-        d->last_seen_ms = ev->event_time_ms;
+    st_device_heard(d, ev->event_time_ms);
     st_loc *l = &wh->locs[shelf];
     if (l->reading_ms != ST_TIME_NONE && ev->event_time_ms < l->reading_ms)
         return st_fail(s, ST_STALE, "shelf %s has a newer reading", ev->u.weight.shelf);
@@ -205,8 +204,7 @@ st_apply_rfid(st_state *s)
     // Accepted from here on.
     st_device *d = &wh->devs[dev];
     uint32_t loc = d->bound;
-    if (ev->event_time_ms > d->last_seen_ms)
-        d->last_seen_ms = ev->event_time_ms;
+    st_device_heard(d, ev->event_time_ms);
     for (uint32_t i = 0; i < n; i++) {
         if (ev->u.rfid.direction == ST_DIR_INBOUND) {
             uint32_t stock = st_stock_get(s, sums[i].product);

@@ -308,6 +308,8 @@ st_digest_topology(st_hash *h, const st_wh *wh)
         st_h_i64(h, d->kind);
         st_h_i64(h, d->last_seen_ms);
         st_h_i64(h, d->last_event_ms);
+        if (d->flags) // timers' marks count only when set: digests before them hold
+            st_h_i64(h, d->flags);
         sum += st_h_end(h);
     }
     return sum;
@@ -376,6 +378,8 @@ st_digest_orders(st_hash *h, const st_wh *wh)
         st_h_str(h, s->products[wh->stocks[p->stock].product].sku);
         int64_t f[] = {p->qty, p->received, p->eta_ms, p->created_ms, p->eta_set_ms};
         st_h_bytes(h, f, sizeof f);
+        if (p->flags)
+            st_h_i64(h, p->flags);
         sum += st_h_end(h);
     }
     for (uint32_t i = 0; i < wh->xfers_n; i++) {
@@ -389,6 +393,8 @@ st_digest_orders(st_hash *h, const st_wh *wh)
         st_h_bytes(h, f, sizeof f);
         st_h_f64(h, x->lat);
         st_h_f64(h, x->lon);
+        if (x->delayed)
+            st_h_i64(h, x->delayed);
         sum += st_h_end(h);
     }
     for (uint32_t i = 0; i < wh->leads_n; i++) {

@@ -24,6 +24,7 @@
 #define ST_QTY_MAX 1000000000LL    // 10^9 units in one event
 #define ST_WEIGHT_MG_MAX 1000000000000LL // 10^12 mg = 1000 t
 #define ST_SEQ_WINDOW 64u          // seqs remembered below a source's high-water mark
+#define ST_SILENT_MS_MAX 2592000000LL // 30 days: the longest silence limit
 
 typedef enum st_event_kind {
     ST_EV_NONE = 0,
@@ -51,6 +52,7 @@ typedef enum st_event_kind {
     // the warehouse named in `warehouse`; never accepted from the network.
     ST_EV_TRANSFER_INBOUND = 100, // destination learns of a dispatch
     ST_EV_TRANSFER_ARRIVED = 101, // source learns its transfer was received
+    ST_EV_TICK = 102,             // the shard's clock: timers due at event_time_ms
 } st_event_kind;
 
 typedef enum st_direction { ST_DIR_UNSPECIFIED = 0, ST_DIR_INBOUND = 1, ST_DIR_OUTBOUND = 2 } st_direction;
@@ -172,6 +174,10 @@ typedef struct st_event {
         } transfer_inbound;
         // Internal. `warehouse` is the source; source is "outbox/<destination>".
         struct { const char *transfer_id; } transfer_arrived;
+        // Internal: the shard's clock (st_apply_tick); source is "clock",
+        // event_time_ms the time. 0 <= device_silent_ms <= ST_SILENT_MS_MAX;
+        // 0: devices are never silent.
+        struct { int64_t device_silent_ms; } tick;
     } u;
 } st_event;
 
@@ -190,10 +196,21 @@ st_event_is_transfer_half(st_event_kind kind)
     return kind == ST_EV_TRANSFER_INBOUND || kind == ST_EV_TRANSFER_ARRIVED;
 }
 
+// st_event_is_internal tells whether `kind` is written only by the runtime
+// (transfer halves, clock ticks): refused from clients.
+static inline int
+st_event_is_internal(st_event_kind kind)
+{
+    return st_event_is_transfer_half(kind) || kind == ST_EV_TICK;
+}
+
 // An alert raised while applying. Numbers by kind: LOW_STOCK (expected =
 // reorder point, actual = available), DISCREPANCY (expected = ledger or asked,
 // actual = measured or possible), WEIGHT_ANOMALY (expected = window min mg,
-// actual = window max mg), OVER_CAPACITY (expected = max mg, actual = weight mg).
+// actual = window max mg), OVER_CAPACITY (expected = max mg, actual = weight mg),
+// DEVICE_SILENT (expected = the silence limit ms, actual = ms since the
+// device last reported), SHIPMENT_DELAYED (expected = units ordered or sent,
+// actual = units received; sku is the shipment's).
 typedef struct st_alert {
     st_alert_kind kind;
     const char *warehouse;

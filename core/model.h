@@ -72,10 +72,13 @@ typedef struct st_loc {
     int64_t last_event_ms; // last upsert
 } st_loc;
 
+enum { ST_DEV_SILENT = 1 };
+
 typedef struct st_device {
     uint32_t id;
     uint32_t bound; // location index or ST_NONE
     uint32_t kind;
+    uint32_t flags; // ST_DEV_SILENT: DEVICE_SILENT raised, not heard since
     int64_t last_seen_ms;
     int64_t last_event_ms;
 } st_device;
@@ -129,14 +132,18 @@ typedef struct st_resv {
     int64_t qty, expires_at_ms;
 } st_resv;
 
+enum { ST_PO_DELAYED = 1 };
+
 typedef struct st_po {
     uint32_t id, supplier, stock; // supplier: interned id
+    uint32_t flags;               // ST_PO_DELAYED: SHIPMENT_DELAYED raised for this eta
     int64_t qty, received, eta_ms, created_ms, eta_set_ms;
 } st_po;
 
 typedef struct st_xfer {
     uint32_t id, peer, stock; // peer: the other warehouse (interned)
     uint8_t inbound, done, has_pos;
+    uint8_t delayed; // SHIPMENT_DELAYED raised (inbound records only)
     int64_t qty, eta_ms, created_ms, pos_ms;
     double lat, lon;
     // The seq of the half this side sent (an outbound record's INBOUND, a
@@ -310,6 +317,9 @@ int64_t st_stock_take(st_state *s, uint32_t stock, uint32_t first_loc, int64_t q
 // returns the units cut.
 int64_t st_stock_cut(st_state *s, uint32_t stock);
 void st_resv_remove(st_state *s, uint32_t resv);
+// st_device_heard records a report made at `at`: a newer one moves the
+// device's last report and ends its silence (timers.c).
+void st_device_heard(st_device *d, int64_t at);
 void st_touch(st_state *s, uint32_t stock);
 void st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, uint32_t dev,
                     int64_t expected, int64_t actual);

@@ -7,13 +7,13 @@
 // does the I/O (a file, a socket to a follower) and adds its own framing and
 // checksum (shards/ owns the snapshot file).
 //
-// Byte layout (format 4), native endianness (the header says which build
+// Byte layout (format 5), native endianness (the header says which build
 // wrote it). The image is written in parts between applies (snapshot.h), so
 // each part is as the state was at its own LSN:
 //
 //   header   "STSNAPv1" (8 bytes)
 //            u32 layout id: sizeof of every record type below and the
-//            format's version (4), hashed; formats 1 to 3 are read too
+//            format's version (5), hashed; formats 1 to 4 are read too
 //            u32 alerts_kept of the writer (informative)
 //   head     u64 first LSN: the head's, replay starts after it
 //            u32 n + n st_product, u32 n + n st_supplier,
@@ -45,7 +45,9 @@
 // creates again, at the same index. alerts_raised is the head's plus what
 // each warehouse raised before its part.
 //
-// Format 3 is format 4 with 64-byte transfer records (no msg_seq: loaded as
+// Format 4 is format 5 with the timers' marks unset (st_device.flags,
+// st_po.flags and st_xfer.delayed were padding: cleared on load). Format 3
+// is format 4 with 64-byte transfer records (no msg_seq: loaded as
 // 0). Format 2 is format 3's tables in one piece: strings after the header,
 // no LSNs or alert counts, "STSNAPend" after the warehouses.
 //
@@ -108,8 +110,10 @@ snap_layout_id_of(uint32_t version)
 
 // Versions: 2 = 32-byte records and 16-byte bins, in one consistent piece;
 // 3 = the same records, written piecewise (LSNs, strings at the end); 4 =
-// format 3 with the seq of each transfer's half (st_xfer.msg_seq).
-#define SNAP_FORMAT 4u
+// format 3 with the seq of each transfer's half (st_xfer.msg_seq); 5 =
+// format 4 with the timers' marks (st_device.flags, st_po.flags,
+// st_xfer.delayed) where format 4 had padding, which it may not have zeroed.
+#define SNAP_FORMAT 5u
 
 static uint32_t
 snap_layout_id(void)
@@ -327,7 +331,7 @@ st_state_save(const st_state *s, st_snap_write_cb cb, void *arg)
 typedef struct snap_in {
     const uint8_t *p, *end;
     st_state *s;
-    uint32_t version;        // of the image: 1 to 4
+    uint32_t version;        // of the image: 1 to 5
     uint32_t products_bound; // stock records may name products below it
     char *why;
     size_t why_len;
@@ -521,6 +525,19 @@ load_stocks_v1(snap_in *in, st_wh *wh, uint32_t w)
     st_free(ob);
 }
 
+// clear_timer_marks: before format 5 the timers' marks were padding, and no
+// timer had fired (ticks came with format 5).
+static void
+clear_timer_marks(st_wh *wh)
+{
+    for (uint32_t i = 0; i < wh->devs_n; i++)
+        wh->devs[i].flags = 0;
+    for (uint32_t i = 0; i < wh->pos_n; i++)
+        wh->pos[i].flags = 0;
+    for (uint32_t i = 0; i < wh->xfers_n; i++)
+        wh->xfers[i].delayed = 0;
+}
+
 // load_wh reads one warehouse into wh (created empty) and checks every index.
 static void
 load_wh(snap_in *in, st_wh *wh, uint32_t w)
@@ -557,6 +574,8 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     else
         wh->xfers =
             get_table(in, &wh->xfers_n, &wh->xfers_cap, sizeof *wh->xfers, UINT32_MAX, "transfers");
+    if (in->version < 5)
+        clear_timer_marks(wh);
     wh->leads = get_table(in, &wh->leads_n, &wh->leads_cap, sizeof *wh->leads, UINT32_MAX,
                           "lead-time samples");
     // stock_of is sized by the catalog's capacity when it grew: slots past
@@ -751,6 +770,7 @@ st_state_load(st_state *s, const void *image, size_t len, char *why, size_t why_
         bad(&in, "snapshot: not a stocktwin state image");
     uint32_t layout = get_u32(&in);
     in.version = layout == snap_layout_id()       ? SNAP_FORMAT
+                 : layout == snap_layout_id_of(4) ? 4
                  : layout == snap_layout_id_of(3) ? 3
                  : layout == snap_layout_id_of(2) ? 2
                  : layout == snap_layout_id_v1()  ? 1

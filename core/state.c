@@ -124,6 +124,8 @@ st_handler_of(st_event_kind kind)
         return st_apply_transfer_inbound;
     case ST_EV_TRANSFER_ARRIVED:
         return st_apply_transfer_arrived;
+    case ST_EV_TICK:
+        return st_apply_tick;
     case ST_EV_NONE:
         break;
     }

@@ -85,6 +85,20 @@ bool st_state_transfer_half_needed(const st_state *state, const st_event *half);
 // lives as long as the state.
 const char *st_state_warehouse_id(const st_state *state, uint32_t i);
 
+// Timers (timers.c). ST_TICK_SOURCE is the source of every tick entry; its
+// seq is its event_time_ms, so a clock that steps back writes duplicates,
+// which change nothing.
+#define ST_TICK_SOURCE "stocktwin/clock"
+
+// st_state_tick_due tells whether the state's i-th warehouse (creation
+// order) has a timer due at now_ms: a reservation past its expiry, a device
+// silent for device_silent_ms (0: none is ever silent), a purchase order or
+// an inbound transfer past its eta, whose alert was not raised. If so, a
+// tick entry (ST_EV_TICK, event_time_ms = now_ms) for that warehouse does
+// it; a tick does at most one apply's output, so a long list takes several.
+// O(the warehouse's devices and orders).
+bool st_state_tick_due(const st_state *state, uint32_t i, int64_t now_ms, int64_t device_silent_ms);
+
 // st_state_verify checks every invariant of DESIGN.md §3 over the whole state
 // (on_hand = sum of bins >= 0, 0 <= reserved <= on_hand, reserved = sum of
 // reservations, inbound = open POs + open inbound transfers, in_transit_out =
