@@ -41,9 +41,18 @@ make_urls(void)
     url_n++;
     // Loopback TCP, not ipc://: closing a socket dialed over ipc:// can
     // deadlock in nng 1.5.2 (nanomsg/nng#1543, #1813).
-    snprintf(url_rpc, sizeof url_rpc, "tcp://127.0.0.1:%u", free_port());
-    snprintf(url_ingest, sizeof url_ingest, "tcp://127.0.0.1:%u", free_port());
-    snprintf(url_feed, sizeof url_feed, "tcp://127.0.0.1:%u", free_port());
+    // Three distinct ports: none is bound until the server starts, so each
+    // check alone could answer the same one twice.
+    unsigned rpc = free_port(), ingest, feed;
+    do
+        ingest = free_port();
+    while (ingest == rpc);
+    do
+        feed = free_port();
+    while (feed == rpc || feed == ingest);
+    snprintf(url_rpc, sizeof url_rpc, "tcp://127.0.0.1:%u", rpc);
+    snprintf(url_ingest, sizeof url_ingest, "tcp://127.0.0.1:%u", ingest);
+    snprintf(url_feed, sizeof url_feed, "tcp://127.0.0.1:%u", feed);
 }
 
 static void
