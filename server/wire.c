@@ -59,9 +59,10 @@ st_wire_alert_text(const st_alert *a, char *buf, size_t len)
     case ST_ALERT_OVER_CAPACITY:
         return snprintf(buf, len, "weight %.3f kg above max %.3f kg", x / 1e6, e / 1e6);
     case ST_ALERT_DEVICE_SILENT:
-        return snprintf(buf, len, "device %s has not reported in time", a->device ? a->device : "");
+        return snprintf(buf, len, "device %s silent for %lld s (limit %lld s)",
+                        a->device ? a->device : "", x / 1000, e / 1000);
     case ST_ALERT_SHIPMENT_DELAYED:
-        return snprintf(buf, len, "shipment past its eta and not received");
+        return snprintf(buf, len, "shipment past its eta: %lld of %lld received", x, e);
     default:
         return snprintf(buf, len, "expected %lld, actual %lld", e, x);
     }

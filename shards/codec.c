@@ -63,6 +63,7 @@ ST_SAME(ST_EV_SUPPLIER_UPSERT, STOCKTWIN__EVENT__KIND_SUPPLIER_UPSERT);
 ST_SAME(ST_EV_STOCK_POLICY, STOCKTWIN__EVENT__KIND_STOCK_POLICY);
 ST_SAME(ST_EV_TRANSFER_INBOUND, STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND);
 ST_SAME(ST_EV_TRANSFER_ARRIVED, STOCKTWIN__EVENT__KIND_TRANSFER_ARRIVED);
+ST_SAME(ST_EV_TICK, STOCKTWIN__EVENT__KIND_TICK);
 // Enums.
 ST_SAME(ST_DIR_OUTBOUND, STOCKTWIN__DIRECTION__OUTBOUND);
 ST_SAME(ST_MOVE_ADJUST, STOCKTWIN__MOVEMENT_KIND__ADJUST);
@@ -300,11 +301,14 @@ tr_topology(tr *t, const Stocktwin__Event *pb, st_event *out)
     }
 }
 
-// tr_internal translates the outbox's own kinds, which only the log carries.
+// tr_internal translates the runtime's own kinds (the outbox's transfer
+// halves, the clock's ticks), which only the log carries.
 static void
 tr_internal(tr *t, const Stocktwin__Event *pb, st_event *out)
 {
-    if (pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND) {
+    if (pb->kind_case == STOCKTWIN__EVENT__KIND_TICK) {
+        out->u.tick.device_silent_ms = pb->tick->device_silent_ms;
+    } else if (pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND) {
         const Stocktwin__TransferInbound *in = pb->transfer_inbound;
         out->u.transfer_inbound.transfer_id = ID("transfer_inbound.transfer_id", in->transfer_id);
         out->u.transfer_inbound.from_warehouse =
@@ -394,13 +398,15 @@ st_codec_event_from_pb(const Stocktwin__Event *pb, ProtobufCAllocator *alloc, bo
         break;
     case STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND:
     case STOCKTWIN__EVENT__KIND_TRANSFER_ARRIVED:
+    case STOCKTWIN__EVENT__KIND_TICK:
         if (allow_internal) {
             tr_internal(&t, pb, out);
             break;
         }
         fail(&t, ST_INVALID_ARGUMENT, "%s is an internal event kind, written only by the server",
-             pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND ? "transfer_inbound"
-                                                                      : "transfer_arrived");
+             pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_INBOUND   ? "transfer_inbound"
+             : pb->kind_case == STOCKTWIN__EVENT__KIND_TRANSFER_ARRIVED ? "transfer_arrived"
+                                                                        : "tick");
         break;
     default:
         // protobuf-c keeps an unknown oneof member out of kind_case, so this
@@ -687,6 +693,11 @@ st_codec_event_to_pb(const st_event *ev, st_codec_scratch *x)
     case ST_EV_SUPPLIER_UPSERT:
     case ST_EV_STOCK_POLICY:
         to_pb_catalog(ev, x, pb);
+        break;
+    case ST_EV_TICK:
+        stocktwin__tick__init(&x->tick);
+        x->tick.device_silent_ms = ev->u.tick.device_silent_ms;
+        pb->tick = &x->tick;
         break;
     default:
         ST_ASSERT(!"st_codec_event_to_pb: not an event kind");

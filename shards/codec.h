@@ -33,7 +33,7 @@
 #define ST_CODEC_SOURCE_LEN_MAX (ST_ID_LEN_MAX + 7u)
 
 // st_codec_event_from_pb translates `pb` into *out. Internal kinds
-// (TransferInbound/Arrived) are refused unless `allow_internal` (the log
+// (TransferInbound/Arrived, Tick) are refused unless `allow_internal` (the log
 // carries them; the network must not). Returns ST_OK, or ST_INVALID_ARGUMENT
 // / ST_TOO_LARGE with a sentence in msg (msg_len bytes, NUL-terminated).
 st_err st_codec_event_from_pb(const Stocktwin__Event *pb, ProtobufCAllocator *alloc,
@@ -66,6 +66,7 @@ typedef struct st_codec_scratch {
     Stocktwin__StockPolicy stock_policy;
     Stocktwin__TransferInbound transfer_inbound;
     Stocktwin__TransferArrived transfer_arrived;
+    Stocktwin__Tick tick;
     Stocktwin__LogEntry entry;
     // st_codec_entry_size's sizes of a movement's entry, written by hand
     // (movement_len 0: not a movement, protobuf-c packs it), and the

@@ -502,6 +502,11 @@ Test(wire, long_reason_and_internal_kinds_are_invalid_argument)
     pb.kind_case = STOCKTWIN__EVENT__KIND_TRANSFER_ARRIVED;
     pb.transfer_arrived = &ar;
     cr_assert_eq(tr_err(&pb), ST_INVALID_ARGUMENT);
+    Stocktwin__Tick tick = STOCKTWIN__TICK__INIT; // only a worker's clock writes these
+    pb.kind_case = STOCKTWIN__EVENT__KIND_TICK;
+    pb.tick = &tick;
+    cr_assert_eq(tr_err(&pb), ST_INVALID_ARGUMENT);
+    cr_assert(strstr(msg, "internal") != NULL, "%s", msg);
 }
 
 // Bytes off the wire: an event whose oneof names a field number the proto

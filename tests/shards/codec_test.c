@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/state.h"
 #include "shards/codec.h"
 
 // A bump allocator over a static buffer: what the log's replay path uses.
@@ -80,8 +81,10 @@ all_kinds(st_event *ev)
     EV(ST_EV_TRANSFER_INBOUND)->u.transfer_inbound =
         (__typeof__(ev->u.transfer_inbound)){"t-1", "wh-0", "SKU-1", 6, 5555};
     EV(ST_EV_TRANSFER_ARRIVED)->u.transfer_arrived = (__typeof__(ev->u.transfer_arrived)){"t-1"};
+    EV(ST_EV_TICK)->u.tick.device_silent_ms = 300000;
 #undef EV
-    ev[n - 2].source = "outbox/a-warehouse-id-of-sixty-four-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    ev[n - 1].source = ST_TICK_SOURCE;
+    ev[n - 3].source = "outbox/a-warehouse-id-of-sixty-four-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxx";
     return n;
 }
 
@@ -99,7 +102,7 @@ Test(codec, every_kind_round_trips_byte_for_byte)
 {
     st_event ev[32];
     size_t n = all_kinds(ev);
-    cr_assert_eq(n, 22, "one event per kind (20 on the wire, 2 internal)");
+    cr_assert_eq(n, 23, "one event per kind (20 on the wire, 3 internal)");
     for (size_t i = 0; i < n; i++) {
         static uint8_t a[4096], b[4096];
         pool_used = 0;
@@ -148,6 +151,11 @@ Test(codec, fields_survive)
     cr_assert_eq(st_codec_entry_unpack(a, la, &bump, &back, &meta, msg, sizeof msg), ST_OK);
     cr_assert_str_eq(back.u.transfer_inbound.from_warehouse, "wh-0");
     cr_assert_eq(back.u.transfer_inbound.qty, 6);
+    la = pack(&ev[22], 10, &scratch, a, sizeof a); // tick
+    cr_assert_eq(st_codec_entry_unpack(a, la, &bump, &back, &meta, msg, sizeof msg), ST_OK);
+    cr_assert_eq(back.kind, ST_EV_TICK);
+    cr_assert_eq(back.u.tick.device_silent_ms, 300000);
+    cr_assert_str_eq(back.source, ST_TICK_SOURCE);
 }
 
 // Internal kinds are the log's alone: from the network they are refused.
@@ -163,6 +171,12 @@ Test(codec, internal_kinds_only_where_allowed)
                  ST_INVALID_ARGUMENT);
     cr_assert(strstr(msg, "internal") != NULL, "%s", msg);
     cr_assert_eq(st_codec_event_from_pb(pb, &bump, true, &out, msg, sizeof msg), ST_OK, "%s", msg);
+    pb = st_codec_event_to_pb(&ev[22], &scratch); // a tick
+    cr_assert_eq(st_codec_event_from_pb(pb, &bump, false, &out, msg, sizeof msg),
+                 ST_INVALID_ARGUMENT);
+    cr_assert(strstr(msg, "tick is an internal") != NULL, "%s", msg);
+    cr_assert_eq(st_codec_event_from_pb(pb, &bump, true, &out, msg, sizeof msg), ST_OK, "%s", msg);
+    cr_assert_eq(out.u.tick.device_silent_ms, 300000);
 }
 
 // Every truncation and every single-byte corruption of an entry either
