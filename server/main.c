@@ -69,6 +69,12 @@ usage(FILE *f)
             "                    it the leader (then it opens --replication, if given)\n"
             "  --ack MODE        async (answer after this leader's log) or quorum=K (also\n"
             "                    after K followers made it durable) [async]\n"
+            "  --tick MS         every MS ms, look for timers due and write a tick entry\n"
+            "                    for each warehouse with one: reservations past their\n"
+            "                    expiry are released, DEVICE_SILENT and SHIPMENT_DELAYED\n"
+            "                    raised; 0 = never (a follower applies its leader's) [1000]\n"
+            "  --device-silent MS  a device that has not reported for MS ms is silent;\n"
+            "                    0 = never, at most 30 days [300000]\n"
             "  --truncate-corrupt  start even if a log has a corrupt record, cutting the log\n"
             "                    there (what follows is lost; the default is to refuse)\n"
             "  --fault-control FILE  for tests only: with --data, the logs inject the disk\n"
@@ -117,7 +123,7 @@ on_signal(int sig)
 enum { OPT_RPC = 256, OPT_INGEST, OPT_FEED, OPT_WORKERS, OPT_CONTEXTS, OPT_RING, OPT_DATA, OPT_SYNC, OPT_SYNC_INTERVAL, OPT_TRUNCATE_CORRUPT, OPT_DEMO,
        OPT_DEMO_RATE, OPT_QUIET, OPT_HELP, OPT_VERSION, OPT_FAULT_CONTROL, OPT_SEGMENT_BYTES,
        OPT_SNAPSHOT_MIB, OPT_SNAPSHOT_INTERVAL, OPT_RETAIN_ENTRIES, OPT_FOLLOW, OPT_REPLICATION,
-       OPT_ACK };
+       OPT_ACK, OPT_TICK, OPT_DEVICE_SILENT };
 
 // check_flags rejects combinations that parse but make no sense; 0 or 2.
 static int
@@ -168,6 +174,8 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
         {"follow", required_argument, NULL, OPT_FOLLOW},
         {"replication", required_argument, NULL, OPT_REPLICATION},
         {"ack", required_argument, NULL, OPT_ACK},
+        {"tick", required_argument, NULL, OPT_TICK},
+        {"device-silent", required_argument, NULL, OPT_DEVICE_SILENT},
         {"demo", no_argument, NULL, OPT_DEMO},
         {"demo-rate", required_argument, NULL, OPT_DEMO_RATE},
         {"quiet", no_argument, NULL, OPT_QUIET},
@@ -235,6 +243,17 @@ parse_flags(int argc, char **argv, st_server_config *cfg)
             if (!parse_u32("--snapshot-interval", optarg, 1, 7u * 86400u * 1000u,
                            &cfg->snapshot_interval_ms))
                 return 2;
+            break;
+        }
+        case OPT_TICK:
+            if (!parse_u32("--tick", optarg, 0, 3600000, &cfg->tick_ms))
+                return 2;
+            break;
+        case OPT_DEVICE_SILENT: {
+            uint32_t s;
+            if (!parse_u32("--device-silent", optarg, 0, (uint32_t)ST_SILENT_MS_MAX, &s))
+                return 2;
+            cfg->device_silent_ms = s;
             break;
         }
         case OPT_FOLLOW: cfg->follow_url = optarg; break;
@@ -311,7 +330,7 @@ const char *malloc_conf =
 int
 main(int argc, char **argv)
 {
-    st_server_config cfg = {0};
+    st_server_config cfg = {.tick_ms = 1000, .device_silent_ms = 300000};
     int rc = parse_flags(argc, argv, &cfg);
     if (rc != 0)
         return rc < 0 ? 0 : rc;

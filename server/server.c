@@ -70,6 +70,8 @@ start_shards(st_server *s, const st_server_config *cfg, char *err, size_t err_le
     sc.fault_control = cfg->fault_control;
     sc.follower = cfg->follow_url != NULL;
     sc.quorum = cfg->follow_url != NULL ? 0 : cfg->ack_quorum;
+    sc.tick_ms = cfg->tick_ms;
+    sc.device_silent_ms = cfg->device_silent_ms;
     char why[1024] = "";
     if (cfg->data_dir != NULL) { // entries carry the epoch this node writes in
         st_repl_epochs epochs;

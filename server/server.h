@@ -53,6 +53,11 @@ typedef struct st_server_config {
     const char *follow_url;
     const char *replication_url;
     uint32_t ack_quorum;
+    // Timers (st_shards_config): tick_ms 0 = no ticks (no reservation
+    // expires, no DEVICE_SILENT or SHIPMENT_DELAYED); stocktwind's default is
+    // 1000. device_silent_ms 0 = no device is ever silent.
+    uint32_t tick_ms;
+    int64_t device_silent_ms;
     // Called (on an RPC thread) once a promotion is recorded and replied to:
     // the caller stops this server and starts it again without follow_url.
     void (*on_promote)(void *arg);

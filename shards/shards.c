@@ -211,6 +211,8 @@ st_shards_create(const st_shards_config *config, st_shards **shards_out)
     shards->fault_control = config->fault_control;
     shards->truncate_corrupt = config->truncate_corrupt;
     shards->follower = config->follower;
+    shards->tick_ms = config->tick_ms;
+    shards->device_silent_ms = config->device_silent_ms;
     shards->quorum = config->quorum;
     shards->epoch = config->epoch ? config->epoch : 1;
     atomic_init(&shards->stop, false);
@@ -442,7 +444,7 @@ route_event(st_shards *shards, st_shards_req *req, uint32_t i)
 {
     const st_event *event = &req->events[i];
     req->route[i] = ST_SHARDS_ROUTE_NONE;
-    if (event->kind == ST_EV_TRANSFER_INBOUND || event->kind == ST_EV_TRANSFER_ARRIVED) {
+    if (st_event_is_internal(event->kind)) {
         req->statuses[i] = ST_INVALID_ARGUMENT;
         st_shards_req_message(req, i, "internal event kinds are not accepted from clients");
         return 0;

@@ -87,6 +87,14 @@ typedef struct st_shards_config {
     bool follower;
     uint32_t quorum;
     uint64_t epoch;
+    // Timers (core/timers.c): every tick_ms, a worker that is not a follower
+    // writes a tick entry for each of its warehouses with a timer due (a
+    // reservation past its expiry, a device silent for device_silent_ms, a
+    // shipment past its eta). 0: no ticks, so no reservation expires and no
+    // DEVICE_SILENT or SHIPMENT_DELAYED is raised. device_silent_ms: 0 to
+    // ST_SILENT_MS_MAX, 0 = devices are never silent.
+    uint32_t tick_ms;
+    int64_t device_silent_ms;
     // For tests only: every worker's log uses a fault-injecting io driven by
     // this control file instead of io_uring (see st_wal_config). NULL: none.
     const char *fault_control;

@@ -494,6 +494,13 @@ worker_has_work(st_worker *w)
             atomic_load(&w->snap_requested));
 }
 
+// worker_ticks: this worker writes tick entries (worker_tick).
+static bool
+worker_ticks(const st_worker *w)
+{
+    return w->shards->tick_ms != 0 && !w->shards->follower;
+}
+
 // worker_park_timed sleeps at most `interval` ms, so that batch mode's
 // fdatasync happens on time while no work comes, and a finished snapshot is
 // published. On time-out it cancels its
@@ -547,12 +554,20 @@ worker_park(st_worker *w)
     ck_pr_fence_memory();
     if (worker_has_work(w) && atomic_exchange(&w->sleeping, false))
         return; // cancelled before any producer claimed the post
-    if (w->snap_pass != NULL || w->snap_written) {
-        worker_park_timed(w, 10); // a snapshot to write, poll for and publish
-        return;
-    }
+    uint32_t timeout = UINT32_MAX; // none
+    if (w->snap_pass != NULL || w->snap_written)
+        timeout = 10; // a snapshot to write, poll for and publish
     if (w->wal != NULL && w->shards->sync == ST_SHARDS_SYNC_BATCH) {
-        worker_park_timed(w, w->shards->sync_interval_ms ? w->shards->sync_interval_ms : 1000u);
+        uint32_t interval = w->shards->sync_interval_ms ? w->shards->sync_interval_ms : 1000u;
+        timeout = interval < timeout ? interval : timeout;
+    }
+    if (worker_ticks(w)) {
+        uint64_t now = mono_ms();
+        uint64_t left = w->next_tick_ms > now ? w->next_tick_ms - now : 1u;
+        timeout = left < timeout ? (uint32_t)left : timeout;
+    }
+    if (timeout != UINT32_MAX) {
+        worker_park_timed(w, timeout);
         return;
     }
     while (sem_wait(&w->wake) != 0)
@@ -1146,6 +1161,50 @@ worker_receive(st_worker *w)
 }
 
 // ---------------------------------------------------------------------------
+// The clock
+//
+// Time reaches core only through the log (core/timers.c). Every tick_ms a
+// worker that accepts writes asks core, warehouse by warehouse, whether a
+// timer is due, and applies a tick entry to each warehouse that has one, as
+// part of a batch: logged, then its expiries and alerts released with the
+// batch once durable. A tick does at most one apply's output, so a warehouse
+// with more due gets up to ST_SHARDS_TICKS_MAX ticks a round; the rest waits
+// for the next round. A follower writes none: it applies its leader's.
+
+#define ST_SHARDS_TICKS_MAX 16u
+
+static void
+worker_tick(st_worker *w)
+{
+    int64_t now = w->now_ms, silent = w->shards->device_silent_ms;
+    const char *wh;
+    for (uint32_t i = 0; (wh = st_state_warehouse_id(w->state, i)) != NULL; i++) {
+        for (uint32_t n = 0; n < ST_SHARDS_TICKS_MAX && st_state_tick_due(w->state, i, now, silent);
+             n++) {
+            uint64_t seq = (uint64_t)now * 1000u;
+            w->tick_seq = seq > w->tick_seq ? seq : w->tick_seq + 1;
+            st_event ev = {.kind = ST_EV_TICK,
+                           .source = ST_TICK_SOURCE,
+                           .seq = w->tick_seq,
+                           .event_time_ms = now,
+                           .warehouse = wh,
+                           .u.tick.device_silent_ms = silent};
+            const char *why = NULL;
+            st_err err = worker_apply(w, &ev, &why);
+            worker_absorb(w, &ev, err);
+            if (err != ST_OK) {
+                // A clock stepped back (DUPLICATE) or a full disk: the next
+                // round tries again.
+                if (err != ST_DUPLICATE && err != ST_UNAVAILABLE)
+                    fprintf(stderr, "stocktwin: worker %u: tick for %s refused: %s (%s)\n", w->id,
+                            wh, st_err_str(err), why);
+                break;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The pipeline
 //
 // A batch's replies (query replies too), feed and outbox messages may leave
@@ -1605,6 +1664,10 @@ worker_run_batch(st_worker *w, st_worker_slot *slot)
     memcpy(jobs, slot->jobs, n * sizeof *jobs);
     slot->job_count = 0; // each job joins the slot current when it ends (worker_split)
     worker_receive(w);
+    if (w->tick_due) {
+        w->tick_due = false;
+        worker_tick(w);
+    }
     for (uint32_t i = 0; i < n; i++) {
         st_shards_job *job = jobs[i];
         bool full = w->wal_full && job->req->query_cb == NULL;
@@ -1646,7 +1709,11 @@ st_worker_main(void *arg)
             slot->jobs[slot->job_count++] = job;
             events += job->events;
         }
-        if (slot->job_count != 0 || st_ring_depth(&w->inbox) != 0) {
+        if (worker_ticks(w) && mono_ms() >= w->next_tick_ms) {
+            w->tick_due = true;
+            w->next_tick_ms = mono_ms() + w->shards->tick_ms;
+        }
+        if (slot->job_count != 0 || st_ring_depth(&w->inbox) != 0 || w->tick_due) {
             worker_run_batch(w, slot);
         } else if (worker_waits_for_quorum(w)) {
             worker_park_quorum(w, true); // nothing new: the followers have the next move

@@ -171,6 +171,12 @@ typedef struct st_worker {
     uint64_t wal_retry_ms;
     char wal_why[ST_WAL_PATH_MAX + 256];
     int64_t now_ms;            // the batch's ingest time (wall clock)
+    // The clock (worker_tick): when the next round looks for due timers
+    // (monotonic ms), whether this batch runs one, and the seq of the last
+    // tick entry this worker wrote (ms x 1000, +1 for each in the same ms).
+    uint64_t next_tick_ms;
+    bool tick_due;
+    uint64_t tick_seq;
     st_codec_scratch *scratch; // LogEntry being built
     uint8_t *entry;            // ST_SHARDS_ENTRY_MAX bytes: its packed form
     // ST_LOOKAHEAD parts of ST_SHARDS_REPLAY_ARENA bytes (pages are touched
@@ -221,6 +227,8 @@ struct st_shards {
     bool follower;
     uint32_t quorum;
     uint64_t epoch;
+    uint32_t tick_ms; // 0: no ticks (st_shards_config)
+    int64_t device_silent_ms;
     st_directory *directory;
     // Removes the files a snapshot makes obsolete off the workers' threads
     // (wal_janitor.h); NULL without a data directory.

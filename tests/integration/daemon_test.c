@@ -603,3 +603,93 @@ Test(integration, bad_input_gets_clear_errors_and_the_daemon_stays_up)
     cr_assert(it_stock(client_, "wh-a", "SKU-1", &s));
     cr_assert_eq(s.on_hand, 100);
 }
+
+// Timers end to end (--tick, --device-silent): a reservation expires by
+// itself, a silent device and a late purchase order are listed once each,
+// and after a kill -9 the log gives them all back, still once each.
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+timer_alerts(st_client *c, int *silent, int *delayed)
+{
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_alerts(c, "wh-a", 0, &r), 0);
+    *silent = *delayed = 0;
+    for (size_t i = 0; i < r->alerts->n_alerts; i++) {
+        const Stocktwin__Alert *a = r->alerts->alerts[i];
+        *silent +=
+            a->kind == STOCKTWIN__ALERT_KIND__DEVICE_SILENT && strcmp(a->device, "scan-t") == 0;
+        *delayed +=
+            a->kind == STOCKTWIN__ALERT_KIND__SHIPMENT_DELAYED && strcmp(a->sku, "SKU-2") == 0;
+    }
+    st_client_response_free(r);
+}
+
+TestSuite(timers, .timeout = 120);
+
+Test(timers, expiry_and_timer_alerts_come_once_and_survive_a_kill9)
+{
+    char data[] = "/tmp/stocktwin-timers-XXXXXX";
+    cr_assert(mkdtemp(data) != NULL);
+    static const char *const flags[] = {"--tick", "50", "--device-silent", "400", NULL};
+    it_daemon d;
+    it_daemon_start_flags(&d, 2, data, flags);
+    st_client *c = it_client(&d);
+    it_setup_network(c);
+    int64_t now = wall_ms();
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"source\":\"t\",\"seq\":1,\"event_time_ms\":%lld,\"warehouse\":\"wh-a\","
+             "\"device_upsert\":{\"device_id\":\"scan-t\",\"kind\":\"BARCODE\"}}",
+             (long long)now);
+    cr_assert_eq(it_send_one(c, json), STOCKTWIN__STATUS__STATUS_OK);
+    snprintf(
+        json, sizeof json,
+        "{\"source\":\"t\",\"seq\":2,\"event_time_ms\":%lld,\"warehouse\":\"wh-a\","
+        "\"reserve\":{\"order_id\":\"o-t\",\"sku\":\"SKU-1\",\"qty\":30,\"expires_at_ms\":%lld}}",
+        (long long)now, (long long)now + 300);
+    cr_assert_eq(it_send_one(c, json), STOCKTWIN__STATUS__STATUS_OK);
+    snprintf(json, sizeof json,
+             "{\"source\":\"t\",\"seq\":3,\"event_time_ms\":%lld,\"warehouse\":\"wh-a\","
+             "\"po_create\":{\"po_id\":\"po-t\",\"supplier\":\"sup-1\",\"sku\":\"SKU-2\","
+             "\"qty\":5,\"eta_ms\":%lld}}",
+             (long long)now, (long long)now + 300);
+    cr_assert_eq(it_send_one(c, json), STOCKTWIN__STATUS__STATUS_OK);
+    Stocktwin__SkuWarehouse s;
+    cr_assert(it_stock(c, "wh-a", "SKU-1", &s));
+    cr_assert_eq(s.reserved, 30, "held until its expiry");
+
+    int silent = 0, delayed = 0;
+    for (int i = 0; i < 1000 && (silent == 0 || delayed == 0 || s.reserved != 0); i++) {
+        sleep_ms(10);
+        timer_alerts(c, &silent, &delayed);
+        cr_assert(it_stock(c, "wh-a", "SKU-1", &s));
+    }
+    cr_assert_eq(s.reserved, 0, "the reservation expired");
+    cr_assert_eq(s.available, 100);
+    cr_assert_eq(silent, 1, "scan-t is listed as silent once");
+    cr_assert_eq(delayed, 1, "po-t is listed as late once");
+    cr_assert_geq(wall_ms(), now + 400);
+    st_client_close(c);
+
+    it_daemon_kill9(&d);
+    it_daemon_start_flags(&d, 2, data, flags);
+    c = it_client(&d);
+    sleep_ms(300); // rounds of the clock after the restart raise nothing again
+    cr_assert(it_stock(c, "wh-a", "SKU-1", &s));
+    cr_assert_eq(s.reserved, 0, "the expiry is in the log");
+    timer_alerts(c, &silent, &delayed);
+    cr_assert_eq(silent, 1);
+    cr_assert_eq(delayed, 1);
+    st_client_close(c);
+    it_daemon_stop(&d);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", data);
+    cr_assert_eq(system(cmd), 0);
+}

@@ -630,3 +630,98 @@ Test(durable, stopping_without_a_quorum_answers_every_write, .timeout = 60)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+typedef struct alert_feed {
+    pthread_mutex_t lock;
+    int delayed, silent;
+} alert_feed;
+
+static void
+alert_feed_cb(void *arg, const st_feed_batch *b)
+{
+    alert_feed *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (uint32_t i = 0; i < b->alert_count; i++) {
+        f->delayed += b->alerts[i].kind == ST_ALERT_SHIPMENT_DELAYED;
+        f->silent += b->alerts[i].kind == ST_ALERT_DEVICE_SILENT;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+static int64_t
+wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The workers' clock (tick_ms): a reservation expires on its own, a late
+// purchase order and a silent device raise their alerts once, on the feed,
+// and all of it is in the log: a restart without ticks finds the same state.
+Test(durable, ticks_expire_reservations_and_raise_timer_alerts_through_the_log, .timeout = 60)
+{
+    char dir[] = "/tmp/stocktwin-tick-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    char why[1024] = "";
+    alert_feed feed = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    st_shards_config c = {.workers = 2,
+                          .data_dir = dir,
+                          .tick_ms = 20,
+                          .device_silent_ms = 500,
+                          .feed_cb = alert_feed_cb,
+                          .feed_arg = &feed,
+                          .error = why,
+                          .error_len = sizeof why};
+    st_shards *s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    int64_t now = wall_now_ms();
+    st_event setup[7] = {EV(ST_EV_PRODUCT_UPSERT, NULL),     EV(ST_EV_SUPPLIER_UPSERT, NULL),
+                         EV(ST_EV_WAREHOUSE_UPSERT, "wh-t"), EV(ST_EV_ZONE_UPSERT, "wh-t"),
+                         EV(ST_EV_DEVICE_UPSERT, "wh-t"),    EV(ST_EV_MOVEMENT, "wh-t"),
+                         EV(ST_EV_PO_CREATE, "wh-t")};
+    for (int i = 0; i < 7; i++)
+        setup[i].event_time_ms = now;
+    setup[0].u.product_upsert.sku = "SKU-T";
+    setup[1].u.supplier_upsert.supplier_id = "sup";
+    setup[3].u.zone_upsert.zone_id = "z";
+    setup[4].u.device_upsert =
+        (__typeof__(setup[4].u.device_upsert)){"scan-1", ST_DEV_BARCODE, "z"};
+    setup[5].u.movement = (__typeof__(setup[5].u.movement)){
+        .kind = ST_MOVE_RECEIVE, .sku = "SKU-T", .qty = 10, .to_location = "z"};
+    setup[6].u.po_create = (__typeof__(setup[6].u.po_create)){"po-1", "sup", "SKU-T", 5, now + 300};
+    submit(s, setup, 7);
+    st_event r = EV(ST_EV_RESERVE, "wh-t");
+    r.event_time_ms = now;
+    r.u.reserve = (__typeof__(r.u.reserve)){"o-1", "SKU-T", 4, now + 200};
+    submit(s, &r, 1);
+    cr_assert_eq(look(s, "wh-t", "SKU-T").v.reserved, 4);
+
+    bool done_all = false;
+    for (int i = 0; i < 10000 && !done_all; i++) {
+        pthread_mutex_lock(&feed.lock);
+        done_all = feed.delayed >= 1 && feed.silent >= 1;
+        pthread_mutex_unlock(&feed.lock);
+        done_all = done_all && look(s, "wh-t", "SKU-T").v.reserved == 0;
+        if (!done_all)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    cr_assert(done_all, "the reservation expired and both alerts came");
+    cr_assert_geq(wall_now_ms(), now + 500, "the device was silent for its limit first");
+    nanosleep(&(struct timespec){0, 100000000}, NULL); // more rounds: nothing is raised twice
+    uint64_t before = digest(s);
+    st_shards_destroy(s);
+    cr_assert_eq(feed.delayed, 1);
+    cr_assert_eq(feed.silent, 1);
+
+    c.tick_ms = 0; // the state comes from the log alone
+    c.feed_cb = NULL;
+    s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    cr_assert_eq(digest(s), before, "the ticks' effects are in the log");
+    cr_assert_eq(look(s, "wh-t", "SKU-T").v.reserved, 0);
+    st_shards_destroy(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
