@@ -28,6 +28,7 @@
 
 static uint64_t seed, rng;
 static uint64_t step_no;
+static uint64_t tick_seq, ticks_applied, alerts_timed;
 
 #define CHECK(cond, ...)                                                                           \
     cr_assert((cond), "seed=0x%llx (rerun with ST_SEED=0x%llx) step %llu: %s",                     \
@@ -262,7 +263,10 @@ random_stock_event(int w)
         return COUNT(any_loc(), any_sku(), any_qty());
     case 6:
     case 7:
-        return RESERVE(ORDER[rnd(ORDER_N)], any_sku(), any_qty());
+        ev = RESERVE(ORDER[rnd(ORDER_N)], any_sku(), any_qty());
+        if (chance(30)) // the ticks of one_step expire it
+            ev.u.reserve.expires_at_ms = NOW + rnd(3000);
+        return ev;
     case 8:
         return RELEASE(ORDER[rnd(ORDER_N)], any_sku(), rnd(5));
     case 9:
@@ -579,6 +583,20 @@ one_step(void)
         CHECK(st_state_digest(S) == digest);
     if (chance(30))
         deliver_pending();
+    if (chance(3)) { // the clock: expiries, silent devices, late orders
+        st_event tick = {.kind = ST_EV_TICK,
+                         .source = ST_TICK_SOURCE,
+                         .seq = ++tick_seq,
+                         .event_time_ms = NOW,
+                         .warehouse = WH[w],
+                         .u.tick.device_silent_ms = chance(10) ? 0 : 2000};
+        st_err e = apply_logged(&tick);
+        CHECK(e == ST_OK || (e == ST_UNKNOWN_WAREHOUSE && !st_state_has_warehouse(S, WH[w])));
+        CHECK(e != ST_OK || OUT.change_count <= ST_APPLY_CHANGES_MAX);
+        ticks_applied += e == ST_OK;
+        alerts_timed += (uint64_t)alerts_of(ST_ALERT_DEVICE_SILENT) +
+                        (uint64_t)alerts_of(ST_ALERT_SHIPMENT_DELAYED);
+    }
     if (chance(2) && delivered_n) { // redelivery: the window makes it harmless
         st_event again = delivered[rnd((uint32_t)delivered_n)];
         st_err e2 = st_state_apply(S, &again, &OUT);
@@ -826,6 +844,9 @@ Test(random, conservation_verify_and_replay, .timeout = 600)
         if (status_seen[e])
             cr_log_info("  %-20s %llu", st_err_str((st_err)e), (unsigned long long)status_seen[e]);
     CHECK(st.alerts_raised > 0 && st.stock_records > 0);
+    cr_log_info("  %llu ticks, %llu timer alerts", (unsigned long long)ticks_applied,
+                (unsigned long long)alerts_timed);
+    CHECK(ticks_applied > 0 && alerts_timed > 0);
     replay_single(want);
     replay_split(want);
     replay_reshard(want);
