@@ -1,6 +1,7 @@
 // upgrade_test.c - a snapshot written in format 1 (72-byte stock records,
-// 32-byte bins; before 2026-12-03) or format 3 (64-byte transfer records,
-// until dc739d1) loads into this build as the state this build makes of
+// 32-byte bins; before 2026-12-03), format 3 (64-byte transfer records,
+// until dc739d1) or format 4 (no timers' marks, until 76b603d) loads into
+// this build as the state this build makes of
 // the same events. data/state-v1.snap is upgrade_events.h's
 // history saved by the last format-1 build (data/make_state.sh), so the
 // comparison needs no recorded result: the digest hashes the logical state,
@@ -80,7 +81,7 @@ Test(upgrade, format_1_loads_as_the_state_of_the_same_events)
     SEQ--;
     IS(ap_in(old, COUNT("RCV", "SKU2", 1)), ST_STALE);
     cr_assert_eq(st_state_digest(old), st_state_digest(S));
-    // Saved again, it is format 4, and loads to the same state.
+    // Saved again, it is this build's format, and loads to the same state.
     image again = {0};
     cr_assert(st_state_save(old, image_put, &again));
     st_state *twice = load(&again);
@@ -122,6 +123,33 @@ static void
 count_half(void *arg, const st_event *half)
 {
     *(st_event *)arg = *half;
+}
+
+// Format 4 had padding where format 5 keeps the timers' marks: the image
+// loads as the same state with no mark set, and the first tick raises on
+// it exactly what it raises on this build's state of the same events.
+Test(upgrade, format_4_loads_with_no_timer_fired)
+{
+    upgrade_history();
+    image im = read_image("state-v4.snap");
+    st_state *old = load(&im);
+    cr_assert_eq(st_state_digest(old), st_state_digest(S));
+    int64_t later = 10000000; // every eta passed, every device silent
+    cr_assert(st_state_tick_due(old, 0, later, 1000));
+    st_event tick = {.kind = ST_EV_TICK,
+                     .source = ST_TICK_SOURCE,
+                     .seq = 1,
+                     .event_time_ms = later,
+                     .warehouse = "wh1",
+                     .u.tick.device_silent_ms = 1000};
+    cr_assert_eq(st_state_apply(S, &tick, &OUT), ST_OK);
+    uint32_t alerts = OUT.alert_count;
+    cr_assert_gt(alerts, 0);
+    cr_assert_eq(st_state_apply(old, &tick, &OUT), ST_OK);
+    cr_assert_eq(OUT.alert_count, alerts);
+    cr_assert_eq(st_state_digest(old), st_state_digest(S));
+    st_state_destroy(old);
+    free(im.buf);
 }
 
 // Format 3's transfer records carry no seq: the image loads as the same

@@ -7,6 +7,8 @@
 #                                                        # (72-byte stock records, 32-byte bins)
 #   tests/core/data/make_state.sh dc739d1 state-v3.snap   # the last format 3
 #                                                        # (64-byte transfer records)
+#   tests/core/data/make_state.sh 76b603d state-v4.snap   # the last format 4
+#                                                        # (no timers' marks)
 #
 # Run from the repository's top; needs the Criterion and xxHash development
 # packages (scripts/setup.sh installs them).
