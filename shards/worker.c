@@ -1191,7 +1191,6 @@ worker_tick(st_worker *w)
                            .u.tick.device_silent_ms = silent};
             const char *why = NULL;
             st_err err = worker_apply(w, &ev, &why);
-            worker_absorb(w, &ev, err);
             if (err != ST_OK) {
                 // A clock stepped back (DUPLICATE) or a full disk: the next
                 // round tries again.
@@ -1200,6 +1199,7 @@ worker_tick(st_worker *w)
                             wh, st_err_str(err), why);
                 break;
             }
+            worker_feed_collect(w, w->out); // its feed goes out; no client counts it
         }
     }
 }
