@@ -9,6 +9,7 @@
 //   stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]
 //   stocktwin-quickbench encode [BATCHES]
 //   stocktwin-quickbench disk DIR [RATE] [SECONDS]
+//   stocktwin-quickbench timers [RESERVATIONS]
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -429,6 +430,66 @@ bench_disk(const char *dir, long rate, long seconds)
     return 0;
 }
 
+// timers: what the clock costs a worker (core/timers.c). One warehouse with
+// RESERVATIONS open reservations spread over the SKUS products, none due:
+// how long st_state_tick_due takes to say so (a worker asks once a --tick
+// for each warehouse), then all of them due: how long a tick takes, and how
+// many ticks expire them all.
+static int
+bench_timers(long n)
+{
+    st_state *st = NULL;
+    if (n < 1 || st_state_create(NULL, &st) != ST_OK)
+        return 1;
+    st_apply_out *out = calloc(1, sizeof *out);
+    uint64_t seq = 0;
+    st_event ev = {.source = "bench", .event_time_ms = 1};
+    add_products(st, &ev, &seq, (const char(*)[16])sku_ids, SKUS, out);
+    static const char *zone[] = {"z"};
+    add_warehouse(st, &ev, &seq, wh_ids[0], zone, 1, out);
+    for (int s = 0; s < SKUS; s++) {
+        ev.kind = ST_EV_MOVEMENT, ev.seq = ++seq;
+        ev.u.movement = (__typeof__(ev.u.movement)){
+            .kind = ST_MOVE_RECEIVE, .sku = sku_ids[s], .qty = n / SKUS + 1, .to_location = "z"};
+        apply(st, &ev, out);
+    }
+    const int64_t expiry = 1000000;
+    for (long i = 0; i < n; i++) {
+        char order[24];
+        snprintf(order, sizeof order, "o-%ld", i);
+        ev.kind = ST_EV_RESERVE, ev.seq = ++seq;
+        ev.u.reserve = (__typeof__(ev.u.reserve)){
+            .order_id = order, .sku = sku_ids[i % SKUS], .qty = 1, .expires_at_ms = expiry};
+        apply(st, &ev, out);
+    }
+    int rounds = 200;
+    bool due = false;
+    double t0 = now_s();
+    for (int r = 0; r < rounds; r++)
+        due |= st_state_tick_due(st, 0, expiry - 1, 300000);
+    double check = (now_s() - t0) / rounds;
+    if (due)
+        return 1;
+    st_event tick = {.kind = ST_EV_TICK,
+                     .source = ST_TICK_SOURCE,
+                     .event_time_ms = expiry,
+                     .warehouse = wh_ids[0],
+                     .u.tick.device_silent_ms = 300000};
+    long ticks = 0;
+    t0 = now_s();
+    while (st_state_tick_due(st, 0, expiry, 300000)) {
+        tick.seq = (uint64_t)++ticks;
+        apply(st, &tick, out);
+    }
+    double all = now_s() - t0;
+    printf("timers: %ld open reservations in one warehouse: nothing due said in %.3f ms; "
+           "all due: %ld ticks (with their checks) expired them in %.3f s = %.1f us a tick\n",
+           n, check * 1e3, ticks, all, all * 1e6 / (double)ticks);
+    free(out);
+    st_state_destroy(st);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -445,10 +506,13 @@ main(int argc, char **argv)
         return bench_encode(argc > 2 ? atol(argv[2]) : 2000);
     if (argc >= 3 && strcmp(argv[1], "disk") == 0)
         return bench_disk(argv[2], argc > 3 ? atol(argv[3]) : 1000, argc > 4 ? atol(argv[4]) : 10);
+    if (argc >= 2 && strcmp(argv[1], "timers") == 0)
+        return bench_timers(argc > 2 ? atol(argv[2]) : 1000000);
     fprintf(stderr, "usage: stocktwin-quickbench core [EVENTS]\n"
                     "       stocktwin-quickbench scale [EVENTS] [SKUS] [ahead]\n"
                     "       stocktwin-quickbench rpc URL [SECONDS] [BATCH] [IN_FLIGHT]\n"
                     "       stocktwin-quickbench encode [BATCHES]\n"
-                    "       stocktwin-quickbench disk DIR [RATE] [SECONDS]\n");
+                    "       stocktwin-quickbench disk DIR [RATE] [SECONDS]\n"
+                    "       stocktwin-quickbench timers [RESERVATIONS]\n");
     return 2;
 }

@@ -1168,8 +1168,10 @@ worker_receive(st_worker *w)
 // timer is due, and applies a tick entry to each warehouse that has one, as
 // part of a batch: logged, then its expiries and alerts released with the
 // batch once durable. A tick does at most one apply's output, so a warehouse
-// with more due gets up to ST_SHARDS_TICKS_MAX ticks a round; the rest waits
-// for the next round. A follower writes none: it applies its leader's.
+// with more due gets up to ST_SHARDS_TICKS_MAX ticks a round, and the next
+// round comes at the next loop iteration instead of a --tick later: a mass
+// expiry drains between client batches, never in one long stall. A
+// follower writes none: it applies its leader's.
 
 #define ST_SHARDS_TICKS_MAX 16u
 
@@ -1179,8 +1181,11 @@ worker_tick(st_worker *w)
     int64_t now = w->now_ms, silent = w->shards->device_silent_ms;
     const char *wh;
     for (uint32_t i = 0; (wh = st_state_warehouse_id(w->state, i)) != NULL; i++) {
-        for (uint32_t n = 0; n < ST_SHARDS_TICKS_MAX && st_state_tick_due(w->state, i, now, silent);
-             n++) {
+        for (uint32_t n = 0; st_state_tick_due(w->state, i, now, silent); n++) {
+            if (n == ST_SHARDS_TICKS_MAX) {
+                w->next_tick_ms = 0; // more is due: the next iteration goes on
+                break;
+            }
             uint64_t seq = (uint64_t)now * 1000u;
             w->tick_seq = seq > w->tick_seq ? seq : w->tick_seq + 1;
             st_event ev = {.kind = ST_EV_TICK,

@@ -725,3 +725,67 @@ Test(durable, ticks_expire_reservations_and_raise_timer_alerts_through_the_log, 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
 }
+
+// More due than a round of ticks takes (16 ticks of at most 68 expiries):
+// the rest goes on at the next loop iterations, not a --tick later. Here the
+// clock's period is an hour, so only the round at start and its
+// continuation can expire the 2,000 reservations already past their expiry
+// when the runtime opens.
+Test(durable, a_backlog_of_expiries_drains_without_waiting_a_period, .timeout = 60)
+{
+    char dir[] = "/tmp/stocktwin-expire-XXXXXX";
+    cr_assert(mkdtemp(dir) != NULL);
+    char why[1024] = "";
+    st_shards_config c = {.workers = 2, .data_dir = dir, .error = why, .error_len = sizeof why};
+    st_shards *s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    enum { N = 2000 };
+    static char sku[N][16];
+    static st_event ev[N];
+    static st_err st[N];
+    st_event setup[2] = {EV(ST_EV_WAREHOUSE_UPSERT, "wh-x"), EV(ST_EV_ZONE_UPSERT, "wh-x")};
+    setup[1].u.zone_upsert.zone_id = "z";
+    submit(s, setup, 2);
+    for (int step = 0; step < 3; step++) { // products, receipts, reservations
+        for (int i = 0; i < N; i++) {
+            snprintf(sku[i], sizeof sku[i], "X%d", i);
+            ev[i] = step == 0   ? EV(ST_EV_PRODUCT_UPSERT, NULL)
+                    : step == 1 ? EV(ST_EV_MOVEMENT, "wh-x")
+                                : EV(ST_EV_RESERVE, "wh-x");
+            if (step == 0)
+                ev[i].u.product_upsert.sku = sku[i];
+            else if (step == 1)
+                ev[i].u.movement = (__typeof__(ev[i].u.movement)){
+                    .kind = ST_MOVE_RECEIVE, .sku = sku[i], .qty = 1, .to_location = "z"};
+            else
+                ev[i].u.reserve = (__typeof__(ev[i].u.reserve)){"o", sku[i], 1, 2};
+        }
+        done d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+        st_shards_req *req = calloc(1, sizeof *req);
+        st_shards_submit(s, req, ev, st, N, done_cb, &d);
+        done_wait(&d);
+        for (int i = 0; i < N; i++)
+            cr_assert_eq(st[i], ST_OK, "step %d event %d: %s", step, i, st_err_str(st[i]));
+        free(req);
+    }
+    cr_assert_eq(look(s, "wh-x", "X1999").v.reserved, 1);
+    st_shards_destroy(s);
+
+    c.tick_ms = 3600000;
+    s = NULL;
+    cr_assert_eq(st_shards_create(&c, &s), ST_OK, "%s", why);
+    int left = N;
+    for (int round = 0; round < 1000 && left > 0; round++) {
+        left = 0;
+        for (int i = 0; i < N; i += 97)
+            left += look(s, "wh-x", sku[i]).v.reserved != 0;
+        left += look(s, "wh-x", sku[N - 1]).v.reserved != 0;
+        if (left > 0)
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    cr_assert_eq(left, 0, "every reservation expired within the first period");
+    st_shards_destroy(s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
