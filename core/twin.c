@@ -121,6 +121,7 @@ st_twin_dev(st_twin_build *b, const st_wh *wh, const st_device *d)
     b->view.kind = ST_TWIN_DEVICE;
     st_prop_text(b, "deviceKind", st_device_kind_name(d->kind));
     st_prop_int(b, "lastSeen", d->last_seen_ms == ST_TIME_NONE ? 0 : d->last_seen_ms);
+    st_prop_int(b, "silent", (d->flags & ST_DEV_SILENT) ? 1 : 0); // DEVICE_SILENT, not heard since
     if (d->bound != ST_NONE)
         st_rel_add(b, "boundTo", st_str(b->s, wh->locs[d->bound].id));
 }

@@ -18,6 +18,23 @@ tick_at(int64_t now, int64_t silent_ms)
                          .u.tick.device_silent_ms = silent_ms});
 }
 
+static void
+silent_cb(void *arg, const st_twin_view *v)
+{
+    for (uint32_t i = 0; i < v->prop_count; i++)
+        if (strcmp(v->props[i].name, "silent") == 0)
+            *(int64_t *)arg = v->props[i].integer;
+}
+
+// silent_prop reads the device twin's "silent" property (-1: none).
+static int64_t
+silent_prop(const char *device)
+{
+    int64_t v = -1;
+    cr_assert_eq(st_state_twin(S, "wh1", device, silent_cb, &v), ST_OK);
+    return v;
+}
+
 static bool
 due(int64_t now, int64_t silent_ms)
 {
@@ -81,6 +98,7 @@ Test(timers, device_silent_once_until_heard_again)
     cr_assert_eq(a->expected, SILENT);
     cr_assert_eq(a->actual, SILENT);
     cr_assert_eq(a->event_time_ms, t0 + SILENT);
+    cr_assert_eq(silent_prop("w1"), 1, "the twin says so");
     // Once: a later tick raises nothing.
     OK(tick_at(t0 + 2 * SILENT, SILENT));
     cr_assert_eq(alerts_of(ST_ALERT_DEVICE_SILENT), 0);
@@ -88,6 +106,7 @@ Test(timers, device_silent_once_until_heard_again)
     NOW = t0 + 2 * SILENT + 10;
     OK(ap((st_event){
         .kind = ST_EV_WEIGHT, .source = "w1", .u.weight = {.shelf = "S1", .weight_mg = 1000}}));
+    cr_assert_eq(silent_prop("w1"), 0, "heard again");
     cr_assert(!due(NOW + SILENT - 1, SILENT));
     OK(tick_at(NOW + SILENT, SILENT));
     cr_assert_eq(alerts_of(ST_ALERT_DEVICE_SILENT), 1);
