@@ -592,6 +592,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     for (uint32_t i = 0; in->ok && i < wh->devs_n; i++) {
         const st_device *d = &wh->devs[i];
         check(in, id_ok(in, d->id) && d->id != 0 && idx_ok(d->bound, wh->locs_n), "device", w, i);
+        check(in, (d->flags & ~(uint32_t)ST_DEV_SILENT) == 0, "device", w, i);
         st_map_put(&wh->dev_index, d->id, i);
     }
     // Each extension belongs to one record: marked as its owner is checked.
@@ -629,12 +630,14 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         const st_po *p = &wh->pos[i];
         check(in, id_ok(in, p->id) && id_ok(in, p->supplier) && p->stock < wh->stocks_n, "order", w,
               i);
+        check(in, (p->flags & ~(uint32_t)ST_PO_DELAYED) == 0, "order", w, i);
         st_map_put(&wh->po_index, p->id, i);
     }
     for (uint32_t i = 0; in->ok && i < wh->xfers_n; i++) {
         const st_xfer *x = &wh->xfers[i];
         check(in, id_ok(in, x->id) && id_ok(in, x->peer) && x->stock < wh->stocks_n, "transfer", w,
               i);
+        check(in, x->delayed <= 1, "transfer", w, i);
         st_map_put(&wh->xfer_index, st_map_key2(x->inbound ? 1u : 0u, x->id), i);
     }
     for (uint32_t i = 0; in->ok && i < wh->leads_n; i++) {

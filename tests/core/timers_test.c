@@ -4,6 +4,7 @@
 // then does; a tick's work is bounded and the rest stays due; the marks
 // survive an image and count in the digest.
 #include "fixture.h"
+#include "core/model.h" // to set a mark no build knows
 #include "core/snapshot.h"
 
 #define SILENT 300000 // the seed's five minutes
@@ -262,4 +263,14 @@ Test(timers, marks_survive_an_image_and_count_in_the_digest)
     cr_assert_eq(st_state_digest(back), st_state_digest(S));
     cr_assert(!st_state_tick_due(back, 0, NOW + 2000, SILENT), "nothing is raised twice");
     st_state_destroy(back);
+    // A mark the build does not know is refused, not trusted.
+    S->whs[0]->devs[0].flags |= 4;
+    im = (image){0};
+    cr_assert(st_state_save(S, image_put, &im));
+    cr_assert_eq(st_state_create(NULL, &back), ST_OK);
+    cr_assert_eq(st_state_load(back, im.buf, im.len, why, sizeof why), ST_MALFORMED);
+    cr_assert(strstr(why, "device") != NULL, "%s", why);
+    free(im.buf);
+    st_state_destroy(back);
+    S->whs[0]->devs[0].flags &= ~4u;
 }
