@@ -1,5 +1,5 @@
 // cli.c - `stocktwin`, the operator's command line: global flags, the query
-// commands (inventory, sku, twin, alerts, stats, digest), argument helpers and exit
+// commands (inventory, sku, twin, alerts, devices, stats, digest), argument helpers and exit
 // codes. Writes live in cli_send.c, tables in cli_print.c.
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +26,7 @@ static const char cli_help_main[] =
     "  sku SKU               one SKU in every warehouse\n"
     "  twin ID               one twin (warehouse, zone, shelf, product, device, supplier)\n"
     "  alerts                recent alerts, or --follow the live alert feed\n"
+    "  devices               device health: last report, SILENT (--silent: only those)\n"
     "  stats                 per-worker counters of the server\n"
     "  digest                a hash of the whole state, with per-worker LSNs\n"
     "  snapshot              snapshot every worker now (a server with --data)\n"
@@ -102,6 +103,17 @@ static const char cli_help_alerts[] =
     "                  each alert as it arrives, until Ctrl-C\n"
     "  --count N       with --follow: exit 0 after N alerts\n"
     "example: stocktwin --feed tcp://127.0.0.1:7402 alerts --follow --count 1\n";
+
+static const char cli_help_devices[] =
+    "usage: stocktwin devices [--warehouse W] [--silent] [--limit N]\n"
+    "\n"
+    "Device health, by warehouse then device id: kind, the twin it is bound to,\n"
+    "its last report, and SILENT once DEVICE_SILENT was raised for it (no report\n"
+    "for stocktwind's --device-silent) until it reports again.\n"
+    "  --warehouse W   only this warehouse (default: all)\n"
+    "  --silent        only the silent ones\n"
+    "  --limit N       at most N (default 0 = the server's 1000; max 100000)\n"
+    "example: stocktwin devices --silent\n";
 
 static const char cli_help_stats[] =
     "usage: stocktwin stats\n"
@@ -533,6 +545,30 @@ cli_follow_alerts(const struct cli *cli, const char *warehouse, int64_t count)
 }
 
 static int
+cli_cmd_devices(const struct cli *cli, const struct cli_args *a)
+{
+    uint32_t limit = 0;
+    const char *v;
+    if (a->n_positional != 0) {
+        return cli_usage("devices takes no arguments (use --warehouse W)");
+    }
+    if ((v = cli_args_get(a, "limit")) && cli_parse_u32("--limit", v, &limit) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    st_client *c = NULL;
+    int code = cli_connect(cli, &c);
+    if (code != 0) {
+        return code;
+    }
+    Stocktwin__Response *resp = NULL;
+    int status = st_client_devices(c, cli_args_get(a, "warehouse"),
+                                   cli_args_get(a, "silent") != NULL, limit, &resp);
+    code = cli_show(cli, status, resp, cli_print_devices);
+    st_client_close(c);
+    return code;
+}
+
+static int
 cli_cmd_alerts(const struct cli *cli, const struct cli_args *a)
 {
     uint32_t limit = 0;
@@ -583,6 +619,9 @@ static const struct cli_command cli_commands[] = {
     {"alerts",
      cli_help_alerts,
      {{"warehouse", true}, {"limit", true}, {"follow", false}, {"count", true}, {NULL, false}}},
+    {"devices",
+     cli_help_devices,
+     {{"warehouse", true}, {"silent", false}, {"limit", true}, {NULL, false}}},
     {"stats", cli_help_stats, {{NULL, false}}},
     {"digest", cli_help_digest, {{NULL, false}}},
     {"snapshot", cli_help_snapshot, {{NULL, false}}},
@@ -671,6 +710,9 @@ cli_run(const struct cli *cli, const struct cli_command *cmd, int argc, char **a
     }
     if (strcmp(cmd->name, "alerts") == 0) {
         return cli_cmd_alerts(cli, &a);
+    }
+    if (strcmp(cmd->name, "devices") == 0) {
+        return cli_cmd_devices(cli, &a);
     }
     if (strcmp(cmd->name, "digest") == 0) {
         return cli_cmd_digest(cli, &a);

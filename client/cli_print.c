@@ -254,6 +254,26 @@ cli_print_alerts(const Stocktwin__Response *resp)
 }
 
 void
+cli_print_devices(const Stocktwin__Response *resp)
+{
+    const Stocktwin__DevicesResult *r = resp->devices;
+    printf("%-16s  %-16s  %-13s  %-14s  %-24s  %s\n", "WAREHOUSE", "DEVICE", "KIND", "BOUND TO",
+           "LAST SEEN", "HEALTH");
+    for (size_t i = 0; i < r->n_devices; i++) {
+        const Stocktwin__DeviceHealth *d = r->devices[i];
+        char seen[40];
+        cli_format_time(d->last_seen_ms, seen, sizeof seen);
+        printf("%-16s  %-16s  %-13s  %-14s  %-24s  %s\n", d->warehouse, d->id,
+               cli_enum_name(&stocktwin__device_kind__descriptor, d->kind),
+               d->bound_to[0] ? d->bound_to : "-", seen, d->silent ? "SILENT" : "ok");
+    }
+    if (r->n_devices == 0)
+        puts("(no devices)");
+    else if (r->total > r->n_devices)
+        printf("(%zu of %u; raise --limit for more)\n", r->n_devices, r->total);
+}
+
+void
 cli_print_stats(const Stocktwin__Response *resp)
 {
     const Stocktwin__StatsResult *r = resp->stats;

@@ -23,6 +23,7 @@ void cli_print_inventory_header(void);
 bool cli_print_inventory_line(void *json, const st_inventory_line *line); // json: bool *
 void cli_print_twin(const Stocktwin__Response *resp);
 void cli_print_alerts(const Stocktwin__Response *resp);
+void cli_print_devices(const Stocktwin__Response *resp);
 void cli_print_stats(const Stocktwin__Response *resp);
 void cli_print_digest(const Stocktwin__Response *resp);
 

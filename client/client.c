@@ -468,6 +468,8 @@ st_query_result_case(const Stocktwin__Query *q)
         return STOCKTWIN__RESPONSE__RESULT_SNAPSHOT;
     case STOCKTWIN__QUERY__KIND_PROMOTE:
         return STOCKTWIN__RESPONSE__RESULT_PROMOTE;
+    case STOCKTWIN__QUERY__KIND_DEVICES:
+        return STOCKTWIN__RESPONSE__RESULT_DEVICES;
     default:
         return 0;
     }
@@ -830,6 +832,20 @@ st_client_alerts(st_client *c, const char *warehouse, uint32_t limit,
     Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
     q.kind_case = STOCKTWIN__QUERY__KIND_ALERTS;
     q.alerts = &aq;
+    return st_client_query(c, &q, resp_out);
+}
+
+int
+st_client_devices(st_client *c, const char *warehouse, bool silent_only, uint32_t limit,
+                  Stocktwin__Response **resp_out)
+{
+    Stocktwin__DevicesQuery dq = STOCKTWIN__DEVICES_QUERY__INIT;
+    dq.warehouse = (char *)(warehouse ? warehouse : "");
+    dq.silent_only = silent_only;
+    dq.limit = limit;
+    Stocktwin__Query q = STOCKTWIN__QUERY__INIT;
+    q.kind_case = STOCKTWIN__QUERY__KIND_DEVICES;
+    q.devices = &dq;
     return st_client_query(c, &q, resp_out);
 }
 

@@ -184,3 +184,72 @@ st_state_alerts(const st_state *s, const char *warehouse, uint32_t limit, st_ale
     st_free(ids);
     return ST_OK;
 }
+
+// Devices sorted by id within one warehouse (st_state_devices).
+typedef struct st_dev_order {
+    const char *id;
+    uint32_t index;
+} st_dev_order;
+
+static int
+st_dev_cmp(const void *a, const void *b)
+{
+    return strcmp(((const st_dev_order *)a)->id, ((const st_dev_order *)b)->id);
+}
+
+// st_wh_devices reports one warehouse's devices; false once cb said stop
+// (the rest are still counted).
+static bool
+st_wh_devices(const st_state *s, const st_wh *wh, bool silent_only, bool go, st_device_cb cb,
+              void *arg, uint32_t *total)
+{
+    if (wh->devs_n == 0)
+        return go;
+    st_dev_order *order = st_malloc((size_t)wh->devs_n * sizeof *order);
+    for (uint32_t i = 0; i < wh->devs_n; i++)
+        order[i] = (st_dev_order){.id = st_str(s, wh->devs[i].id), .index = i};
+    qsort(order, wh->devs_n, sizeof *order, st_dev_cmp);
+    for (uint32_t i = 0; i < wh->devs_n; i++) {
+        const st_device *d = &wh->devs[order[i].index];
+        bool silent = (d->flags & ST_DEV_SILENT) != 0;
+        if (silent_only && !silent)
+            continue;
+        (*total)++;
+        if (!go)
+            continue;
+        st_device_view v = {
+            .warehouse = st_str(s, wh->id),
+            .id = order[i].id,
+            .kind = (st_device_kind)d->kind,
+            .bound_to = d->bound == ST_NONE ? "" : st_str(s, wh->locs[d->bound].id),
+            .last_seen_ms = d->last_seen_ms == ST_TIME_NONE ? 0 : d->last_seen_ms,
+            .silent = silent,
+        };
+        go = cb(arg, &v);
+    }
+    st_free(order);
+    return go;
+}
+
+st_err
+st_state_devices(const st_state *s, const char *warehouse, bool silent_only, st_device_cb cb,
+                 void *arg, uint32_t *total_out)
+{
+    ST_ASSERT(s != NULL && cb != NULL);
+    uint32_t total = 0;
+    if (warehouse && *warehouse) {
+        const st_wh *wh = st_find_wh(s, warehouse);
+        if (!wh)
+            return ST_UNKNOWN_WAREHOUSE;
+        st_wh_devices(s, wh, silent_only, true, cb, arg, &total);
+    } else {
+        const char **ids = st_sorted_whs(s);
+        bool go = true;
+        for (uint32_t i = 0; i < s->whs_n; i++)
+            go = st_wh_devices(s, st_find_wh(s, ids[i]), silent_only, go, cb, arg, &total);
+        st_free(ids);
+    }
+    if (total_out)
+        *total_out = total;
+    return ST_OK;
+}

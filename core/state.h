@@ -189,6 +189,27 @@ typedef bool (*st_alert_cb)(void *arg, const st_alert *alert);
 st_err st_state_alerts(const st_state *state, const char *warehouse, uint32_t limit, st_alert_cb cb,
                        void *arg);
 
+// Device health (DESIGN §5): a device, when it last reported and whether
+// it is silent (DEVICE_SILENT raised, not heard from since).
+typedef struct st_device_view {
+    const char *warehouse;
+    const char *id;
+    st_device_kind kind;
+    const char *bound_to; // zone or shelf id; "" when unbound
+    int64_t last_seen_ms; // 0: never reported
+    bool silent;
+} st_device_view;
+
+typedef bool (*st_device_cb)(void *arg, const st_device_view *view);
+
+// st_state_devices calls `cb` for the devices of `warehouse` (NULL or "" =
+// every owned warehouse), only the silent ones if silent_only, in order of
+// warehouse id then device id, until cb returns false. *total_out (may be
+// NULL) receives how many match, called or not. ST_UNKNOWN_WAREHOUSE if named
+// and not owned.
+st_err st_state_devices(const st_state *state, const char *warehouse, bool silent_only,
+                        st_device_cb cb, void *arg, uint32_t *total_out);
+
 typedef enum st_twin_kind {
     ST_TWIN_NONE = 0,
     ST_TWIN_WAREHOUSE = 1,

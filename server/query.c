@@ -134,6 +134,45 @@ alerts_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
     s->status = st_state_alerts(state, q->warehouse, alerts_limit(q), alert_view_cb, s);
 }
 
+typedef struct devices_fill {
+    st_query_slot *slot;
+    uint32_t limit;
+} devices_fill;
+
+static bool
+device_view_cb(void *arg, const st_device_view *v)
+{
+    devices_fill *f = arg;
+    st_arena *a = &f->slot->arena;
+    Stocktwin__DeviceHealth *d = st_arena_alloc(a, sizeof *d);
+    stocktwin__device_health__init(d);
+    d->warehouse = st_arena_strdup(a, v->warehouse);
+    d->id = st_arena_strdup(a, v->id);
+    d->kind = (Stocktwin__DeviceKind)v->kind;
+    d->bound_to = st_arena_strdup(a, v->bound_to);
+    d->last_seen_ms = v->last_seen_ms;
+    d->silent = v->silent;
+    slot_push(f->slot, d);
+    return f->slot->count < f->limit; // each worker's first `limit`: enough to merge
+}
+
+static uint32_t
+devices_limit(const Stocktwin__DevicesQuery *q)
+{
+    return q->limit ? q->limit : ST_SERVER_DEVICES_LIMIT_DEFAULT;
+}
+
+static void
+devices_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
+{
+    st_request *r = arg;
+    st_query_slot *s = slot_of(r, info);
+    const Stocktwin__DevicesQuery *q = r->pb->query->devices;
+    devices_fill f = {.slot = s, .limit = devices_limit(q)};
+    s->status =
+        st_state_devices(state, q->warehouse, q->silent_only, device_view_cb, &f, &s->total);
+}
+
 static void
 stats_cb(void *arg, const st_shards_worker_info *info, const st_state *state)
 {
@@ -404,6 +443,47 @@ alerts_done(void *arg)
     st_request_finish(r);
 }
 
+static int
+by_warehouse_then_id(const void *a, const void *b)
+{
+    const Stocktwin__DeviceHealth *x = *(Stocktwin__DeviceHealth *const *)a;
+    const Stocktwin__DeviceHealth *y = *(Stocktwin__DeviceHealth *const *)b;
+    int c = strcmp(x->warehouse, y->warehouse);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+static void
+devices_done(void *arg)
+{
+    st_request *r = arg;
+    if (busy(r))
+        return;
+    const Stocktwin__DevicesQuery *q = r->pb->query->devices;
+    uint32_t n, ok;
+    st_err err;
+    void **items = gather(r, &n, &err, &ok);
+    if (ok == 0 && err != ST_OK) {
+        if (err == ST_UNKNOWN_WAREHOUSE)
+            st_request_fail(r, err, "warehouse %s is not known", q->warehouse);
+        else
+            st_request_fail(r, err, "devices query failed: %s", st_err_str(err));
+        return;
+    }
+    qsort(items, n, sizeof *items, by_warehouse_then_id);
+    uint32_t limit = devices_limit(q), total = 0;
+    for (uint32_t w = 0; w < r->svc->workers; w++)
+        if (r->slots[w].ran && r->slots[w].status == ST_OK)
+            total += r->slots[w].total;
+    Stocktwin__DevicesResult *res = st_arena_alloc(&r->arena, sizeof *res);
+    stocktwin__devices_result__init(res);
+    res->n_devices = n < limit ? n : limit;
+    res->devices = (Stocktwin__DeviceHealth **)items;
+    res->total = total;
+    r->resp.result_case = STOCKTWIN__RESPONSE__RESULT_DEVICES;
+    r->resp.devices = res;
+    st_request_finish(r);
+}
+
 // resident_bytes: VmRSS from /proc/self/statm (its second field, in pages);
 // 0 if it cannot be read.
 static uint64_t
@@ -601,6 +681,17 @@ st_query_run(st_request *r, const Stocktwin__Query *q)
         }
         st_shards_query(sh, &r->req, q->alerts->warehouse[0] ? q->alerts->warehouse : NULL, alerts_cb,
                         r, alerts_done, r);
+        return;
+    case STOCKTWIN__QUERY__KIND_DEVICES:
+        if (!id_ok(r, "devices.warehouse", q->devices->warehouse, false))
+            return;
+        if (q->devices->limit > ST_SERVER_DEVICES_LIMIT_MAX) {
+            st_request_fail(r, ST_INVALID_ARGUMENT, "devices.limit %u is over the maximum of %u",
+                            q->devices->limit, ST_SERVER_DEVICES_LIMIT_MAX);
+            return;
+        }
+        st_shards_query(sh, &r->req, q->devices->warehouse[0] ? q->devices->warehouse : NULL,
+                        devices_cb, r, devices_done, r);
         return;
     case STOCKTWIN__QUERY__KIND_STATS:
         st_shards_query(sh, &r->req, NULL, stats_cb, r, stats_done, r);

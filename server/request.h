@@ -44,6 +44,8 @@
 #define ST_SERVER_INVENTORY_LIMIT_MAX 100000u
 #define ST_SERVER_ALERTS_LIMIT_DEFAULT 100u
 #define ST_SERVER_ALERTS_LIMIT_MAX 10000u
+#define ST_SERVER_DEVICES_LIMIT_DEFAULT 1000u
+#define ST_SERVER_DEVICES_LIMIT_MAX 100000u
 
 // What every request of a server shares. Counters are relaxed atomics.
 typedef struct st_service {
@@ -80,7 +82,7 @@ typedef struct st_query_slot {
     st_arena arena;
     bool ran;
     st_err status;
-    uint32_t total;     // inventory: matching stock records before paging
+    uint32_t total;     // inventory, devices: matches before paging or the limit
     uint32_t count;     // items filled
     uint32_t cap;
     void **items;      // Stocktwin__SkuWarehouse / Alert *

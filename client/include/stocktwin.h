@@ -202,6 +202,11 @@ ST_CLIENT_API int st_client_twin(st_client *c, const char *id, const char *wareh
 // warehouse NULL: alerts of every warehouse, newest first.
 ST_CLIENT_API int st_client_alerts(st_client *c, const char *warehouse, uint32_t limit,
                                    Stocktwin__Response **resp_out);
+// st_client_devices - device health: on 0, resp->devices lists the devices of
+// `warehouse` (NULL: every warehouse), only the silent ones if silent_only,
+// sorted by warehouse then id, at most `limit` (0: 1000); total counts all.
+ST_CLIENT_API int st_client_devices(st_client *c, const char *warehouse, bool silent_only,
+                                    uint32_t limit, Stocktwin__Response **resp_out);
 ST_CLIENT_API int st_client_stats(st_client *c, Stocktwin__Response **resp_out);
 // st_client_digest - the state digest: on 0, resp->digest holds the hash of
 // the whole state (equal on two servers that applied the same events, whatever

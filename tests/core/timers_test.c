@@ -274,3 +274,48 @@ Test(timers, marks_survive_an_image_and_count_in_the_digest)
     st_state_destroy(back);
     S->whs[0]->devs[0].flags &= ~4u;
 }
+
+typedef struct dev_list {
+    char ids[8][16];
+    bool silent[8];
+    uint32_t n, stop_after;
+} dev_list;
+
+static bool
+dev_list_cb(void *arg, const st_device_view *v)
+{
+    dev_list *l = arg;
+    cr_assert_lt(l->n, 8);
+    cr_assert_str_eq(v->warehouse, "wh1");
+    snprintf(l->ids[l->n], sizeof l->ids[l->n], "%s", v->id);
+    l->silent[l->n++] = v->silent;
+    return l->stop_after == 0 || l->n < l->stop_after;
+}
+
+// Device health: every device with its silence, in id order; the silent
+// ones alone; a caller that stops early still learns how many match.
+Test(timers, device_health_lists_the_silent_ones)
+{
+    OK(ap((st_event){
+        .kind = ST_EV_WEIGHT, .source = "w1", .u.weight = {.shelf = "S1", .weight_mg = 1000}}));
+    OK(tick_at(NOW, SILENT)); // rfid1, w2 and bc1 were never heard from
+    dev_list all = {0};
+    uint32_t total = 0;
+    cr_assert_eq(st_state_devices(S, "wh1", false, dev_list_cb, &all, &total), ST_OK);
+    cr_assert_eq(total, 4);
+    cr_assert_eq(all.n, 4);
+    const char *want[] = {"bc1", "rfid1", "w1", "w2"};
+    const bool silent[] = {true, true, false, true};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_str_eq(all.ids[i], want[i]);
+        cr_assert_eq(all.silent[i], silent[i], "%s", want[i]);
+    }
+    dev_list quiet = {.stop_after = 2};
+    cr_assert_eq(st_state_devices(S, NULL, true, dev_list_cb, &quiet, &total), ST_OK);
+    cr_assert_eq(quiet.n, 2, "the callback stopped it");
+    cr_assert_eq(total, 3, "three are silent");
+    cr_assert_str_eq(quiet.ids[0], "bc1");
+    cr_assert_str_eq(quiet.ids[1], "rfid1");
+    cr_assert_eq(st_state_devices(S, "nowhere", false, dev_list_cb, &quiet, NULL),
+                 ST_UNKNOWN_WAREHOUSE);
+}

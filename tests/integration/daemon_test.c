@@ -676,6 +676,20 @@ Test(timers, expiry_and_timer_alerts_come_once_and_survive_a_kill9)
     cr_assert_eq(silent, 1, "scan-t is listed as silent once");
     cr_assert_eq(delayed, 1, "po-t is listed as late once");
     cr_assert_geq(wall_ms(), now + 400);
+    // Device health says the same: scan-t is the one silent device.
+    Stocktwin__Response *r = NULL;
+    cr_assert_eq(st_client_devices(c, "wh-a", true, 0, &r), 0);
+    cr_assert_eq(r->devices->total, 1);
+    cr_assert_eq(r->devices->n_devices, 1);
+    cr_assert_str_eq(r->devices->devices[0]->id, "scan-t");
+    cr_assert(r->devices->devices[0]->silent);
+    cr_assert_eq(r->devices->devices[0]->kind, STOCKTWIN__DEVICE_KIND__BARCODE);
+    st_client_response_free(r);
+    static char out[4096];
+    char *argv[] = {
+        (char *)it_path("client/stocktwin"), "--url", d.rpc, "devices", "--silent", NULL};
+    cr_assert_eq(it_run(argv, NULL, out, sizeof out), 0, "%s", out);
+    cr_assert(strstr(out, "scan-t") != NULL && strstr(out, "SILENT") != NULL, "%s", out);
     st_client_close(c);
 
     it_daemon_kill9(&d);

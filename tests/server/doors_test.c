@@ -392,6 +392,26 @@ Test(doors, query_refusals_say_why)
     r = query(s, &q);
     cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_UNKNOWN_PRODUCT, "%d %s", r->status, r->message);
     stocktwin__response__free_unpacked(r, NULL);
+    Stocktwin__DevicesQuery dq = STOCKTWIN__DEVICES_QUERY__INIT;
+    dq.warehouse = "wh-nowhere";
+    q.kind_case = STOCKTWIN__QUERY__KIND_DEVICES;
+    q.devices = &dq;
+    r = query(s, &q);
+    cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_UNKNOWN_WAREHOUSE, "%s", r->message);
+    stocktwin__response__free_unpacked(r, NULL);
+    dq.warehouse = "";
+    dq.limit = 100001;
+    r = query(s, &q);
+    cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_INVALID_ARGUMENT, "%s", r->message);
+    cr_assert(strstr(r->message, "devices.limit") != NULL, "%s", r->message);
+    stocktwin__response__free_unpacked(r, NULL);
+    dq.limit = 0; // no devices anywhere yet: an empty answer
+    r = query(s, &q);
+    cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_OK, "%s", r->message);
+    cr_assert_eq(r->result_case, STOCKTWIN__RESPONSE__RESULT_DEVICES);
+    cr_assert_eq(r->devices->n_devices, 0);
+    cr_assert_eq(r->devices->total, 0);
+    stocktwin__response__free_unpacked(r, NULL);
     Stocktwin__Query empty = STOCKTWIN__QUERY__INIT;
     r = query(s, &empty);
     cr_assert_eq(r->status, STOCKTWIN__STATUS__STATUS_MALFORMED);
