@@ -37,27 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sanitizer/lsan_interface.h>
-
 #include "core/event.h"
 #include "core/state.h"
 #include "harness.h"
-
-// This process's writers close their clients while the clients' dialers
-// are reconnecting to a daemon that was just killed with SIGKILL, twenty
-// times a run. Once in a CI run (2026-12-06) LeakSanitizer then found, in
-// this test process only, a cycle of nng's own objects (a dialer, its TCP
-// endpoint, a connection: only "indirect" leaks, no pointer of ours among
-// them) allocated by nng_dialer_create and nng's threads: nng 1.5.2 can
-// leave a connection that was negotiating when its endpoint closed behind
-// (upstream has fixed several such leaks since, e.g. 5183093c). What is
-// allocated inside libnng is not checked in this process; every daemon it
-// starts, and every other test, still is (tests/lsan.supp).
-const char *
-__lsan_default_suppressions(void)
-{
-    return "leak:libnng.so\n";
-}
 
 #define WRITERS 3
 

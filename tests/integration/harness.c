@@ -19,6 +19,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sanitizer/lsan_interface.h>
+
+// An integration test's own process drives clients against daemons it kills
+// with SIGKILL and closes them while their dialers reconnect. Once in a CI
+// run (2026-12-06, crash_test) LeakSanitizer then found in the test process
+// a cycle of nng's own objects (a dialer, its TCP endpoint, a connection:
+// only "indirect" leaks, no pointer of ours among them) allocated by
+// nng_dialer_create and nng's threads: nng 1.5.2 can leave behind a
+// connection that was negotiating when its endpoint closed (upstream has
+// fixed several such leaks since, e.g. 5183093c). The stacks lie wholly in
+// libnng, so no function of ours can name them: what libnng allocates is
+// not checked in integration test processes. The daemons they start (with
+// tests/lsan.supp) and the client library's own tests still check it.
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:libnng.so\n";
+}
+
 static void
 sleep_ms(long ms)
 {
