@@ -274,6 +274,25 @@ gather(st_request *r, uint32_t *count_out, st_err *first_err_out, uint32_t *ok_o
     return all;
 }
 
+// gather_or_fail gathers the workers' items of a query that may name a
+// warehouse, or, when no worker could answer, fails the request with the
+// first refusal (an unknown warehouse by name) and returns NULL.
+static void **
+gather_or_fail(st_request *r, const char *what, const char *warehouse, uint32_t *n)
+{
+    uint32_t ok;
+    st_err err;
+    void **items = gather(r, n, &err, &ok);
+    if (ok == 0 && err != ST_OK) {
+        if (err == ST_UNKNOWN_WAREHOUSE)
+            st_request_fail(r, err, "warehouse %s is not known", warehouse);
+        else
+            st_request_fail(r, err, "%s query failed: %s", what, st_err_str(err));
+        return NULL;
+    }
+    return items;
+}
+
 // busy answers BUSY when a worker's ring was full; true if it did.
 static bool
 busy(st_request *r)
@@ -422,16 +441,10 @@ alerts_done(void *arg)
     if (busy(r))
         return;
     const Stocktwin__AlertsQuery *q = r->pb->query->alerts;
-    uint32_t n, ok;
-    st_err err;
-    void **items = gather(r, &n, &err, &ok);
-    if (ok == 0 && err != ST_OK) {
-        if (err == ST_UNKNOWN_WAREHOUSE)
-            st_request_fail(r, err, "warehouse %s is not known", q->warehouse);
-        else
-            st_request_fail(r, err, "alerts query failed: %s", st_err_str(err));
+    uint32_t n;
+    void **items = gather_or_fail(r, "alerts", q->warehouse, &n);
+    if (items == NULL)
         return;
-    }
     qsort(items, n, sizeof *items, newest_first);
     uint32_t limit = alerts_limit(q);
     Stocktwin__AlertsResult *res = st_arena_alloc(&r->arena, sizeof *res);
@@ -459,16 +472,10 @@ devices_done(void *arg)
     if (busy(r))
         return;
     const Stocktwin__DevicesQuery *q = r->pb->query->devices;
-    uint32_t n, ok;
-    st_err err;
-    void **items = gather(r, &n, &err, &ok);
-    if (ok == 0 && err != ST_OK) {
-        if (err == ST_UNKNOWN_WAREHOUSE)
-            st_request_fail(r, err, "warehouse %s is not known", q->warehouse);
-        else
-            st_request_fail(r, err, "devices query failed: %s", st_err_str(err));
+    uint32_t n;
+    void **items = gather_or_fail(r, "devices", q->warehouse, &n);
+    if (items == NULL)
         return;
-    }
     qsort(items, n, sizeof *items, by_warehouse_then_id);
     uint32_t limit = devices_limit(q), total = 0;
     for (uint32_t w = 0; w < r->svc->workers; w++)
