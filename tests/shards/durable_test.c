@@ -166,6 +166,15 @@ whole_digest(st_shards *s)
     return sum;
 }
 
+// remove_dir deletes a test's data directory and all it holds.
+static void
+remove_dir(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
 static uint64_t seq = 1;
 #define EV(k, w)                                                                                   \
     ((st_event){.kind = (k), .source = "t", .seq = seq++, .event_time_ms = 1, .warehouse = (w)})
@@ -269,9 +278,7 @@ Test(durable, restart_keeps_state_and_delivers_the_outbox)
         .workers = 2, .data_dir = dir, .follower = true, .error = why, .error_len = sizeof why};
     cr_assert_eq(st_shards_create(&f, &s), ST_INVALID_ARGUMENT);
     cr_assert(strstr(why, "--workers 1") != NULL, "%s", why);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 static int
@@ -468,9 +475,7 @@ Test(durable, snapshots_written_while_events_flow_restart_to_the_same_state)
         cr_assert_eq(whole_digest(s), whole, "%u workers hold what 2 held", workers);
         st_shards_destroy(s);
     }
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 // A feed that records, per warehouse, the on_hand of every change of SKU-F.
@@ -572,9 +577,7 @@ Test(durable, batches_larger_than_the_feed_split_and_lose_nothing)
     s = open_at(dir);
     cr_assert_eq(digest(s), before, "what was acknowledged is there after the restart");
     st_shards_destroy(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 // With --ack quorum and no follower, nothing is ever acknowledged; stopping
@@ -626,9 +629,7 @@ Test(durable, stopping_without_a_quorum_answers_every_write, .timeout = 60)
     cr_assert(p.found);
     cr_assert_eq(p.v.on_hand, REQS - 1);
     st_shards_destroy(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 typedef struct alert_feed {
@@ -721,9 +722,7 @@ Test(durable, ticks_expire_reservations_and_raise_timer_alerts_through_the_log, 
     cr_assert_eq(digest(s), before, "the ticks' effects are in the log");
     cr_assert_eq(look(s, "wh-t", "SKU-T").v.reserved, 0);
     st_shards_destroy(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
 
 // More due than a round of ticks takes (16 ticks of at most 68 expiries):
@@ -785,7 +784,5 @@ Test(durable, a_backlog_of_expiries_drains_without_waiting_a_period, .timeout = 
     }
     cr_assert_eq(left, 0, "every reservation expired within the first period");
     st_shards_destroy(s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_dir(dir);
 }
