@@ -90,21 +90,34 @@ add_warehouse(st_state *st, st_event *ev, uint64_t *seq, const char *wh, const c
     }
 }
 
+// catalog_state makes a state holding the SKUS products, an apply output
+// for it, and *ev as the source "bench" at time 1 (*seq counts its events).
+static st_state *
+catalog_state(st_apply_out **out, st_event *ev, uint64_t *seq)
+{
+    st_state *st = NULL;
+    if (st_state_create(NULL, &st) != ST_OK)
+        exit(1);
+    *out = calloc(1, sizeof **out);
+    *seq = 0;
+    *ev = (st_event){.source = "bench", .event_time_ms = 1};
+    add_products(st, ev, seq, (const char(*)[16])sku_ids, SKUS, *out);
+    return st;
+}
+
+static const char *bench_zone[] = {"z"};
+
 // core: a single st_state with 45 warehouses x 1000 skus, then RECEIVE
 // movements round-robin over them: the apply path alone, no threads or I/O.
 static int
 bench_core(long events)
 {
-    st_state *st = NULL;
-    if (st_state_create(NULL, &st) != ST_OK)
-        return 1;
-    st_apply_out *out = calloc(1, sizeof *out);
-    uint64_t seq = 0;
-    st_event ev = {.source = "bench", .event_time_ms = 1};
-    add_products(st, &ev, &seq, (const char(*)[16])sku_ids, SKUS, out);
-    static const char *zone[] = {"z"};
+    st_apply_out *out;
+    st_event ev;
+    uint64_t seq;
+    st_state *st = catalog_state(&out, &ev, &seq);
     for (int w = 0; w < WAREHOUSES; w++)
-        add_warehouse(st, &ev, &seq, wh_ids[w], zone, 1, out);
+        add_warehouse(st, &ev, &seq, wh_ids[w], bench_zone, 1, out);
     double t0 = now_s();
     for (long i = 0; i < events; i++) {
         ev.kind = ST_EV_MOVEMENT;
@@ -438,15 +451,15 @@ bench_disk(const char *dir, long rate, long seconds)
 static int
 bench_timers(long n)
 {
-    st_state *st = NULL;
-    if (n < 1 || st_state_create(NULL, &st) != ST_OK)
-        return 1;
-    st_apply_out *out = calloc(1, sizeof *out);
-    uint64_t seq = 0;
-    st_event ev = {.source = "bench", .event_time_ms = 1};
-    add_products(st, &ev, &seq, (const char(*)[16])sku_ids, SKUS, out);
-    static const char *zone[] = {"z"};
-    add_warehouse(st, &ev, &seq, wh_ids[0], zone, 1, out);
+    if (n < 1) {
+        fprintf(stderr, "stocktwin-quickbench timers: RESERVATIONS must be at least 1\n");
+        return 2;
+    }
+    st_apply_out *out;
+    st_event ev;
+    uint64_t seq;
+    st_state *st = catalog_state(&out, &ev, &seq);
+    add_warehouse(st, &ev, &seq, wh_ids[0], bench_zone, 1, out);
     for (int s = 0; s < SKUS; s++) {
         ev.kind = ST_EV_MOVEMENT, ev.seq = ++seq;
         ev.u.movement = (__typeof__(ev.u.movement)){
