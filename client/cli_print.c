@@ -232,11 +232,14 @@ cli_print_alert_line(const Stocktwin__Alert *a)
 {
     char when[40];
     cli_format_time(a->event_time_ms, when, sizeof when);
+    // WHERE: the location, else the device, else the order it concerns.
+    const char *where = a->location[0] ? a->location
+                        : a->device[0] ? a->device
+                        : a->order[0]  ? a->order
+                                       : "-";
     printf("%-24s  %-16s  %-14s  %-12s  %-12s  %10" PRId64 "  %10" PRId64 "  %s\n", when,
            a->warehouse, cli_enum_name(&stocktwin__alert_kind__descriptor, a->kind),
-           a->sku[0] ? a->sku : "-",
-           a->location[0] ? a->location : (a->device[0] ? a->device : "-"), a->expected, a->actual,
-           a->message);
+           a->sku[0] ? a->sku : "-", where, a->expected, a->actual, a->message);
 }
 
 void

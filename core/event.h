@@ -217,6 +217,7 @@ typedef struct st_alert {
     const char *sku;      // "" when none
     const char *location; // "" when none
     const char *device;   // "" when none
+    const char *order;    // the purchase order or transfer (SHIPMENT_DELAYED); "" when none
     int64_t event_time_ms;
     int64_t expected;
     int64_t actual;

@@ -477,11 +477,11 @@ st_touch(st_state *s, uint32_t stock)
     s->touched[s->touched_n++] = stock;
 }
 
-// st_alert_raise numbers the alert in its warehouse, keeps it in the
+// alert_raise numbers the alert in its warehouse, keeps it in the
 // warehouse's ring of recent alerts and hands it to the caller in out.
-void
-st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, uint32_t dev,
-               int64_t expected, int64_t actual)
+static void
+alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, uint32_t dev,
+            uint32_t order, int64_t expected, int64_t actual)
 {
     st_wh *wh = s->wh;
     st_apply_out *out = s->out;
@@ -492,6 +492,7 @@ st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, 
         .sku = product == ST_NONE ? "" : st_str(s, s->products[product].sku),
         .location = loc == ST_NONE ? "" : st_str(s, wh->locs[loc].id),
         .device = dev == ST_NONE ? "" : st_str(s, wh->devs[dev].id),
+        .order = st_str(s, order),
         .event_time_ms = s->ev->event_time_ms,
         .expected = expected,
         .actual = actual,
@@ -505,6 +506,20 @@ st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, 
     else
         wh->ring_head = (wh->ring_head + 1) % kept;
     s->alerts_raised++;
+}
+
+void
+st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, uint32_t dev,
+               int64_t expected, int64_t actual)
+{
+    alert_raise(s, kind, product, loc, dev, 0, expected, actual);
+}
+
+void
+st_alert_raise_order(st_state *s, st_alert_kind kind, uint32_t product, uint32_t order,
+                     int64_t expected, int64_t actual)
+{
+    alert_raise(s, kind, product, ST_NONE, ST_NONE, order, expected, actual);
 }
 
 st_wh *

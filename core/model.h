@@ -323,6 +323,10 @@ void st_device_heard(st_device *d, int64_t at);
 void st_touch(st_state *s, uint32_t stock);
 void st_alert_raise(st_state *s, st_alert_kind kind, uint32_t product, uint32_t loc, uint32_t dev,
                     int64_t expected, int64_t actual);
+// st_alert_raise_order is st_alert_raise for an alert about an order:
+// `order` is the interned id of the purchase order or transfer.
+void st_alert_raise_order(st_state *s, st_alert_kind kind, uint32_t product, uint32_t order,
+                          int64_t expected, int64_t actual);
 st_wh *st_wh_create(st_state *s, const char *id);
 void st_wh_destroy(st_wh *wh);
 

@@ -203,6 +203,7 @@ st_state_adopt_warehouse(st_state *dst, const st_state *src, uint32_t index, cha
         a.sku = restr(dst, a.sku);
         a.location = restr(dst, a.location);
         a.device = restr(dst, a.device);
+        a.order = restr(dst, a.order);
         wh->ring[(wh->ring_head + wh->ring_count) % kept] = a;
         if (wh->ring_count < kept)
             wh->ring_count++;

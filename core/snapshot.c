@@ -26,8 +26,8 @@
 //            st_stock_ext, st_bin, st_bin_set, st_resv, st_po, st_xfer,
 //            st_lead, u32 stock_of, st_source (duplicate windows)
 //            u32 alerts, then per alert (oldest first): u32 kind, sku id,
-//            location id, device id; i64 event_time_ms, expected, actual;
-//            u64 alert_seq
+//            location id, device id, order id; i64 event_time_ms, expected,
+//            actual; u64 alert_seq
 //   strings  as of the last LSN: u32 count (ids 1..count-1 follow; id 0 is
 //            ""), per id: u32 len, len bytes (no NUL)
 //   footer   u64 offset of the strings, u64 last LSN, u32 products at the
@@ -46,7 +46,8 @@
 // each warehouse raised before its part.
 //
 // Format 4 is format 5 with the timers' marks unset (st_device.flags,
-// st_po.flags and st_xfer.delayed were padding: cleared on load). Format 3
+// st_po.flags and st_xfer.delayed were padding: cleared on load) and no
+// order id in its alerts. Format 3
 // is format 4 with 64-byte transfer records (no msg_seq: loaded as
 // 0). Format 2 is format 3's tables in one piece: strings after the header,
 // no LSNs or alert counts, "STSNAPend" after the warehouses.
@@ -218,6 +219,7 @@ save_wh(const st_state *s, const st_wh *wh, snap_out *o)
         put_u32(o, st_find_str(s, a->sku));
         put_u32(o, st_find_str(s, a->location));
         put_u32(o, st_find_str(s, a->device));
+        put_u32(o, st_find_str(s, a->order));
         put_u64(o, (uint64_t)a->event_time_ms);
         put_u64(o, (uint64_t)a->expected);
         put_u64(o, (uint64_t)a->actual);
@@ -260,7 +262,7 @@ part_bytes(const st_wh *wh)
            (size_t)wh->pos_n * sizeof *wh->pos + (size_t)wh->xfers_n * sizeof *wh->xfers +
            (size_t)wh->leads_n * sizeof *wh->leads + (size_t)wh->stock_of_n * sizeof *wh->stock_of +
            (size_t)wh->dedup.count * sizeof *wh->dedup.items + 4 +
-           (size_t)wh->ring_count * (4 * 4 + 4 * 8);
+           (size_t)wh->ring_count * (5 * 4 + 4 * 8);
 }
 
 size_t
@@ -672,6 +674,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
     for (uint32_t k = 0; in->ok && k < alerts; k++) {
         st_alert a = {.kind = (st_alert_kind)get_u32(in)};
         uint32_t sku = get_u32(in), loc = get_u32(in), dev = get_u32(in);
+        uint32_t order = in->version >= 5 ? get_u32(in) : 0;
         a.event_time_ms = (int64_t)get_u64(in);
         a.expected = (int64_t)get_u64(in);
         a.actual = (int64_t)get_u64(in);
@@ -679,7 +682,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         if (!in->ok)
             break;
         if (a.kind <= ST_ALERT_NONE || a.kind > ST_ALERT_OVER_CAPACITY || !id_ok(in, sku) ||
-            !id_ok(in, loc) || !id_ok(in, dev)) {
+            !id_ok(in, loc) || !id_ok(in, dev) || !id_ok(in, order)) {
             bad(in, "snapshot: warehouse %u: alert %u is not valid", w, k);
             break;
         }
@@ -687,6 +690,7 @@ load_wh(snap_in *in, st_wh *wh, uint32_t w)
         a.sku = st_str(s, sku);
         a.location = st_str(s, loc);
         a.device = st_str(s, dev);
+        a.order = st_str(s, order);
         // Keep the newest alerts_kept of them, as the ring would have.
         uint32_t kept = s->cfg.alerts_kept;
         wh->ring[(wh->ring_head + wh->ring_count) % kept] = a;

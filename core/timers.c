@@ -121,16 +121,16 @@ st_apply_tick(st_state *s)
         if (!po_due(p, now))
             continue;
         p->flags |= ST_PO_DELAYED;
-        st_alert_raise(s, ST_ALERT_SHIPMENT_DELAYED, wh->stocks[p->stock].product, ST_NONE, ST_NONE,
-                       p->qty, p->received);
+        st_alert_raise_order(s, ST_ALERT_SHIPMENT_DELAYED, wh->stocks[p->stock].product, p->id,
+                             p->qty, p->received);
     }
     for (uint32_t k = 0; k < wh->xfers_n && s->out->alert_count < TICK_ALERTS_MAX; k++) {
         st_xfer *x = &wh->xfers[k];
         if (!xfer_due(x, now))
             continue;
         x->delayed = 1;
-        st_alert_raise(s, ST_ALERT_SHIPMENT_DELAYED, wh->stocks[x->stock].product, ST_NONE, ST_NONE,
-                       x->qty, 0);
+        st_alert_raise_order(s, ST_ALERT_SHIPMENT_DELAYED, wh->stocks[x->stock].product, x->id,
+                             x->qty, 0);
     }
     return ST_OK;
 }

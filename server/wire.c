@@ -62,7 +62,8 @@ st_wire_alert_text(const st_alert *a, char *buf, size_t len)
         return snprintf(buf, len, "device %s silent for %lld s (limit %lld s)",
                         a->device ? a->device : "", x / 1000, e / 1000);
     case ST_ALERT_SHIPMENT_DELAYED:
-        return snprintf(buf, len, "shipment past its eta: %lld of %lld received", x, e);
+        return snprintf(buf, len, "%s past its eta: %lld of %lld received",
+                        a->order && *a->order ? a->order : "shipment", x, e);
     default:
         return snprintf(buf, len, "expected %lld, actual %lld", e, x);
     }
@@ -80,6 +81,7 @@ st_wire_alert_to_pb(const st_alert *a, st_arena *arena, Stocktwin__Alert *out)
     out->sku = st_arena_strdup(arena, a->sku);
     out->location = st_arena_strdup(arena, a->location);
     out->device = st_arena_strdup(arena, a->device);
+    out->order = st_arena_strdup(arena, a->order);
     out->event_time_ms = a->event_time_ms;
     out->expected = a->expected;
     out->actual = a->actual;

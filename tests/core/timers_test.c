@@ -142,6 +142,7 @@ Test(timers, purchase_order_late_once_per_eta)
     const st_alert *a = alert_of(ST_ALERT_SHIPMENT_DELAYED);
     cr_assert_not_null(a);
     cr_assert_str_eq(a->sku, "SKU1");
+    cr_assert_str_eq(a->order, "PO1", "the alert names its order");
     cr_assert_eq(a->expected, 10);
     cr_assert_eq(a->actual, 4);
     OK(tick_at(NOW + 2000, 0));
@@ -186,6 +187,7 @@ Test(timers, inbound_transfer_late_at_its_destination)
     const st_alert *a = alert_of(ST_ALERT_SHIPMENT_DELAYED);
     cr_assert_not_null(a);
     cr_assert_str_eq(a->warehouse, "wh2");
+    cr_assert_str_eq(a->order, "T1");
     cr_assert_eq(a->expected, 4);
     cr_assert(!st_state_tick_due(dst, 0, NOW + 99999, 0), "once");
     st_state_verify(dst);
@@ -239,6 +241,14 @@ Test(timers, ticks_are_internal_and_deduplicated)
     cr_assert_eq(st_state_apply(S, &t, &OUT), ST_UNKNOWN_WAREHOUSE);
 }
 
+static bool
+delayed_names_po1(void *arg, const st_alert *a)
+{
+    if (a->kind == ST_ALERT_SHIPMENT_DELAYED)
+        *(bool *)arg = strcmp(a->order, "PO1") == 0;
+    return true;
+}
+
 // The marks are state: an image keeps them (no second alert after a
 // restart), and the digest sees them.
 Test(timers, marks_survive_an_image_and_count_in_the_digest)
@@ -262,6 +272,9 @@ Test(timers, marks_survive_an_image_and_count_in_the_digest)
     free(im.buf);
     cr_assert_eq(st_state_digest(back), st_state_digest(S));
     cr_assert(!st_state_tick_due(back, 0, NOW + 2000, SILENT), "nothing is raised twice");
+    bool named = false; // the kept alert still names its order
+    cr_assert_eq(st_state_alerts(back, "wh1", 0, delayed_names_po1, &named), ST_OK);
+    cr_assert(named);
     st_state_destroy(back);
     // A mark the build does not know is refused, not trusted.
     S->whs[0]->devs[0].flags |= 4;

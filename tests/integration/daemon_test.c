@@ -625,8 +625,8 @@ timer_alerts(st_client *c, int *silent, int *delayed)
         const Stocktwin__Alert *a = r->alerts->alerts[i];
         *silent +=
             a->kind == STOCKTWIN__ALERT_KIND__DEVICE_SILENT && strcmp(a->device, "scan-t") == 0;
-        *delayed +=
-            a->kind == STOCKTWIN__ALERT_KIND__SHIPMENT_DELAYED && strcmp(a->sku, "SKU-2") == 0;
+        *delayed += a->kind == STOCKTWIN__ALERT_KIND__SHIPMENT_DELAYED &&
+                    strcmp(a->sku, "SKU-2") == 0 && strcmp(a->order, "po-t") == 0;
     }
     st_client_response_free(r);
 }
