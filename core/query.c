@@ -203,8 +203,13 @@ static bool
 st_wh_devices(const st_state *s, const st_wh *wh, bool silent_only, bool go, st_device_cb cb,
               void *arg, uint32_t *total)
 {
+    if (!go) { // the caller has what it wanted: only count, no sort
+        for (uint32_t i = 0; i < wh->devs_n; i++)
+            *total += !silent_only || (wh->devs[i].flags & ST_DEV_SILENT);
+        return false;
+    }
     if (wh->devs_n == 0)
-        return go;
+        return true;
     st_dev_order *order = st_malloc((size_t)wh->devs_n * sizeof *order);
     for (uint32_t i = 0; i < wh->devs_n; i++)
         order[i] = (st_dev_order){.id = st_str(s, wh->devs[i].id), .index = i};
@@ -216,7 +221,7 @@ st_wh_devices(const st_state *s, const st_wh *wh, bool silent_only, bool go, st_
             continue;
         (*total)++;
         if (!go)
-            continue;
+            continue; // stopped in this warehouse: count the rest
         st_device_view v = {
             .warehouse = st_str(s, wh->id),
             .id = order[i].id,

@@ -35,11 +35,18 @@ resv_due(const st_resv *r, int64_t now)
     return r->expires_at_ms > 0 && r->expires_at_ms <= now;
 }
 
-// A device never heard from is silent from its registration.
+// dev_heard: when a device last reported; one never heard from counts from
+// its registration.
+static int64_t
+dev_heard(const st_device *d)
+{
+    return d->last_seen_ms != ST_TIME_NONE ? d->last_seen_ms : d->last_event_ms;
+}
+
 static bool
 dev_due(const st_device *d, int64_t now, int64_t silent_ms)
 {
-    int64_t heard = d->last_seen_ms != ST_TIME_NONE ? d->last_seen_ms : d->last_event_ms;
+    int64_t heard = dev_heard(d);
     return silent_ms > 0 && !(d->flags & ST_DEV_SILENT) && heard != ST_TIME_NONE && heard >= 0 &&
            now - heard >= silent_ms;
 }
@@ -113,8 +120,8 @@ st_apply_tick(st_state *s)
         if (!dev_due(d, now, silent_ms))
             continue;
         d->flags |= ST_DEV_SILENT;
-        int64_t heard = d->last_seen_ms != ST_TIME_NONE ? d->last_seen_ms : d->last_event_ms;
-        st_alert_raise(s, ST_ALERT_DEVICE_SILENT, ST_NONE, d->bound, k, silent_ms, now - heard);
+        st_alert_raise(s, ST_ALERT_DEVICE_SILENT, ST_NONE, d->bound, k, silent_ms,
+                       now - dev_heard(d));
     }
     for (uint32_t k = 0; k < wh->pos_n && s->out->alert_count < TICK_ALERTS_MAX; k++) {
         st_po *p = &wh->pos[k];
